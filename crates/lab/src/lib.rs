@@ -1,0 +1,18 @@
+//! The lab: a simulated world for tests and demos.
+//!
+//! Today it holds certificate and key builders ([`certs`]): roots, intermediates and leaves with
+//! RSA, ECDSA or Ed25519 keys, expired or not yet valid, with wrong names, wildcards or a CN only.
+//! Keys are generated once per process and shared, so that RSA key generation does not dominate
+//! test time. The signed DNS worlds and the SMTP servers (issues 3 and 6) will live here too.
+//!
+//! ```
+//! use mxdane_lab::certs::{CertSpec, KeyAlg};
+//!
+//! let root = CertSpec::ca("Lab Root").self_signed();
+//! let leaf = CertSpec::leaf(&["mx.example.test"]).alg(KeyAlg::EcdsaP256).signed_by(&root);
+//! assert!(leaf.pem().starts_with("-----BEGIN CERTIFICATE-----"));
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod certs;

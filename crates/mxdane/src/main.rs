@@ -1,0 +1,488 @@
+//! The `mxdane` command line. Library crates return errors; this binary prints them.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use mxdane_tlsa::generate::{self, Inputs, Preset, Variant};
+use mxdane_tlsa::lint::{self, Chain, Severity};
+use mxdane_tlsa::{Certificate, DnsName, Material, Tlsa, ZoneRecord, read_material};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  success (records generated; lint found no error; chain authenticated)
+  1  a negative result (lint found an unusable record or a chain that some sender
+     cannot authenticate; verify did not authenticate the chain, or could not judge it)
+  2  bad input or usage (unreadable file, malformed record, certificate or name)";
+
+/// DANE for SMTP (RFC 6698, 7671, 7672): generate, lint and verify TLSA records.
+#[derive(Parser, Debug)]
+#[command(name = "mxdane", version, after_help = EXIT_CODES)]
+struct Cli {
+    /// Print JSON instead of text (schemas in docs/json.md).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// TLSA records: generate, lint, verify.
+    #[command(subcommand)]
+    Tlsa(TlsaCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum TlsaCommand {
+    /// Print the TLSA records to publish for a server's certificates and keys, as zone-file lines.
+    #[command(after_help = EXIT_CODES)]
+    Generate(GenerateArgs),
+    /// Check TLSA records (zone-file lines or bare "u s m hex" lines) against RFC 7671/7672 and
+    /// operational advice; with the server's chains, check that every sender can authenticate it.
+    #[command(after_help = EXIT_CODES)]
+    Lint(LintArgs),
+    /// Would this chain, presented by a server, authenticate against these records (RFC 7672)?
+    #[command(after_help = EXIT_CODES)]
+    Verify(VerifyArgs),
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    /// The server's current certificate (PEM or DER; a PEM file may hold the whole chain, leaf
+    /// first). Repeat for servers with both RSA and ECDSA certificates.
+    #[arg(long, required = true, value_name = "FILE")]
+    cert: Vec<PathBuf>,
+    /// Chain file with the issuing CA certificates the server sends.
+    #[arg(long, value_name = "FILE")]
+    chain: Vec<PathBuf>,
+    /// A next key (private or public, PEM or DER) for "current + next" rollover. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    key: Vec<PathBuf>,
+    /// The MX host name the records are for.
+    #[arg(long, value_name = "NAME")]
+    host: String,
+    /// The SMTP port (25 for MX delivery).
+    #[arg(long, default_value_t = 25)]
+    port: u16,
+    /// Which rollover scheme to generate.
+    #[arg(long, value_enum, default_value_t = PresetArg::Auto)]
+    preset: PresetArg,
+    /// Generate exactly these "usage selector type" shapes instead of the preset (usage 3 for the
+    /// current and next keys, usage 2 for the issuer), e.g. --variant "3 1 1" --variant "3 1 2".
+    #[arg(long, value_name = "U S M", conflicts_with = "preset")]
+    variant: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PresetArg {
+    /// current + next if --key is given, else current + issuer if the issuer is known
+    Auto,
+    /// 3 1 1 for the current key and each next key
+    CurrentNext,
+    /// 3 1 1 for the current key and 2 1 1 for the issuing CA
+    CurrentIssuer,
+    /// 3 1 1 for the current key only (no safe rollover)
+    Current,
+}
+
+#[derive(Args, Debug)]
+struct LintArgs {
+    /// Zone-file or bare "u s m hex" lines; "-" or nothing for standard input.
+    #[arg(value_name = "FILE|-")]
+    file: Option<PathBuf>,
+    /// Origin for relative owner names.
+    #[arg(long, value_name = "NAME")]
+    origin: Option<String>,
+    /// A certificate the server presents (a PEM file may hold the chain, leaf first). Each use
+    /// is one server chain: repeat for dual RSA+ECDSA servers.
+    #[arg(long, value_name = "FILE")]
+    cert: Vec<PathBuf>,
+    /// A chain file as the server sends it, leaf first. Each use is one server chain.
+    #[arg(long, value_name = "FILE")]
+    chain: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    /// The chain the server presents, leaf first (PEM or DER).
+    #[arg(long, value_name = "FILE")]
+    chain: PathBuf,
+    /// Reference identifiers for DANE-TA name checks: the TLSA base domain first.
+    #[arg(long = "name", value_name = "NAME", required = true)]
+    names: Vec<String>,
+    /// A TLSA record "usage selector type hex". Repeatable.
+    #[arg(long, value_name = "U S M HEX")]
+    tlsa: Vec<String>,
+    /// A file of TLSA records (zone-file or bare lines).
+    #[arg(long, value_name = "FILE")]
+    tlsa_file: Option<PathBuf>,
+    /// Judge at this time (RFC 3339, e.g. 2027-01-31T00:00:00Z) instead of now.
+    #[arg(long, value_name = "RFC3339_TIME")]
+    at: Option<String>,
+}
+
+/// An error for the user: one sentence naming the input; exit status 2.
+struct Failure(String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut out = io::stdout().lock();
+    let result = match &cli.command {
+        Command::Tlsa(TlsaCommand::Generate(a)) => generate(a, cli.json, &mut out),
+        Command::Tlsa(TlsaCommand::Lint(a)) => lint(a, cli.json, &mut out),
+        Command::Tlsa(TlsaCommand::Verify(a)) => verify(a, cli.json, &mut out),
+    };
+    match result.and_then(|code| out.flush().map(|()| code).map_err(Failure::from_io)) {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure(msg)) if msg == BROKEN_PIPE => ExitCode::SUCCESS,
+        Err(Failure(msg)) => {
+            eprintln!("mxdane: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+const BROKEN_PIPE: &str = "\0broken pipe";
+
+impl Failure {
+    fn from_io(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            Failure(BROKEN_PIPE.to_owned())
+        } else {
+            Failure(format!("cannot write output: {e}"))
+        }
+    }
+}
+
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, $($arg)*).map_err(Failure::from_io)?
+    };
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))
+}
+
+fn read_input(path: &Path) -> Result<Material, Failure> {
+    read_material(&read_file(path)?).map_err(|e| Failure(format!("{}: {e}", path.display())))
+}
+
+fn read_certificates(path: &Path) -> Result<Vec<Certificate>, Failure> {
+    let m = read_input(path)?;
+    if m.certificates.is_empty() {
+        return Err(Failure(format!(
+            "{}: holds a key but no certificate",
+            path.display()
+        )));
+    }
+    Ok(m.certificates)
+}
+
+fn generate(a: &GenerateArgs, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
+    let host = DnsName::parse(&a.host)?;
+    let owner = host.tlsa_owner(a.port)?;
+    let mut inputs = Inputs::default();
+    for path in &a.cert {
+        let mut certs = read_certificates(path)?.into_iter();
+        if let Some(leaf) = certs.next() {
+            inputs.leaves.push((path.display().to_string(), leaf));
+        }
+        inputs.issuers.extend(certs);
+    }
+    for path in &a.chain {
+        inputs.issuers.extend(read_certificates(path)?);
+    }
+    for path in &a.key {
+        let m = read_input(path)?;
+        if !m.certificates.is_empty() {
+            return Err(Failure(format!(
+                "{}: holds a certificate; --key takes the next key (private or public), --cert the certificate",
+                path.display()
+            )));
+        }
+        inputs
+            .next_keys
+            .extend(m.keys.into_iter().map(|k| (path.display().to_string(), k)));
+    }
+    let variants = a
+        .variant
+        .iter()
+        .map(|v| parse_variant(v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let preset = match a.preset {
+        PresetArg::Auto => Preset::Auto,
+        PresetArg::CurrentNext => Preset::CurrentNext,
+        PresetArg::CurrentIssuer => Preset::CurrentIssuer,
+        PresetArg::Current => Preset::Current,
+    };
+    let plan = generate::plan(
+        &inputs,
+        preset,
+        (!variants.is_empty()).then_some(variants.as_slice()),
+    )?;
+    for note in &plan.notes {
+        eprintln!("mxdane: note: {note}");
+    }
+    if json {
+        let records: Vec<Value> = plan
+            .records
+            .iter()
+            .map(|g| {
+                let (u, s, m) = g.record.params();
+                json!({
+                    "owner": owner.as_str(), "usage": u, "selector": s, "matching_type": m,
+                    "data": mxdane_tlsa::record::hex(g.record.data()),
+                    "rdata": g.record.to_string(), "role": g.role.to_string(), "pins": g.pins,
+                })
+            })
+            .collect();
+        say!(
+            out,
+            "{}",
+            json!({ "records": records, "notes": plan.notes })
+        );
+    } else {
+        for g in &plan.records {
+            say!(out, "{}", generate::zone_line(&owner, g));
+        }
+    }
+    Ok(0)
+}
+
+fn parse_variant(text: &str) -> Result<Variant, Failure> {
+    // Reuse the record parser for the three fields (mnemonics included).
+    let r: Tlsa = format!("{text} 00")
+        .parse()
+        .map_err(|e| Failure(format!("--variant \"{text}\": {e}")))?;
+    if text.split_whitespace().count() != 3 {
+        return Err(Failure(format!(
+            "--variant \"{text}\": expected three fields \"usage selector type\""
+        )));
+    }
+    Ok((r.usage(), r.selector(), r.matching_type()))
+}
+
+fn read_records(
+    path: Option<&Path>,
+    origin: Option<&DnsName>,
+) -> Result<(String, Vec<ZoneRecord>), Failure> {
+    let (label, bytes) = match path {
+        None => ("<stdin>".to_owned(), read_stdin()?),
+        Some(p) if p == Path::new("-") => ("<stdin>".to_owned(), read_stdin()?),
+        Some(p) => (p.display().to_string(), read_file(p)?),
+    };
+    let text =
+        String::from_utf8(bytes).map_err(|_| Failure(format!("{label}: is not UTF-8 text")))?;
+    let records =
+        mxdane_tlsa::parse_zone(&text, origin).map_err(|e| Failure(format!("{label}: {e}")))?;
+    Ok((label, records))
+}
+
+fn read_stdin() -> Result<Vec<u8>, Failure> {
+    let mut buf = Vec::new();
+    io::Read::read_to_end(&mut io::stdin(), &mut buf)
+        .map_err(|e| Failure(format!("<stdin>: cannot read: {e}")))?;
+    Ok(buf)
+}
+
+/// Records given by hand must have data of the right length for their matching type.
+fn check_lengths(label: &str, records: &[ZoneRecord]) -> Result<(), Failure> {
+    for zr in records {
+        if let Some(problem) = zr.record.length_problem() {
+            return Err(Failure(format!(
+                "{label}: line {}: \"{}\": {problem}",
+                zr.line, zr.record
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn lint(a: &LintArgs, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
+    let origin = a.origin.as_deref().map(DnsName::parse).transpose()?;
+    let (label, records) = read_records(a.file.as_deref(), origin.as_ref())?;
+    if records.is_empty() {
+        return Err(Failure(format!("{label}: holds no TLSA record")));
+    }
+    let mut chains = Vec::new();
+    for path in a.cert.iter().chain(&a.chain) {
+        chains.push(Chain {
+            label: path.display().to_string(),
+            certificates: read_certificates(path)?,
+        });
+    }
+    let findings = lint::lint(&records, &chains);
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    if json {
+        let items: Vec<Value> = findings
+            .iter()
+            .map(|f| {
+                json!({
+                    "rule": f.rule.id(), "severity": f.severity.to_string(),
+                    "owner": f.owner.as_ref().map(DnsName::as_str), "line": f.line, "record": f.record,
+                    "message": f.message, "explanation": f.rule.explanation(), "reference": f.rule.reference(),
+                })
+            })
+            .collect();
+        say!(
+            out,
+            "{}",
+            json!({ "records": records.len(), "chains": chains.len(), "errors": errors,
+            "warnings": findings.len() - errors, "findings": items })
+        );
+    } else {
+        for f in &findings {
+            let owner = f.owner.as_ref().map_or(String::new(), |o| format!("{o}: "));
+            say!(
+                out,
+                "{}: {owner}{} [{}]",
+                f.severity,
+                f.message,
+                f.rule.id()
+            );
+            say!(
+                out,
+                "    why: {} ({})",
+                f.rule.explanation(),
+                f.rule.reference()
+            );
+        }
+        say!(
+            out,
+            "{} record(s), {} chain(s): {errors} error(s), {} warning(s)",
+            records.len(),
+            chains.len(),
+            findings.len() - errors
+        );
+    }
+    // Malformed digests are bad input (exit 2), after the report has named them.
+    check_lengths(&label, &records)?;
+    Ok(u8::from(errors > 0))
+}
+
+fn verify(a: &VerifyArgs, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
+    let chain = read_certificates(&a.chain)?;
+    let names = a
+        .names
+        .iter()
+        .map(|n| DnsName::parse(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let at = match &a.at {
+        Some(t) => OffsetDateTime::parse(t, &Rfc3339).map_err(|e| {
+            Failure(format!(
+                "--at \"{t}\": not an RFC 3339 time such as 2027-01-31T00:00:00Z ({e})"
+            ))
+        })?,
+        None => OffsetDateTime::now_utc(),
+    };
+    let mut records: Vec<ZoneRecord> = Vec::new();
+    for (i, text) in a.tlsa.iter().enumerate() {
+        let record: Tlsa = text.parse().map_err(|e| Failure(format!("--tlsa: {e}")))?;
+        records.push(ZoneRecord {
+            line: i + 1,
+            owner: None,
+            ttl: None,
+            rtype: "TLSA",
+            record,
+        });
+    }
+    check_lengths("--tlsa", &records)?;
+    if let Some(path) = &a.tlsa_file {
+        let (label, from_file) = read_records(Some(path), None)?;
+        check_lengths(&label, &from_file)?;
+        records.extend(from_file);
+    }
+    if records.is_empty() {
+        return Err(Failure(
+            "no TLSA record given: use --tlsa \"U S M HEX\" or --tlsa-file FILE".to_owned(),
+        ));
+    }
+    let tlsa: Vec<Tlsa> = records.iter().map(|z| z.record.clone()).collect();
+    let report = mxdane_tls::verify_chain(&chain, &tlsa, &names, at);
+    let (verdict, code, matched) = match report.verdict() {
+        mxdane_tls::Verdict::Authenticated { record, depth, .. } => {
+            ("authenticated", 0, Some((*record, *depth)))
+        }
+        mxdane_tls::Verdict::Undetermined => ("undetermined", 1, None),
+        _ => ("not-authenticated", 1, None),
+    };
+    let outcome_text = |o: &mxdane_tls::RecordOutcome| -> (String, String) {
+        use mxdane_tls::RecordOutcome as O;
+        match o {
+            O::Matched { depth } => ("matched".into(), format!("matches the certificate at depth {depth}")),
+            O::NoMatch => ("no-match".into(), "matches no certificate of the chain where its usage looks".into()),
+            O::Unusable(why) => ("unusable".into(), why.to_string()),
+            O::Superseded => ("superseded".into(), "ignored: a stronger digest of the same usage and selector is present (RFC 7671 section 9)".into()),
+            O::NotJudged { depth, reason } => ("not-judged".into(), match depth {
+                Some(d) => format!("its digest matches the certificate at depth {d}, but cannot be judged yet: {reason}"),
+                None => format!("cannot be judged yet: {reason}"),
+            }),
+            _ => ("unknown".into(), "unknown outcome".into()),
+        }
+    };
+    if json {
+        let items: Vec<Value> = tlsa
+            .iter()
+            .zip(report.outcomes())
+            .map(|(r, o)| {
+                let (result, detail) = outcome_text(o);
+                json!({ "record": r.to_string(), "result": result, "detail": detail })
+            })
+            .collect();
+        let chain_json: Vec<Value> = chain.iter().enumerate().map(|(d, c)| json!({
+            "depth": d, "subject": c.subject(), "issuer": c.issuer(), "key": c.key_type().to_string(),
+            "not_before": c.not_before().format(&Rfc3339).ok(), "not_after": c.not_after().format(&Rfc3339).ok(),
+        })).collect();
+        say!(
+            out,
+            "{}",
+            json!({
+                "verdict": verdict,
+                "matched": matched.map(|(r, d)| json!({ "record": tlsa[r].to_string(), "depth": d })),
+                "at": at.format(&Rfc3339).ok(), "names": names.iter().map(DnsName::as_str).collect::<Vec<_>>(),
+                "chain": chain_json, "records": items,
+            })
+        );
+    } else {
+        for (d, c) in chain.iter().enumerate() {
+            say!(
+                out,
+                "depth {d}: {} ({}), issuer {}",
+                c.subject(),
+                c.key_type(),
+                c.issuer()
+            );
+        }
+        for (r, o) in tlsa.iter().zip(report.outcomes()) {
+            let (result, detail) = outcome_text(o);
+            say!(out, "{r}: {result}: {detail}");
+        }
+        match matched {
+            Some((r, d)) => say!(out, "authenticated: \"{}\" matched at depth {d}", tlsa[r]),
+            None if verdict == "undetermined" => say!(
+                out,
+                "undetermined: no record authenticated the chain and some could not be judged"
+            ),
+            None => say!(
+                out,
+                "not authenticated: no usable record matches this chain"
+            ),
+        }
+    }
+    Ok(code)
+}

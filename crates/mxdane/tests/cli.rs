@@ -1,0 +1,506 @@
+//! The `mxdane tlsa` commands end to end: output, JSON, exit codes and bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{golden, mxdane, scratch, shared, write};
+use mxdane_lab::certs::{CertSpec, KeyAlg, Pki};
+
+#[test]
+fn t11_generate_current_plus_next_then_lint_and_verify() {
+    let dir = scratch("gen");
+    let pki = Pki::new(KeyAlg::EcdsaP256, "mx.example.test");
+    let chain = write(&dir, "fullchain.pem", pki.full_chain_pem());
+    let next = CertSpec::leaf(&["mx.example.test"])
+        .key_slot(3)
+        .self_signed();
+    let key = write(&dir, "next.key", next.key_pem());
+    let run = mxdane(
+        &[
+            "tlsa",
+            "generate",
+            "--cert",
+            &chain,
+            "--key",
+            &key,
+            "--host",
+            "MX.example.test",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert!(
+        lines[0].starts_with("_25._tcp.mx.example.test. IN TLSA 3 1 1 "),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains(
+            "; current: subject=\"CN=mx.example.test\" issuer=\"CN=Lab Issuer\" notAfter="
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("; next: key=ECDSA P-256"), "{}", lines[1]);
+
+    // The generated zone lints clean against the chain, and the chain verifies against it.
+    let zone = write(&dir, "zone", &run.stdout);
+    let lint = mxdane(&["tlsa", "lint", &zone, "--chain", &chain], "");
+    assert_eq!(lint.code, 0, "{}", lint.stdout);
+    let verify = mxdane(
+        &[
+            "tlsa",
+            "verify",
+            "--chain",
+            &chain,
+            "--name",
+            "mx.example.test",
+            "--tlsa-file",
+            &zone,
+        ],
+        "",
+    );
+    assert_eq!(verify.code, 0, "{}", verify.stdout);
+    assert!(
+        verify.stdout.contains("matched at depth 0"),
+        "{}",
+        verify.stdout
+    );
+
+    // The next key alone does not authenticate today's chain.
+    let next_only = lines[1]
+        .split(" ; ")
+        .next()
+        .unwrap()
+        .split("TLSA ")
+        .nth(1)
+        .unwrap();
+    let verify = mxdane(
+        &[
+            "tlsa",
+            "verify",
+            "--chain",
+            &chain,
+            "--name",
+            "mx.example.test",
+            "--tlsa",
+            next_only,
+        ],
+        "",
+    );
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    assert!(
+        verify.stdout.contains("not authenticated"),
+        "{}",
+        verify.stdout
+    );
+
+    let json = mxdane(
+        &[
+            "--json",
+            "tlsa",
+            "generate",
+            "--cert",
+            &chain,
+            "--host",
+            "mx.example.test",
+        ],
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        v["records"][0]["rdata"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>(),
+        ["3", "1", "1"]
+    );
+    assert_eq!(v["records"][1]["role"], "issuer");
+    assert_eq!(v["records"][1]["usage"], 2);
+}
+
+#[test]
+fn t11_generate_golden_from_a_fixed_certificate() {
+    let cert = shared("vectors/gnutls/cert-ecc256.pem");
+    let run = mxdane(
+        &[
+            "tlsa",
+            "generate",
+            "--cert",
+            &cert,
+            "--host",
+            "www.example.com",
+            "--port",
+            "443",
+            "--variant",
+            "3 1 1",
+            "--variant",
+            "DANE-EE Cert SHA2-512",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // dane-test.rr from GnuTLS pins this certificate with 3 1 1 5978dd1d...
+    assert!(run.stdout.contains("_443._tcp.www.example.com. IN TLSA 3 1 1 5978dd1d2d23e992075dc359d5dd14f7ef79748af97f2b7809c9ebfd6016c433"));
+    golden("generate-ecc256.txt", &run.stdout);
+    let json = mxdane(
+        &[
+            "--json",
+            "tlsa",
+            "generate",
+            "--cert",
+            &cert,
+            "--host",
+            "www.example.com",
+            "--port",
+            "443",
+            "--preset",
+            "current",
+        ],
+        "",
+    );
+    golden("generate-ecc256.json", &json.stdout);
+}
+
+const LINT_INPUT: &str = "\
+$ORIGIN example.test.
+$TTL 86400
+_25._tcp.mx IN TLSA 1 1 1 abababababababababababababababababababababababababababababababab
+_25._tcp.mx IN TLSA 3 0 2 cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd
+_25._tcp.mx2 1800 IN TLSA 3 1 1 0101010101010101010101010101010101010101010101010101010101010101
+_25._tcp.mx2 1800 IN TLSA 3 1 1 0202020202020202020202020202020202020202020202020202020202020202
+";
+
+#[test]
+fn t12_lint_reports_and_exit_codes() {
+    let run = mxdane(&["tlsa", "lint"], LINT_INPUT);
+    assert_eq!(run.code, 1, "an unusable record exits 1: {}", run.stdout);
+    assert!(run.stdout.contains("[pkix-usage]"), "{}", run.stdout);
+    golden("lint.txt", &run.stdout);
+    let json = mxdane(&["--json", "tlsa", "lint", "-"], LINT_INPUT);
+    assert_eq!(json.code, 1);
+    golden("lint.json", &json.stdout);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["errors"], 1);
+
+    // Only the clean owner: warnings at most, exit 0.
+    let clean: String = LINT_INPUT
+        .lines()
+        .filter(|l| !l.contains("_25._tcp.mx "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let run = mxdane(&["tlsa", "lint"], &clean);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("0 error(s)"), "{}", run.stdout);
+}
+
+#[test]
+fn t12_lint_with_dual_algorithm_chains() {
+    let dir = scratch("dual");
+    let rsa = Pki::new(KeyAlg::Rsa2048, "mx.example.test");
+    let ec = Pki::new(KeyAlg::EcdsaP256, "mx.example.test");
+    let rsa_chain = write(&dir, "rsa.pem", rsa.full_chain_pem());
+    let ec_chain = write(&dir, "ec.pem", ec.full_chain_pem());
+    let next = write(
+        &dir,
+        "next.key",
+        CertSpec::leaf(&["x"]).key_slot(5).self_signed().key_pem(),
+    );
+    let only_rsa = mxdane(
+        &[
+            "tlsa",
+            "generate",
+            "--cert",
+            &rsa_chain,
+            "--key",
+            &next,
+            "--host",
+            "mx.example.test",
+        ],
+        "",
+    );
+    let zone = write(&dir, "zone", &only_rsa.stdout);
+    let run = mxdane(
+        &[
+            "tlsa", "lint", &zone, "--chain", &rsa_chain, "--chain", &ec_chain,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("[chain-fails]") && run.stdout.contains("ec.pem"),
+        "{}",
+        run.stdout
+    );
+    let both = mxdane(
+        &[
+            "tlsa",
+            "generate",
+            "--cert",
+            &rsa_chain,
+            "--cert",
+            &ec_chain,
+            "--key",
+            &next,
+            "--host",
+            "mx.example.test",
+        ],
+        "",
+    );
+    let zone = write(&dir, "zone2", &both.stdout);
+    let run = mxdane(
+        &[
+            "tlsa", "lint", &zone, "--chain", &rsa_chain, "--chain", &ec_chain,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn t06_verify_dane_ee_ignores_names_and_dates_and_ta_is_not_guessed() {
+    let dir = scratch("verify");
+    let root = CertSpec::ca("Lab Root").key_slot(100).self_signed();
+    let expired = CertSpec::leaf(&["other.example"])
+        .expired()
+        .signed_by(&root);
+    let chain = write(
+        &dir,
+        "chain.pem",
+        format!("{}{}", expired.pem(), root.pem()),
+    );
+    let generated = mxdane(
+        &[
+            "tlsa",
+            "generate",
+            "--cert",
+            &chain,
+            "--host",
+            "mx.example.test",
+            "--variant",
+            "3 1 1",
+            "--variant",
+            "2 1 1",
+        ],
+        "",
+    );
+    let zone = write(&dir, "zone", &generated.stdout);
+    let ee: Vec<&str> = generated
+        .stdout
+        .lines()
+        .map(|l| {
+            l.split(" ; ")
+                .next()
+                .unwrap()
+                .split("TLSA ")
+                .nth(1)
+                .unwrap()
+        })
+        .collect();
+    let run = mxdane(
+        &[
+            "tlsa",
+            "verify",
+            "--chain",
+            &chain,
+            "--name",
+            "mx.example.test",
+            "--tlsa",
+            ee[0],
+            "--at",
+            "2030-01-01T00:00:00Z",
+        ],
+        "",
+    );
+    assert_eq!(
+        run.code, 0,
+        "expired leaf with a wrong name passes DANE-EE: {}",
+        run.stdout
+    );
+    let run = mxdane(
+        &[
+            "--json",
+            "tlsa",
+            "verify",
+            "--chain",
+            &chain,
+            "--name",
+            "mx.example.test",
+            "--tlsa",
+            ee[1],
+        ],
+        "",
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["verdict"], "undetermined");
+    assert_eq!(v["records"][0]["result"], "not-judged");
+    let run = mxdane(
+        &[
+            "tlsa",
+            "verify",
+            "--chain",
+            &chain,
+            "--name",
+            "mx.example.test",
+            "--tlsa-file",
+            &zone,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn bad_input_is_named_and_exits_2() {
+    let dir = scratch("bad");
+    let pki = Pki::new(KeyAlg::EcdsaP256, "mx.example.test");
+    let leaf_der = pki.leaf.der();
+    let truncated = write(&dir, "trunc.der", &leaf_der[..leaf_der.len() / 2]);
+    let csr = write(
+        &dir,
+        "req.pem",
+        "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n",
+    );
+    let good = write(&dir, "leaf.pem", pki.leaf.pem());
+    let long_label = "a".repeat(64);
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (
+            vec![
+                "tlsa",
+                "generate",
+                "--cert",
+                "/nonexistent/x.pem",
+                "--host",
+                "mx.example",
+            ],
+            "",
+            "/nonexistent/x.pem",
+        ),
+        (
+            vec![
+                "tlsa",
+                "generate",
+                "--cert",
+                &truncated,
+                "--host",
+                "mx.example",
+            ],
+            "",
+            "trunc.der",
+        ),
+        (
+            vec!["tlsa", "generate", "--cert", &csr, "--host", "mx.example"],
+            "",
+            "CERTIFICATE REQUEST",
+        ),
+        (
+            vec![
+                "tlsa",
+                "generate",
+                "--cert",
+                &good,
+                "--host",
+                "bad..example",
+            ],
+            "",
+            "bad..example",
+        ),
+        (
+            vec!["tlsa", "generate", "--cert", &good, "--host", &long_label],
+            "",
+            "more than 63",
+        ),
+        (
+            vec![
+                "tlsa",
+                "generate",
+                "--cert",
+                &good,
+                "--host",
+                "mx.example",
+                "--variant",
+                "3 1 XX",
+            ],
+            "",
+            "XX",
+        ),
+        (vec!["tlsa", "lint"], "3 1 1 abcd\n", "64 hex digits"),
+        (vec!["tlsa", "lint"], "3 1 SHA2-999 abcd\n", "SHA2-999"),
+        (
+            vec!["tlsa", "lint"],
+            "bad..owner. IN TLSA 3 1 1 ab\n",
+            "bad..owner.",
+        ),
+        (vec!["tlsa", "lint"], "; nothing\n", "no TLSA record"),
+        (
+            vec![
+                "tlsa",
+                "verify",
+                "--chain",
+                &good,
+                "--name",
+                "mx.example",
+                "--tlsa",
+                "3 1 2 abcd",
+            ],
+            "",
+            "3 1 2 abcd",
+        ),
+        (
+            vec![
+                "tlsa",
+                "verify",
+                "--chain",
+                &good,
+                "--name",
+                "mx.example",
+                "--tlsa",
+                "3 1 1 zz",
+            ],
+            "",
+            "must be hex",
+        ),
+        (
+            vec![
+                "tlsa",
+                "verify",
+                "--chain",
+                &good,
+                "--name",
+                "mx.example",
+                "--tlsa",
+                "3 1 1 ab",
+                "--at",
+                "tomorrow",
+            ],
+            "",
+            "tomorrow",
+        ),
+    ];
+    for (args, stdin, named) in cases {
+        let run = mxdane(&args, stdin);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("mxdane: "),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(named),
+            "{args:?} should name {named}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let run = mxdane(&["tlsa", "lint", "--help"], "");
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("Exit status:"), "{}", run.stdout);
+}
