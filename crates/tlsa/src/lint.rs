@@ -447,12 +447,6 @@ fn lint_group(
             }
         }
     }
-    let mut key_types: Vec<&str> = chains
-        .iter()
-        .filter_map(|c| c.certificates.first())
-        .map(|l| l.key_type().family())
-        .collect();
-    key_types.dedup();
     let pins_next = usable.iter().any(|z| {
         z.record.usage() == Usage::DaneTa || !chains.iter().any(|c| chain_matches(&z.record, c))
     });
