@@ -190,7 +190,7 @@ impl CertSpec {
 }
 
 /// A generated certificate with its key.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TestCert {
     der: Vec<u8>,
     pem: String,

@@ -1,9 +1,12 @@
 //! The lab: a simulated world for tests and demos.
 //!
-//! Today it holds certificate and key builders ([`certs`]): roots, intermediates and leaves with
-//! RSA, ECDSA or Ed25519 keys, expired or not yet valid, with wrong names, wildcards or a CN only.
-//! Keys are generated once per process and shared, so that RSA key generation does not dominate
-//! test time. The signed DNS worlds and the SMTP servers (issues 3 and 6) will live here too.
+//! - [`certs`]: certificate and key builders: roots, intermediates and leaves with RSA, ECDSA or
+//!   Ed25519 keys, expired or not yet valid, with wrong names, wildcards or a CN only. Keys are
+//!   generated once per process and shared, so that RSA key generation does not dominate test
+//!   time.
+//! - [`tls`]: rustls servers on loopback presenting those chains, honestly or not.
+//!
+//! The signed DNS worlds and the SMTP servers (issues 3 and 6) will live here too.
 //!
 //! ```
 //! use mxdane_lab::certs::{CertSpec, KeyAlg};
@@ -16,3 +19,4 @@
 #![warn(missing_docs)]
 
 pub mod certs;
+pub mod tls;

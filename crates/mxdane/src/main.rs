@@ -413,27 +413,16 @@ fn verify(a: &VerifyArgs, json: bool, out: &mut impl Write) -> Result<u8, Failur
         ));
     }
     let tlsa: Vec<Tlsa> = records.iter().map(|z| z.record.clone()).collect();
-    let report = mxdane_tls::verify_chain(&chain, &tlsa, &names, at);
+    let ders: Vec<_> = chain.iter().map(|c| c.der().to_vec().into()).collect();
+    let report = mxdane_tls::verify_chain(&ders, &tlsa, &names, mxdane_tls::unix_time(at));
     let (verdict, code, matched) = match report.verdict() {
         mxdane_tls::Verdict::Authenticated { record, depth, .. } => {
             ("authenticated", 0, Some((*record, *depth)))
         }
-        mxdane_tls::Verdict::Undetermined => ("undetermined", 1, None),
         _ => ("not-authenticated", 1, None),
     };
     let outcome_text = |o: &mxdane_tls::RecordOutcome| -> (String, String) {
-        use mxdane_tls::RecordOutcome as O;
-        match o {
-            O::Matched { depth } => ("matched".into(), format!("matches the certificate at depth {depth}")),
-            O::NoMatch => ("no-match".into(), "matches no certificate of the chain where its usage looks".into()),
-            O::Unusable(why) => ("unusable".into(), why.to_string()),
-            O::Superseded => ("superseded".into(), "ignored: a stronger digest of the same usage and selector is present (RFC 7671 section 9)".into()),
-            O::NotJudged { depth, reason } => ("not-judged".into(), match depth {
-                Some(d) => format!("its digest matches the certificate at depth {d}, but cannot be judged yet: {reason}"),
-                None => format!("cannot be judged yet: {reason}"),
-            }),
-            _ => ("unknown".into(), "unknown outcome".into()),
-        }
+        (o.kind().to_owned(), o.to_string())
     };
     if json {
         let items: Vec<Value> = tlsa
@@ -474,10 +463,6 @@ fn verify(a: &VerifyArgs, json: bool, out: &mut impl Write) -> Result<u8, Failur
         }
         match matched {
             Some((r, d)) => say!(out, "authenticated: \"{}\" matched at depth {d}", tlsa[r]),
-            None if verdict == "undetermined" => say!(
-                out,
-                "undetermined: no record authenticated the chain and some could not be judged"
-            ),
             None => say!(
                 out,
                 "not authenticated: no usable record matches this chain"

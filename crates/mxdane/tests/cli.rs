@@ -262,7 +262,7 @@ fn t12_lint_with_dual_algorithm_chains() {
 }
 
 #[test]
-fn t06_verify_dane_ee_ignores_names_and_dates_and_ta_is_not_guessed() {
+fn t06_t07_verify_dane_ee_ignores_names_and_dates_but_dane_ta_does_not() {
     let dir = scratch("verify");
     let root = CertSpec::ca("Lab Root").key_slot(100).self_signed();
     let expired = CertSpec::leaf(&["other.example"])
@@ -337,8 +337,16 @@ fn t06_verify_dane_ee_ignores_names_and_dates_and_ta_is_not_guessed() {
     );
     assert_eq!(run.code, 1, "{}", run.stdout);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(v["verdict"], "undetermined");
-    assert_eq!(v["records"][0]["result"], "not-judged");
+    assert_eq!(v["verdict"], "not-authenticated");
+    assert_eq!(v["records"][0]["result"], "chain-invalid");
+    assert!(
+        v["records"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{}",
+        run.stdout
+    );
     let run = mxdane(
         &[
             "tlsa",
@@ -353,6 +361,74 @@ fn t06_verify_dane_ee_ignores_names_and_dates_and_ta_is_not_guessed() {
         "",
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+// T-07 and `--at`: the same DANE-TA(2) record authenticates a valid chain today and fails once
+// the leaf has expired.
+#[test]
+fn t07_verify_dane_ta_today_and_after_expiry() {
+    let dir = scratch("verify-ta");
+    let pki = Pki::new(KeyAlg::EcdsaP256, "mx.example.test");
+    let chain = write(&dir, "chain.pem", pki.full_chain_pem());
+    let generated = mxdane(
+        &[
+            "tlsa",
+            "generate",
+            "--cert",
+            &chain,
+            "--host",
+            "mx.example.test",
+            "--variant",
+            "2 1 1",
+        ],
+        "",
+    );
+    assert_eq!(generated.code, 0, "{}", generated.stderr);
+    let zone = write(&dir, "zone", &generated.stdout);
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "--json",
+            "tlsa",
+            "verify",
+            "--chain",
+            chain.as_str(),
+            "--name",
+            "mx.example.test",
+            "--tlsa-file",
+            zone.as_str(),
+        ];
+        a.extend_from_slice(extra);
+        a.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        mxdane(&refs, "")
+    };
+    let today = run(args(&[]));
+    assert_eq!(today.code, 0, "{}", today.stdout);
+    let v: serde_json::Value = serde_json::from_str(&today.stdout).unwrap();
+    assert_eq!(v["verdict"], "authenticated");
+    assert_eq!(v["matched"]["depth"], 1);
+    let later = run(args(&["--at", "2099-01-01T00:00:00Z"]));
+    assert_eq!(later.code, 1, "{}", later.stdout);
+    let v: serde_json::Value = serde_json::from_str(&later.stdout).unwrap();
+    assert_eq!(v["records"][0]["result"], "chain-invalid");
+    let wrong_name = run(vec![
+        "tlsa".into(),
+        "verify".into(),
+        "--chain".into(),
+        chain.clone(),
+        "--name".into(),
+        "other.example.test".into(),
+        "--tlsa-file".into(),
+        zone.clone(),
+    ]);
+    assert_eq!(wrong_name.code, 1, "{}", wrong_name.stdout);
+    assert!(
+        wrong_name.stdout.contains("name-mismatch"),
+        "{}",
+        wrong_name.stdout
+    );
 }
 
 #[test]
