@@ -156,15 +156,17 @@ impl DaneTarget {
                 report: Some(report),
             },
             // The server gave up before sending a certificate while we asked for one key type
-            // only: it has no certificate of that type.
-            (None, Some(rustls::Error::AlertReceived(AlertDescription::HandshakeFailure)))
-                if self.filter != KeyFilter::Any =>
-            {
-                TlsFailure::NoCertificateOfType {
-                    wanted: self.filter,
-                    got: None,
-                }
-            }
+            // only: it has no certificate of that type. OpenSSL servers say handshake_failure,
+            // rustls servers access_denied ("no server certificate chain resolved").
+            (
+                None,
+                Some(rustls::Error::AlertReceived(
+                    AlertDescription::HandshakeFailure | AlertDescription::AccessDenied,
+                )),
+            ) if self.filter != KeyFilter::Any => TlsFailure::NoCertificateOfType {
+                wanted: self.filter,
+                got: None,
+            },
             (_, Some(error)) => TlsFailure::Handshake {
                 error,
                 report: None,
