@@ -8,7 +8,7 @@
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -163,6 +163,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct TlsServer {
     addr: SocketAddr,
     sni: SniLog,
+    resumed: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -181,11 +182,13 @@ impl TlsServer {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let resumed = Arc::new(AtomicUsize::new(0));
+        let resumed_count = resumed.clone();
         let thread = std::thread::spawn(move || {
             let started = Instant::now();
             while !flag.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
                 match listener.accept() {
-                    Ok((stream, _)) => serve(stream, config.clone()),
+                    Ok((stream, _)) => serve(stream, config.clone(), &resumed_count),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(2));
                     }
@@ -196,6 +199,7 @@ impl TlsServer {
         Ok(Self {
             addr,
             sni,
+            resumed,
             stop,
             thread: Some(thread),
         })
@@ -204,6 +208,11 @@ impl TlsServer {
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many handshakes resumed an earlier session.
+    pub fn resumed_handshakes(&self) -> usize {
+        self.resumed.load(Ordering::Relaxed)
     }
 
     /// The SNI names received so far, one per handshake attempt.
@@ -221,7 +230,7 @@ impl Drop for TlsServer {
     }
 }
 
-fn serve(mut stream: TcpStream, config: Arc<ServerConfig>) {
+fn serve(mut stream: TcpStream, config: Arc<ServerConfig>, resumed: &AtomicUsize) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
     let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
@@ -232,6 +241,9 @@ fn serve(mut stream: TcpStream, config: Arc<ServerConfig>) {
         if conn.complete_io(&mut stream).is_err() {
             return;
         }
+    }
+    if conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+        resumed.fetch_add(1, Ordering::Relaxed);
     }
     let _ = conn.writer().write_all(b"hello\n");
     conn.send_close_notify();

@@ -430,7 +430,9 @@ fn verify(a: &VerifyArgs, json: bool, out: &mut impl Write) -> Result<u8, Failur
             .zip(report.outcomes())
             .map(|(r, o)| {
                 let (result, detail) = outcome_text(o);
-                json!({ "record": r.to_string(), "result": result, "detail": detail })
+                let (anchor, depth) = outcome_anchor(o);
+                json!({ "record": r.to_string(), "result": result, "detail": detail,
+                        "anchor": anchor, "depth": depth })
             })
             .collect();
         let chain_json: Vec<Value> = chain.iter().enumerate().map(|(d, c)| json!({
@@ -470,4 +472,18 @@ fn verify(a: &VerifyArgs, json: bool, out: &mut impl Write) -> Result<u8, Failur
         }
     }
     Ok(code)
+}
+
+/// The anchor and depth of an outcome, for JSON (T-10: which certificate, at which depth).
+fn outcome_anchor(o: &mxdane_tls::RecordOutcome) -> (Value, Value) {
+    use mxdane_tls::RecordOutcome as O;
+    let anchor = |a: &mxdane_tls::Anchor| json!({ "position": a.position, "subject": a.subject, "spki_sha256": a.spki_sha256 });
+    match o {
+        O::Matched { anchor: a, depth }
+        | O::NameMismatch {
+            anchor: a, depth, ..
+        } => (anchor(a), json!(depth)),
+        O::ChainInvalid { anchor: a, .. } => (anchor(a), Value::Null),
+        _ => (Value::Null, Value::Null),
+    }
 }

@@ -409,6 +409,9 @@ fn t07_verify_dane_ta_today_and_after_expiry() {
     let v: serde_json::Value = serde_json::from_str(&today.stdout).unwrap();
     assert_eq!(v["verdict"], "authenticated");
     assert_eq!(v["matched"]["depth"], 1);
+    assert_eq!(v["records"][0]["anchor"]["subject"], "CN=Lab Issuer");
+    assert_eq!(v["records"][0]["anchor"]["position"], 1);
+    assert_eq!(v["records"][0]["depth"], 1);
     let later = run(args(&["--at", "2099-01-01T00:00:00Z"]));
     assert_eq!(later.code, 1, "{}", later.stdout);
     let v: serde_json::Value = serde_json::from_str(&later.stdout).unwrap();

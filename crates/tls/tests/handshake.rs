@@ -217,16 +217,47 @@ fn s05_missing_algorithm_is_not_a_mismatch() {
     assert!(probe(&stubborn, &records, KeyFilter::Any).is_ok());
 }
 
-// Resumption must never skip DANE: two handshakes with the same target both run the verifier,
-// and a second handshake against records that no longer match fails.
+// Resumption must never skip DANE (a resumed TLS 1.3 session calls no certificate verifier):
+// a plain client configuration that keeps sessions does resume against the lab server, ours never
+// does, and every handshake judges the chain again.
 #[test]
 fn no_resumption_every_handshake_is_verified() {
+    use std::io::Write;
+    use std::sync::Arc;
+
     let pki = Pki::new(KeyAlg::EcdsaP256, HOST);
     let server = TlsServer::start(vec![Credential::new(&[&pki.leaf, &pki.intermediate])]).unwrap();
     let good = [rec(&pki.leaf, "3 1 1")];
+    // Control: the same verifier in a configuration with rustls's default resumption.
+    let verifier = Arc::new(mxdane_tls::DaneVerifier::new(
+        good.to_vec(),
+        names(&[HOST]),
+        KeyFilter::Any,
+    ));
+    let config = Arc::new(
+        rustls::ClientConfig::builder_with_provider(verifier.provider().clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth(),
+    );
+    for _ in 0..2 {
+        let mut tcp = TcpStream::connect(server.addr()).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut conn =
+            rustls::ClientConnection::new(config.clone(), HOST.try_into().unwrap()).unwrap();
+        let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+        let mut greeting = String::new();
+        tls.read_to_string(&mut greeting).unwrap();
+        let _ = tls.flush();
+    }
+    assert_eq!(server.resumed_handshakes(), 1, "the control must resume");
     let target = DaneTarget::new(good.to_vec(), names(&[HOST])).unwrap();
-    assert!(connect(&server, &target).is_ok());
-    assert!(connect(&server, &target).is_ok());
+    for _ in 0..3 {
+        assert!(connect(&server, &target).is_ok());
+    }
+    assert_eq!(server.resumed_handshakes(), 1, "mxdane must never resume");
     let changed = [common::bogus("3 1 1")];
     assert!(matches!(
         probe(&server, &changed, KeyFilter::Any),
