@@ -5,8 +5,12 @@
 //!   generated once per process and shared, so that RSA key generation does not dominate test
 //!   time.
 //! - [`tls`]: rustls servers on loopback presenting those chains, honestly or not.
+//! - [`dns`]: signed mini-internets (a private root, TLDs, domains) described in a few lines,
+//!   with fault knobs (bad signatures, insecure and bogus delegations, NSEC and NSEC3 with
+//!   opt-out, wildcards, CNAME and DNAME chains, misbehaving authoritative servers), answered by
+//!   an in-process UDP/TCP server and exported for Knot and Unbound.
 //!
-//! The signed DNS worlds and the SMTP servers (issues 3 and 6) will live here too.
+//! The SMTP servers (issue 6) will live here too.
 //!
 //! ```
 //! use mxdane_lab::certs::{CertSpec, KeyAlg};
@@ -19,4 +23,5 @@
 #![warn(missing_docs)]
 
 pub mod certs;
+pub mod dns;
 pub mod tls;

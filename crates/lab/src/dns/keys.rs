@@ -1,0 +1,278 @@
+//! DNSSEC keys and signatures for lab zones (RFC 4034; algorithms 8, 13 and 15), made with
+//! aws-lc-rs at test time.
+#![allow(clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, OnceLock};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
+};
+use aws_lc_rs::{digest, rsa};
+
+use super::name::Name;
+use super::rdata::{Rdata, Record};
+
+/// A DNSSEC signing algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// RSA/SHA-256 (8), 2048-bit keys.
+    RsaSha256,
+    /// ECDSA P-256 with SHA-256 (13).
+    EcdsaP256,
+    /// Ed25519 (15).
+    Ed25519,
+}
+
+impl Algorithm {
+    /// The IANA number.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::RsaSha256 => 8,
+            Self::EcdsaP256 => 13,
+            Self::Ed25519 => 15,
+        }
+    }
+}
+
+enum Secret {
+    Rsa(rsa::KeyPair),
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+/// A zone signing key (ZSK, flags 256) or key signing key (KSK, flags 257).
+pub struct ZoneKey {
+    algorithm: Algorithm,
+    flags: u16,
+    public: Vec<u8>,
+    secret: Secret,
+}
+
+impl fmt::Debug for ZoneKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ZoneKey({:?}, flags {}, tag {})",
+            self.algorithm,
+            self.flags,
+            self.key_tag()
+        )
+    }
+}
+
+impl ZoneKey {
+    /// A fresh key.
+    pub fn generate(algorithm: Algorithm, ksk: bool) -> Self {
+        let rng = SystemRandom::new();
+        let (secret, public) = match algorithm {
+            Algorithm::EcdsaP256 => {
+                let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .expect("ECDSA key generation");
+                let pair =
+                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+                        .expect("own PKCS#8");
+                // RFC 6605 section 4: the uncompressed point without its 0x04 prefix.
+                let public = pair.public_key().as_ref()[1..].to_vec();
+                (Secret::Ecdsa(pair), public)
+            }
+            Algorithm::Ed25519 => {
+                let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("Ed25519 key generation");
+                let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("own PKCS#8");
+                let public = pair.public_key().as_ref().to_vec();
+                (Secret::Ed25519(pair), public)
+            }
+            Algorithm::RsaSha256 => {
+                let pair =
+                    rsa::KeyPair::generate(rsa::KeySize::Rsa2048).expect("RSA key generation");
+                let parts = rsa::PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+                (Secret::Rsa(pair), rsa_dnskey(&parts.e, &parts.n))
+            }
+        };
+        Self {
+            algorithm,
+            flags: if ksk { 257 } else { 256 },
+            public,
+            secret,
+        }
+    }
+
+    /// An Ed25519 key from its 32-byte seed (for test vectors).
+    pub fn ed25519_from_seed(seed: &[u8], ksk: bool) -> Option<Self> {
+        let pair = Ed25519KeyPair::from_seed_unchecked(seed).ok()?;
+        Some(Self {
+            algorithm: Algorithm::Ed25519,
+            flags: if ksk { 257 } else { 256 },
+            public: pair.public_key().as_ref().to_vec(),
+            secret: Secret::Ed25519(pair),
+        })
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// Whether this is a KSK (SEP flag set).
+    pub fn is_ksk(&self) -> bool {
+        self.flags == 257
+    }
+
+    /// The DNSKEY record data.
+    pub fn dnskey(&self) -> Rdata {
+        Rdata::Dnskey {
+            flags: self.flags,
+            protocol: 3,
+            algorithm: self.algorithm.code(),
+            key: self.public.clone(),
+        }
+    }
+
+    /// The key tag (RFC 4034 appendix B).
+    pub fn key_tag(&self) -> u16 {
+        key_tag(&self.dnskey().to_wire())
+    }
+
+    /// Signs `data` with the algorithm's scheme.
+    pub fn sign(&self, data: &[u8]) -> Vec<u8> {
+        let rng = SystemRandom::new();
+        match &self.secret {
+            Secret::Ecdsa(k) => k.sign(&rng, data).expect("ECDSA signing").as_ref().to_vec(),
+            Secret::Ed25519(k) => k.sign(data).as_ref().to_vec(),
+            Secret::Rsa(k) => {
+                let mut sig = vec![0; k.public_modulus_len()];
+                k.sign(&RSA_PKCS1_SHA256, &rng, data, &mut sig)
+                    .expect("RSA signing");
+                sig
+            }
+        }
+    }
+}
+
+/// RFC 3110 section 2: exponent length, exponent, modulus.
+fn rsa_dnskey(e: &[u8], n: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match u8::try_from(e.len()) {
+        Ok(len) => out.push(len),
+        Err(_) => {
+            out.push(0);
+            out.extend_from_slice(&u16::try_from(e.len()).unwrap_or(0).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(e);
+    out.extend_from_slice(n);
+    out
+}
+
+/// The process-wide key for `(algorithm, KSK?, slot)`: worlds built again in one test binary
+/// reuse their keys, so that RSA key generation is paid once.
+pub fn cached_key(algorithm: Algorithm, ksk: bool, slot: &str) -> &'static ZoneKey {
+    type Cache = Mutex<HashMap<(Algorithm, bool, String), &'static ZoneKey>>;
+    static KEYS: OnceLock<Cache> = OnceLock::new();
+    let mut keys = KEYS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    keys.entry((algorithm, ksk, slot.to_owned()))
+        .or_insert_with(|| Box::leak(Box::new(ZoneKey::generate(algorithm, ksk))))
+}
+
+/// The key tag of DNSKEY RDATA in wire form (RFC 4034 appendix B).
+pub fn key_tag(rdata: &[u8]) -> u16 {
+    // Appendix B.1: RSA/MD5 (algorithm 1) takes bits from the modulus instead.
+    if rdata.get(3) == Some(&1) && rdata.len() >= 7 {
+        let n = rdata.len();
+        return u16::from_be_bytes([rdata[n - 3], rdata[n - 2]]);
+    }
+    let mut ac: u32 = 0;
+    for (i, b) in rdata.iter().enumerate() {
+        ac += if i & 1 == 1 {
+            u32::from(*b)
+        } else {
+            u32::from(*b) << 8
+        };
+    }
+    ac += (ac >> 16) & 0xffff;
+    u16::try_from(ac & 0xffff).unwrap_or(0)
+}
+
+/// A DS record's data (SHA-256, digest type 2) for `dnskey` at `owner` (RFC 4509).
+pub fn ds(owner: &Name, dnskey: &Rdata) -> Rdata {
+    let Rdata::Dnskey { algorithm, .. } = dnskey else {
+        panic!("ds() needs DNSKEY data");
+    };
+    let wire = dnskey.to_wire();
+    let mut data = owner.to_wire();
+    data.extend_from_slice(&wire);
+    Rdata::Ds {
+        key_tag: key_tag(&wire),
+        algorithm: *algorithm,
+        digest_type: 2,
+        digest: digest::digest(&digest::SHA256, &data).as_ref().to_vec(),
+    }
+}
+
+/// The NSEC3 hash of `name` (RFC 5155 section 5, SHA-1).
+pub fn nsec3_hash(name: &Name, salt: &[u8], iterations: u16) -> Vec<u8> {
+    let hash = |data: &[u8]| {
+        let mut ctx = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
+        ctx.update(data);
+        ctx.update(salt);
+        ctx.finish().as_ref().to_vec()
+    };
+    let mut h = hash(&name.to_wire());
+    for _ in 0..iterations {
+        h = hash(&h);
+    }
+    h
+}
+
+/// The data an RRSIG over `rrset` signs (RFC 4034 section 3.1.8.1): the RRSIG RDATA without
+/// the signature, then the RRs in canonical order with the original TTL.
+pub fn signed_data(rrsig_header: &[u8], rrset: &[Record], original_ttl: u32) -> Vec<u8> {
+    let mut rdatas: Vec<Vec<u8>> = rrset.iter().map(|r| r.rdata.to_wire()).collect();
+    rdatas.sort();
+    rdatas.dedup();
+    let mut out = rrsig_header.to_vec();
+    let Some(first) = rrset.first() else {
+        return out;
+    };
+    for rdata in rdatas {
+        first.name.write_wire(&mut out);
+        out.extend_from_slice(&first.rtype().to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&original_ttl.to_be_bytes());
+        out.extend_from_slice(&u16::try_from(rdata.len()).unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(&rdata);
+    }
+    out
+}
+
+/// An RRSIG record over `rrset` (all of one owner and type) by `key` of zone `signer`.
+pub fn sign_rrset(
+    rrset: &[Record],
+    key: &ZoneKey,
+    signer: &Name,
+    inception: u32,
+    expiration: u32,
+) -> Record {
+    let first = &rrset[0];
+    let mut rrsig = Rdata::Rrsig {
+        type_covered: first.rtype(),
+        algorithm: key.algorithm.code(),
+        labels: first.name.rrsig_labels(),
+        original_ttl: first.ttl,
+        expiration,
+        inception,
+        key_tag: key.key_tag(),
+        signer: signer.clone(),
+        signature: Vec::new(),
+    };
+    let data = signed_data(&rrsig.rrsig_header(), rrset, first.ttl);
+    if let Rdata::Rrsig { signature, .. } = &mut rrsig {
+        *signature = key.sign(&data);
+    }
+    Record::new(first.name.clone(), first.ttl, rrsig)
+}

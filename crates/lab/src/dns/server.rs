@@ -1,0 +1,260 @@
+//! The in-process DNS server: UDP and TCP on 127.0.0.1, one port chosen at run time, answering
+//! from a [`World`] as a recursive resolver for validating stubs or as one authoritative server.
+//! It stops when dropped, or after ten minutes whatever happens.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::message::{self, Response, rcode};
+use super::name::Name;
+use super::resolve::{self, Mode, Outcome};
+use super::world::World;
+
+const LIFETIME: Duration = Duration::from_secs(600);
+const TCP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest UDP response sent, whatever the client advertises (the DNS flag day 2020 value).
+const UDP_LIMIT: usize = 1232;
+
+/// The questions a server received, in order.
+pub type QueryLog = Arc<Mutex<Vec<(Name, u16)>>>;
+
+/// A running lab DNS server.
+#[derive(Debug)]
+pub struct DnsServer {
+    addr: SocketAddr,
+    log: QueryLog,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl DnsServer {
+    /// Answers for the whole world, like a recursive resolver (for stubs that validate).
+    pub fn recursive(world: Arc<World>) -> io::Result<Self> {
+        Self::start(world, Mode::Recursive)
+    }
+
+    /// Answers as authoritative server `server` (0-based) of the zone `apex`.
+    pub fn authoritative(world: Arc<World>, apex: &str, server: usize) -> io::Result<Self> {
+        let apex = Name::parse(apex);
+        let zone = world
+            .zones()
+            .iter()
+            .position(|z| z.apex == apex)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no zone {apex}")))?;
+        Self::start(world, Mode::Authoritative { zone, server })
+    }
+
+    fn start(world: Arc<World>, mode: Mode) -> io::Result<Self> {
+        let (udp, tcp) = bind_pair()?;
+        let addr = udp.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let log = QueryLog::default();
+        udp.set_read_timeout(Some(Duration::from_millis(20)))?;
+        tcp.set_nonblocking(true)?;
+        let mut threads = Vec::new();
+        {
+            let (world, stop, log) = (world.clone(), stop.clone(), log.clone());
+            threads.push(std::thread::spawn(move || {
+                serve_udp(&udp, &world, mode, &stop, &log);
+            }));
+        }
+        {
+            let (world, stop, log) = (world, stop.clone(), log.clone());
+            threads.push(std::thread::spawn(move || {
+                serve_tcp(&tcp, &world, mode, &stop, &log);
+            }));
+        }
+        Ok(Self {
+            addr,
+            log,
+            stop,
+            threads,
+        })
+    }
+
+    /// The address (UDP and TCP share the port).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The questions received so far.
+    pub fn queries(&self) -> Vec<(Name, u16)> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A UDP socket and a TCP listener on the same loopback port.
+fn bind_pair() -> io::Result<(UdpSocket, TcpListener)> {
+    let mut last = None;
+    for _ in 0..32 {
+        let udp = UdpSocket::bind("127.0.0.1:0")?;
+        match TcpListener::bind(udp.local_addr()?) {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free port pair")))
+}
+
+/// Answers one message; `None` means stay silent.
+fn respond(buf: &[u8], world: &World, mode: Mode, log: &QueryLog, limit: usize) -> Option<Vec<u8>> {
+    let q = match message::parse_query(buf) {
+        Ok(q) => q,
+        Err(_) => {
+            // FORMERR if at least the id can be echoed (RFC 1035 section 4.1.1).
+            let id = buf.get(..2)?;
+            let mut out = id.to_vec();
+            out.extend_from_slice(&[0x80, rcode::FORMERR, 0, 0, 0, 0, 0, 0, 0, 0]);
+            return Some(out);
+        }
+    };
+    log.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((q.qname.clone(), q.qtype));
+    let resp = if q.qclass != 1 {
+        Response {
+            rcode: rcode::REFUSED,
+            ..Response::default()
+        }
+    } else {
+        match resolve::answer(world, mode, &q.qname, q.qtype, q.dnssec_ok) {
+            Outcome::Reply(r) => r,
+            Outcome::Drop => return None,
+        }
+    };
+    let limit = if limit == usize::MAX {
+        65_535
+    } else {
+        q.edns_size.map_or(512, |s| usize::from(s).min(limit))
+    };
+    Some(message::encode(&q, &resp, mode == Mode::Recursive, limit))
+}
+
+fn serve_udp(socket: &UdpSocket, world: &World, mode: Mode, stop: &AtomicBool, log: &QueryLog) {
+    let started = Instant::now();
+    let mut buf = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
+        match socket.recv_from(&mut buf) {
+            Ok((n, peer)) => {
+                if let Some(out) = respond(&buf[..n], world, mode, log, UDP_LIMIT) {
+                    let _ = socket.send_to(&out, peer);
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+fn serve_tcp(
+    listener: &TcpListener,
+    world: &Arc<World>,
+    mode: Mode,
+    stop: &Arc<AtomicBool>,
+    log: &QueryLog,
+) {
+    let started = Instant::now();
+    let mut handlers: Vec<JoinHandle<()>> = Vec::new();
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let (world, stop, log) = (world.clone(), stop.clone(), log.clone());
+                handlers.push(std::thread::spawn(move || {
+                    serve_tcp_connection(stream, &world, mode, &stop, &log);
+                }));
+                handlers.retain(|h| !h.is_finished());
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(_) => break,
+        }
+    }
+    for h in handlers {
+        let _ = h.join();
+    }
+}
+
+fn serve_tcp_connection(
+    mut stream: TcpStream,
+    world: &World,
+    mode: Mode,
+    stop: &AtomicBool,
+    log: &QueryLog,
+) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(TCP_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(TCP_TIMEOUT));
+    // At most 100 messages per connection (RFC 7766 allows pipelining; tests need few).
+    for _ in 0..100 {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut len = [0u8; 2];
+        if stream.read_exact(&mut len).is_err() {
+            return;
+        }
+        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        if stream.read_exact(&mut buf).is_err() {
+            return;
+        }
+        let Some(out) = respond(&buf, world, mode, log, usize::MAX) else {
+            continue;
+        };
+        let mut framed = u16::try_from(out.len())
+            .unwrap_or(u16::MAX)
+            .to_be_bytes()
+            .to_vec();
+        framed.extend_from_slice(&out);
+        if stream.write_all(&framed).is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends one query over UDP (falling back to TCP on truncation) and returns the raw response;
+/// `None` on timeout. For tests.
+pub fn ask(addr: SocketAddr, qname: &Name, qtype: u16, timeout: Duration) -> Option<Vec<u8>> {
+    let query = message::build_query(0x4d58, qname, qtype, true, true);
+    let socket = UdpSocket::bind("127.0.0.1:0").ok()?;
+    socket.set_read_timeout(Some(timeout)).ok()?;
+    socket.send_to(&query, addr).ok()?;
+    let mut buf = [0u8; 4096];
+    let (n, _) = socket.recv_from(&mut buf).ok()?;
+    let resp = buf[..n].to_vec();
+    if resp.get(2).is_some_and(|b| b & 0x02 != 0) {
+        return ask_tcp(addr, &query, timeout);
+    }
+    Some(resp)
+}
+
+/// One query over TCP.
+pub fn ask_tcp(addr: SocketAddr, query: &[u8], timeout: Duration) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect_timeout(&addr, timeout).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    let mut framed = u16::try_from(query.len()).ok()?.to_be_bytes().to_vec();
+    framed.extend_from_slice(query);
+    s.write_all(&framed).ok()?;
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut buf).ok()?;
+    Some(buf)
+}

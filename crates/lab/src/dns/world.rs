@@ -1,0 +1,830 @@
+//! Describing and building a signed mini-internet: a private root, TLDs and domains, signed at
+//! build time with fresh keys, with fault knobs that each break exactly one thing.
+//!
+//! ```
+//! use mxdane_lab::dns::world::{World, SigFault};
+//! use mxdane_lab::dns::rdata::rtype;
+//!
+//! let world = World::builder()
+//!     .zone("example.test", |z| {
+//!         z.mx("@", 10, "mx")
+//!             .a("mx", "127.0.0.1")
+//!             .tlsa("_25._tcp.mx", "3 1 1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+//!             .sig_fault("_25._tcp.mx", rtype::TLSA, SigFault::Expired)
+//!     })
+//!     .build();
+//! assert!(world.zone("example.test").is_some() && world.zone("test").is_some());
+//! ```
+#![allow(clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use data_encoding::{BASE32HEX_NOPAD, HEXLOWER_PERMISSIVE};
+
+use super::keys::{self, Algorithm, ZoneKey};
+use super::name::Name;
+use super::rdata::{Rdata, Record, rtype};
+
+/// How a zone denies existence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Denial {
+    /// NSEC (RFC 4034).
+    Nsec,
+    /// NSEC3 (RFC 5155) with these parameters.
+    Nsec3 {
+        /// Extra hash iterations.
+        iterations: u16,
+        /// Salt.
+        salt: Vec<u8>,
+        /// Opt-out: insecure delegations get no NSEC3 of their own.
+        opt_out: bool,
+    },
+}
+
+/// What the parent publishes for a zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delegation {
+    /// A DS for the zone's KSK: a secure delegation.
+    Secure,
+    /// No DS: an insecure delegation, proven by the parent's NSEC/NSEC3.
+    Insecure,
+    /// A DS that matches no DNSKEY of the zone: the zone is bogus.
+    DsMismatch,
+}
+
+/// A signature fault on one RRset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SigFault {
+    /// The RRSIG expired a week ago.
+    Expired,
+    /// The RRSIG becomes valid only in a week.
+    NotYetValid,
+    /// The signature bytes are corrupted.
+    Corrupt,
+    /// No RRSIG at all.
+    Missing,
+}
+
+/// How one authoritative server of a zone misbehaves for queries of one type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerFault {
+    /// Answers SERVFAIL.
+    Servfail(u16),
+    /// Never answers.
+    Timeout(u16),
+}
+
+/// The description of one zone.
+#[derive(Clone, Debug)]
+pub struct ZoneSpec {
+    apex: Name,
+    algorithm: Algorithm,
+    split_keys: bool,
+    signed: bool,
+    denial: Denial,
+    delegation: Delegation,
+    ttl: u32,
+    records: Vec<Record>,
+    sig_faults: Vec<(Name, u16, SigFault)>,
+    servers: Vec<ServerSpec>,
+}
+
+/// One authoritative server of a zone: a fault and RRsets it serves differently.
+#[derive(Clone, Debug, Default)]
+pub struct ServerSpec {
+    fault: Option<ServerFault>,
+    replaced: Vec<(Name, u16, Vec<Rdata>)>,
+}
+
+impl ZoneSpec {
+    fn new(apex: Name) -> Self {
+        Self {
+            apex,
+            algorithm: Algorithm::EcdsaP256,
+            split_keys: true,
+            signed: true,
+            denial: Denial::Nsec,
+            delegation: Delegation::Secure,
+            ttl: 3600,
+            records: Vec::new(),
+            sig_faults: Vec::new(),
+            servers: vec![ServerSpec::default()],
+        }
+    }
+
+    /// Resolves an owner written relative to the apex (`@`, `mx`, or absolute with a dot).
+    fn owner(&self, owner: &str) -> Name {
+        if owner == "@" {
+            self.apex.clone()
+        } else if owner.ends_with('.') {
+            Name::parse(owner)
+        } else {
+            let mut name = self.apex.clone();
+            for label in owner.rsplit('.') {
+                name = name.child(label);
+            }
+            name
+        }
+    }
+
+    /// The signing algorithm (default ECDSA P-256).
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// One combined signing key (CSK) instead of a KSK/ZSK pair.
+    pub fn csk(mut self) -> Self {
+        self.split_keys = false;
+        self
+    }
+
+    /// An unsigned zone (implies an insecure delegation).
+    pub fn unsigned(mut self) -> Self {
+        self.signed = false;
+        self.delegation = Delegation::Insecure;
+        self
+    }
+
+    /// The denial-of-existence scheme (default NSEC).
+    pub fn denial(mut self, denial: Denial) -> Self {
+        self.denial = denial;
+        self
+    }
+
+    /// NSEC3 with these parameters (salt in hex, empty for none).
+    pub fn nsec3(self, iterations: u16, salt_hex: &str, opt_out: bool) -> Self {
+        let salt = HEXLOWER_PERMISSIVE
+            .decode(salt_hex.as_bytes())
+            .expect("salt in hex");
+        self.denial(Denial::Nsec3 {
+            iterations,
+            salt,
+            opt_out,
+        })
+    }
+
+    /// What the parent publishes (default a matching DS).
+    pub fn delegation(mut self, delegation: Delegation) -> Self {
+        self.delegation = delegation;
+        self
+    }
+
+    /// The default TTL of the zone's records (default 3600).
+    pub fn ttl(mut self, ttl: u32) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Adds a record.
+    pub fn record(mut self, owner: &str, rdata: Rdata) -> Self {
+        let name = self.owner(owner);
+        self.records.push(Record::new(name, self.ttl, rdata));
+        self
+    }
+
+    /// Adds a record with its own TTL.
+    pub fn record_ttl(mut self, owner: &str, ttl: u32, rdata: Rdata) -> Self {
+        let name = self.owner(owner);
+        self.records.push(Record::new(name, ttl, rdata));
+        self
+    }
+
+    /// An A record.
+    pub fn a(self, owner: &str, addr: &str) -> Self {
+        let addr: Ipv4Addr = addr.parse().expect("IPv4 address");
+        self.record(owner, Rdata::A(addr))
+    }
+
+    /// An AAAA record.
+    pub fn aaaa(self, owner: &str, addr: &str) -> Self {
+        let addr: Ipv6Addr = addr.parse().expect("IPv6 address");
+        self.record(owner, Rdata::Aaaa(addr))
+    }
+
+    /// An MX record; the exchange is relative to the apex unless it ends with a dot.
+    pub fn mx(self, owner: &str, preference: u16, exchange: &str) -> Self {
+        let exchange = self.owner(exchange);
+        self.record(owner, Rdata::Mx(preference, exchange))
+    }
+
+    /// The null MX of RFC 7505 (`MX 0 .`).
+    pub fn null_mx(self, owner: &str) -> Self {
+        self.record(owner, Rdata::Mx(0, Name::root()))
+    }
+
+    /// A CNAME record; the target is relative to the apex unless it ends with a dot.
+    pub fn cname(self, owner: &str, target: &str) -> Self {
+        let target = self.owner(target);
+        self.record(owner, Rdata::Cname(target))
+    }
+
+    /// A DNAME record.
+    pub fn dname(self, owner: &str, target: &str) -> Self {
+        let target = self.owner(target);
+        self.record(owner, Rdata::Dname(target))
+    }
+
+    /// A TXT record.
+    pub fn txt(self, owner: &str, text: &str) -> Self {
+        self.record(owner, Rdata::Txt(vec![text.to_owned()]))
+    }
+
+    /// A TLSA record from `"usage selector matching hex"`.
+    pub fn tlsa(self, owner: &str, text: &str) -> Self {
+        let rdata = parse_tlsa(text);
+        self.record(owner, rdata)
+    }
+
+    /// Breaks the signature of one RRset.
+    pub fn sig_fault(mut self, owner: &str, rtype: u16, fault: SigFault) -> Self {
+        let name = self.owner(owner);
+        self.sig_faults.push((name, rtype, fault));
+        self
+    }
+
+    /// Adds another authoritative server for the zone (the first exists already) and returns
+    /// the zone; configure it with [`ZoneSpec::server_fault`] / [`ZoneSpec::server_replaces`].
+    pub fn second_server(mut self) -> Self {
+        self.servers.push(ServerSpec::default());
+        self
+    }
+
+    /// Makes server `index` (0 = first) fail queries of one type.
+    pub fn server_fault(mut self, index: usize, fault: ServerFault) -> Self {
+        self.ensure_server(index).fault = Some(fault);
+        self
+    }
+
+    /// Makes server `index` serve a different RRset at `owner` (e.g. the old TLSA RRset of a
+    /// half-finished rollover), signed like the rest.
+    pub fn server_replaces(mut self, index: usize, owner: &str, rdatas: Vec<Rdata>) -> Self {
+        let name = self.owner(owner);
+        let rtype = rdatas.first().map_or(0, Rdata::rtype);
+        self.ensure_server(index)
+            .replaced
+            .push((name, rtype, rdatas));
+        self
+    }
+
+    fn ensure_server(&mut self, index: usize) -> &mut ServerSpec {
+        while self.servers.len() <= index {
+            self.servers.push(ServerSpec::default());
+        }
+        &mut self.servers[index]
+    }
+}
+
+/// Parses `"usage selector matching hex"`.
+pub fn parse_tlsa(text: &str) -> Rdata {
+    let mut parts = text.split_whitespace();
+    let mut num = || -> u8 {
+        parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("TLSA: usage selector matching hex")
+    };
+    let (usage, selector, matching) = (num(), num(), num());
+    let hex: String = parts.collect();
+    Rdata::Tlsa {
+        usage,
+        selector,
+        matching,
+        data: HEXLOWER_PERMISSIVE
+            .decode(hex.as_bytes())
+            .expect("TLSA data in hex"),
+    }
+}
+
+/// Builds a [`World`].
+#[derive(Clone, Debug, Default)]
+pub struct WorldBuilder {
+    zones: Vec<ZoneSpec>,
+    now: Option<u32>,
+    ns_addr: Option<Ipv4Addr>,
+}
+
+impl WorldBuilder {
+    /// Adds (or amends) a zone; its parents up to the root are created if missing.
+    pub fn zone(mut self, apex: &str, f: impl FnOnce(ZoneSpec) -> ZoneSpec) -> Self {
+        let apex = Name::parse(apex);
+        let spec = match self.zones.iter().position(|z| z.apex == apex) {
+            Some(i) => self.zones.remove(i),
+            None => ZoneSpec::new(apex),
+        };
+        self.zones.push(f(spec));
+        self
+    }
+
+    /// Signs as if the time were `unix` (default: now).
+    pub fn now(mut self, unix: u32) -> Self {
+        self.now = Some(unix);
+        self
+    }
+
+    /// The address of every zone's nameserver `ns1.<zone>` (default 127.0.0.1).
+    pub fn ns_addr(mut self, addr: Ipv4Addr) -> Self {
+        self.ns_addr = Some(addr);
+        self
+    }
+
+    /// Signs everything.
+    pub fn build(mut self) -> World {
+        // Every zone needs its parents: the root and the TLD are created when missing.
+        let apexes: Vec<Name> = self.zones.iter().map(|z| z.apex.clone()).collect();
+        for apex in apexes {
+            for n in 0..apex.len().min(2) {
+                let ancestor = apex.suffix(n);
+                if !self.zones.iter().any(|z| z.apex == ancestor) {
+                    self.zones.push(ZoneSpec::new(ancestor).csk());
+                }
+            }
+        }
+        self.zones.sort_by(|a, b| a.apex.cmp(&b.apex));
+        let now = self.now.unwrap_or_else(|| {
+            u32::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
+        });
+        let ns_addr = self.ns_addr.unwrap_or(Ipv4Addr::LOCALHOST);
+        let specs = self.zones;
+        // Keys first: parents need their children's DNSKEYs for DS records.
+        let keysets: Vec<KeySet> = specs.iter().map(KeySet::for_zone).collect();
+        let mut zones = Vec::new();
+        for (i, spec) in specs.iter().enumerate() {
+            let children: Vec<(&ZoneSpec, &KeySet)> = specs
+                .iter()
+                .zip(&keysets)
+                .filter(|(c, _)| c.apex != spec.apex && parent_zone(&specs, &c.apex) == Some(i))
+                .collect();
+            let servers = spec
+                .servers
+                .iter()
+                .map(|server| {
+                    Arc::new(Zone::build(
+                        spec,
+                        &keysets[i],
+                        &children,
+                        server,
+                        now,
+                        ns_addr,
+                    ))
+                })
+                .collect();
+            zones.push(ZoneInstance {
+                apex: spec.apex.clone(),
+                servers,
+                faults: spec.servers.iter().map(|s| s.fault).collect(),
+            });
+        }
+        let root = &keysets[0];
+        World {
+            zones,
+            trust_anchor: root
+                .ksk()
+                .map(|k| (k.dnskey(), keys::ds(&Name::root(), &k.dnskey())))
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+/// The index of the zone that delegates `apex` (the deepest other zone above it).
+fn parent_zone(specs: &[ZoneSpec], apex: &Name) -> Option<usize> {
+    specs
+        .iter()
+        .enumerate()
+        .filter(|(_, z)| z.apex != *apex && apex.is_at_or_below(&z.apex))
+        .max_by_key(|(_, z)| z.apex.len())
+        .map(|(i, _)| i)
+}
+
+struct KeySet {
+    keys: Vec<&'static ZoneKey>,
+}
+
+impl KeySet {
+    fn for_zone(spec: &ZoneSpec) -> Self {
+        if !spec.signed {
+            return Self { keys: Vec::new() };
+        }
+        let slot = spec.apex.to_string();
+        let keys = if spec.split_keys {
+            vec![
+                keys::cached_key(spec.algorithm, true, &slot),
+                keys::cached_key(spec.algorithm, false, &slot),
+            ]
+        } else {
+            vec![keys::cached_key(spec.algorithm, true, &slot)]
+        };
+        Self { keys }
+    }
+
+    fn ksk(&self) -> Option<&'static ZoneKey> {
+        self.keys.first().copied()
+    }
+
+    /// The key that signs everything but the DNSKEY RRset.
+    fn zsk(&self) -> Option<&'static ZoneKey> {
+        self.keys.last().copied()
+    }
+}
+
+/// The records at one name, grouped by type, with their RRSIGs.
+#[derive(Clone, Debug, Default)]
+pub struct Node {
+    /// RRsets by type.
+    pub rrsets: BTreeMap<u16, Vec<Record>>,
+    /// RRSIGs by covered type.
+    pub sigs: BTreeMap<u16, Vec<Record>>,
+}
+
+impl Node {
+    /// An RRset with its signatures.
+    pub fn rrset(&self, t: u16) -> Option<Vec<Record>> {
+        let mut out = self.rrsets.get(&t)?.clone();
+        out.extend(self.sigs.get(&t).cloned().unwrap_or_default());
+        Some(out)
+    }
+}
+
+/// NSEC3 parameters of a zone.
+#[derive(Clone, Debug)]
+pub struct Nsec3Params {
+    /// Iterations.
+    pub iterations: u16,
+    /// Salt.
+    pub salt: Vec<u8>,
+    /// Opt-out.
+    pub opt_out: bool,
+}
+
+/// One zone as one authoritative server serves it: every record, signed.
+#[derive(Debug)]
+pub struct Zone {
+    /// The apex.
+    pub apex: Name,
+    /// Authoritative data and delegation points, by owner.
+    pub nodes: BTreeMap<Name, Node>,
+    /// Glue (not authoritative), by owner.
+    pub glue: BTreeMap<Name, Vec<Record>>,
+    /// Delegation points (zone cuts) below the apex.
+    pub cuts: BTreeSet<Name>,
+    /// Names that exist without data (empty non-terminals).
+    pub empty_non_terminals: BTreeSet<Name>,
+    /// NSEC3 records (with RRSIGs) sorted by hash, when the zone uses NSEC3.
+    pub nsec3: Vec<(Vec<u8>, Vec<Record>)>,
+    /// NSEC3 parameters, when the zone uses NSEC3.
+    pub nsec3_params: Option<Nsec3Params>,
+    /// Whether the zone is signed.
+    pub signed: bool,
+    /// The SOA minimum / negative TTL.
+    pub negative_ttl: u32,
+}
+
+impl Zone {
+    fn build(
+        spec: &ZoneSpec,
+        keyset: &KeySet,
+        children: &[(&ZoneSpec, &KeySet)],
+        server: &ServerSpec,
+        now: u32,
+        ns_addr: Ipv4Addr,
+    ) -> Self {
+        let apex = &spec.apex;
+        let ttl = spec.ttl;
+        let negative_ttl = 300;
+        let mut nodes: BTreeMap<Name, Node> = BTreeMap::new();
+        let mut add = |r: Record| {
+            nodes
+                .entry(r.name.clone())
+                .or_default()
+                .rrsets
+                .entry(r.rtype())
+                .or_default()
+                .push(r);
+        };
+        let ns = apex.child("ns1");
+        add(Record::new(
+            apex.clone(),
+            ttl,
+            Rdata::Soa {
+                mname: ns.clone(),
+                rname: apex.child("hostmaster"),
+                serial: now,
+                refresh: 3600,
+                retry: 600,
+                expire: 604_800,
+                minimum: negative_ttl,
+            },
+        ));
+        add(Record::new(apex.clone(), ttl, Rdata::Ns(ns.clone())));
+        add(Record::new(ns, ttl, Rdata::A(ns_addr)));
+        for k in &keyset.keys {
+            add(Record::new(apex.clone(), ttl, k.dnskey()));
+        }
+        for r in &spec.records {
+            let replaced = server
+                .replaced
+                .iter()
+                .any(|(n, t, _)| *n == r.name && *t == r.rtype());
+            if !replaced {
+                add(r.clone());
+            }
+        }
+        for (name, _, rdatas) in &server.replaced {
+            for rd in rdatas {
+                add(Record::new(name.clone(), ttl, rd.clone()));
+            }
+        }
+        // Delegations: NS and glue for every child, DS for signed children.
+        let mut cuts = BTreeSet::new();
+        let mut glue: BTreeMap<Name, Vec<Record>> = BTreeMap::new();
+        let mut secure_cuts = BTreeSet::new();
+        for (child, child_keys) in children {
+            let cut = child.apex.clone();
+            let child_ns = cut.child("ns1");
+            add(Record::new(cut.clone(), ttl, Rdata::Ns(child_ns.clone())));
+            glue.entry(child_ns.clone()).or_default().push(Record::new(
+                child_ns,
+                ttl,
+                Rdata::A(ns_addr),
+            ));
+            if let (Some(ksk), Delegation::Secure | Delegation::DsMismatch) =
+                (child_keys.ksk(), child.delegation)
+            {
+                let mut ds = keys::ds(&cut, &ksk.dnskey());
+                if child.delegation == Delegation::DsMismatch
+                    && let Rdata::Ds { digest, .. } = &mut ds
+                {
+                    digest[0] ^= 0xff;
+                }
+                add(Record::new(cut.clone(), ttl, ds));
+                secure_cuts.insert(cut.clone());
+            }
+            cuts.insert(cut);
+        }
+        // Anything below a cut is not authoritative here (glue or junk).
+        let below_cut = |n: &Name| cuts.iter().any(|c| n != c && n.is_at_or_below(c));
+        let hidden: Vec<Name> = nodes.keys().filter(|n| below_cut(n)).cloned().collect();
+        for n in hidden {
+            if let Some(node) = nodes.remove(&n) {
+                glue.entry(n)
+                    .or_default()
+                    .extend(node.rrsets.into_values().flatten());
+            }
+        }
+        let mut empty_non_terminals = BTreeSet::new();
+        for n in nodes.keys() {
+            let mut p = n.parent();
+            while p.len() > apex.len() {
+                if !nodes.contains_key(&p) {
+                    empty_non_terminals.insert(p.clone());
+                }
+                p = p.parent();
+            }
+        }
+        let mut zone = Self {
+            apex: apex.clone(),
+            nodes,
+            glue,
+            cuts,
+            empty_non_terminals,
+            nsec3: Vec::new(),
+            nsec3_params: None,
+            signed: spec.signed,
+            negative_ttl,
+        };
+        if spec.signed {
+            zone.add_denial(&spec.denial, &secure_cuts);
+            zone.sign(spec, keyset, now);
+        }
+        zone
+    }
+
+    /// Builds the NSEC or NSEC3 chain (before signing).
+    fn add_denial(&mut self, denial: &Denial, secure_cuts: &BTreeSet<Name>) {
+        let ttl = self.negative_ttl;
+        match denial {
+            Denial::Nsec => {
+                let names: Vec<Name> = self.nodes.keys().cloned().collect();
+                for (i, name) in names.iter().enumerate() {
+                    let next = names[(i + 1) % names.len()].clone();
+                    let node = self.nodes.get_mut(name).expect("node exists");
+                    let mut types: Vec<u16> = node.rrsets.keys().copied().collect();
+                    types.push(rtype::NSEC);
+                    let delegation = self.cuts.contains(name);
+                    if !delegation || secure_cuts.contains(name) {
+                        types.push(rtype::RRSIG);
+                    }
+                    node.rrsets.insert(
+                        rtype::NSEC,
+                        vec![Record::new(name.clone(), ttl, Rdata::Nsec { next, types })],
+                    );
+                }
+            }
+            Denial::Nsec3 {
+                iterations,
+                salt,
+                opt_out,
+            } => {
+                let mut entries: Vec<(Vec<u8>, Vec<u16>)> = Vec::new();
+                for (name, node) in &self.nodes {
+                    let insecure_cut = self.cuts.contains(name) && !secure_cuts.contains(name);
+                    if *opt_out && insecure_cut {
+                        continue;
+                    }
+                    let mut types: Vec<u16> = node.rrsets.keys().copied().collect();
+                    if !insecure_cut {
+                        types.push(rtype::RRSIG);
+                    }
+                    if *name == self.apex {
+                        types.push(rtype::NSEC3PARAM);
+                    }
+                    entries.push((keys::nsec3_hash(name, salt, *iterations), types));
+                }
+                for ent in &self.empty_non_terminals {
+                    entries.push((keys::nsec3_hash(ent, salt, *iterations), Vec::new()));
+                }
+                entries.sort();
+                let flags = u8::from(*opt_out);
+                for (i, (hash, types)) in entries.iter().enumerate() {
+                    let next = entries[(i + 1) % entries.len()].0.clone();
+                    let owner = self
+                        .apex
+                        .child(&BASE32HEX_NOPAD.encode(hash).to_ascii_lowercase());
+                    let record = Record::new(
+                        owner,
+                        ttl,
+                        Rdata::Nsec3 {
+                            hash_algorithm: 1,
+                            flags,
+                            iterations: *iterations,
+                            salt: salt.clone(),
+                            next_hashed: next,
+                            types: types.clone(),
+                        },
+                    );
+                    self.nsec3.push((hash.clone(), vec![record]));
+                }
+                self.nodes.get_mut(&self.apex).expect("apex").rrsets.insert(
+                    rtype::NSEC3PARAM,
+                    vec![Record::new(
+                        self.apex.clone(),
+                        ttl,
+                        Rdata::Nsec3Param {
+                            hash_algorithm: 1,
+                            flags: 0,
+                            iterations: *iterations,
+                            salt: salt.clone(),
+                        },
+                    )],
+                );
+                self.nsec3_params = Some(Nsec3Params {
+                    iterations: *iterations,
+                    salt: salt.clone(),
+                    opt_out: *opt_out,
+                });
+            }
+        }
+    }
+
+    fn sign(&mut self, spec: &ZoneSpec, keyset: &KeySet, now: u32) {
+        let (Some(ksk), Some(zsk)) = (keyset.ksk(), keyset.zsk()) else {
+            return;
+        };
+        let apex = self.apex.clone();
+        let sign = |rrset: &[Record], fault: Option<SigFault>| -> Vec<Record> {
+            let key = if rrset[0].rtype() == rtype::DNSKEY {
+                ksk
+            } else {
+                zsk
+            };
+            let day = 86_400;
+            let (inception, expiration) = match fault {
+                Some(SigFault::Missing) => return Vec::new(),
+                Some(SigFault::Expired) => (now - 60 * day, now - 7 * day),
+                Some(SigFault::NotYetValid) => (now + 7 * day, now + 37 * day),
+                _ => (now - 3600, now + 30 * day),
+            };
+            let mut sig = keys::sign_rrset(rrset, key, &apex, inception, expiration);
+            if fault == Some(SigFault::Corrupt)
+                && let Rdata::Rrsig { signature, .. } = &mut sig.rdata
+            {
+                signature[0] ^= 0xff;
+            }
+            vec![sig]
+        };
+        let fault_for = |name: &Name, t: u16| {
+            spec.sig_faults
+                .iter()
+                .find(|(n, ft, _)| n == name && *ft == t)
+                .map(|(_, _, f)| *f)
+        };
+        for (name, node) in &mut self.nodes {
+            let delegation = self.cuts.contains(name);
+            let mut sigs = BTreeMap::new();
+            for (t, rrset) in &node.rrsets {
+                // RFC 4035 section 2.2: the NS RRset at a cut is not signed by the parent.
+                if delegation && *t == rtype::NS {
+                    continue;
+                }
+                sigs.insert(*t, sign(rrset, fault_for(name, *t)));
+            }
+            node.sigs = sigs;
+        }
+        for (_, rrset) in &mut self.nsec3 {
+            let owner = rrset[0].name.clone();
+            let sig = sign(rrset, fault_for(&owner, rtype::NSEC3));
+            rrset.extend(sig);
+        }
+    }
+
+    /// Whether `name` exists in this zone (data, a cut, or an empty non-terminal).
+    pub fn exists(&self, name: &Name) -> bool {
+        self.nodes.contains_key(name) || self.empty_non_terminals.contains(name)
+    }
+
+    /// Every record of the zone (data, NSEC3 chain, glue) in canonical order, for export.
+    pub fn all_records(&self) -> Vec<Record> {
+        let mut out = Vec::new();
+        for node in self.nodes.values() {
+            for (t, rrset) in &node.rrsets {
+                out.extend(rrset.iter().cloned());
+                out.extend(node.sigs.get(t).cloned().unwrap_or_default());
+            }
+        }
+        for (_, rrset) in &self.nsec3 {
+            out.extend(rrset.iter().cloned());
+        }
+        for rrset in self.glue.values() {
+            out.extend(rrset.iter().cloned());
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.rtype().cmp(&b.rtype())));
+        out
+    }
+}
+
+/// One zone with every authoritative server's view and fault.
+#[derive(Debug, Clone)]
+pub struct ZoneInstance {
+    /// The apex.
+    pub apex: Name,
+    /// Each authoritative server's copy (they differ only when a test says so).
+    pub servers: Vec<Arc<Zone>>,
+    /// Each server's fault.
+    pub faults: Vec<Option<ServerFault>>,
+}
+
+/// A built world: zones in canonical order of their apex (the root first) and the trust anchor.
+#[derive(Debug, Clone)]
+pub struct World {
+    zones: Vec<ZoneInstance>,
+    trust_anchor: Vec<(Rdata, Rdata)>,
+}
+
+impl World {
+    /// Starts a description.
+    pub fn builder() -> WorldBuilder {
+        WorldBuilder::default()
+    }
+
+    /// Every zone.
+    pub fn zones(&self) -> &[ZoneInstance] {
+        &self.zones
+    }
+
+    /// The zone with this apex.
+    pub fn zone(&self, apex: &str) -> Option<&ZoneInstance> {
+        let apex = Name::parse(apex);
+        self.zones.iter().find(|z| z.apex == apex)
+    }
+
+    /// The zone that holds `name`: the deepest apex at or above it. With `parent_side`, a zone
+    /// apex is looked up in its parent instead (where its DS lives).
+    pub fn zone_for(&self, name: &Name, parent_side: bool) -> Option<&ZoneInstance> {
+        self.zones
+            .iter()
+            .filter(|z| {
+                name.is_at_or_below(&z.apex) && !(parent_side && z.apex == *name && !name.is_root())
+            })
+            .max_by_key(|z| z.apex.len())
+    }
+
+    /// The root KSK as (DNSKEY, DS) record data: the trust anchor.
+    pub fn trust_anchor(&self) -> &[(Rdata, Rdata)] {
+        &self.trust_anchor
+    }
+
+    /// The trust anchor in zone-file form: DS lines then DNSKEY lines.
+    pub fn trust_anchor_text(&self) -> String {
+        let mut out = String::new();
+        for (_, ds) in &self.trust_anchor {
+            out.push_str(&format!(". 3600 IN DS {ds}\n"));
+        }
+        for (key, _) in &self.trust_anchor {
+            out.push_str(&format!(". 3600 IN DNSKEY {key}\n"));
+        }
+        out
+    }
+}
