@@ -325,6 +325,7 @@ pub fn every_knob() -> World {
                 .cname("toinsecure", "mx.insecure.test.")
                 .mx("mxcname", 10, "alias")
                 .dname("dn", "nsec3.test.")
+                .dname("dnin", "insecure.test.")
                 .tlsa("3.1.1._dane", &tlsa)
         })
         .zone("nsec3.test", |z| {
@@ -345,7 +346,9 @@ pub fn every_knob() -> World {
         })
         .zone("optout.test", |z| host(z).nsec3(1, "ab", true))
         .zone("child.optout.test", |z| host(z).unsigned())
-        .zone("insecure.test", |z| host(z).unsigned())
+        .zone("insecure.test", |z| {
+            host(z).unsigned().cname("tosecure", "mx.secure.test.")
+        })
         .zone("badds.test", |z| host(z).delegation(Delegation::DsMismatch))
         .zone("faults.test", |z| {
             z.a("ok", "127.0.0.1")
