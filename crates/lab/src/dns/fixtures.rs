@@ -154,6 +154,18 @@ pub const CASES: &[Case] = &[
         "DNAME to another zone",
     ),
     case(
+        "mx.dnin.secure.test.",
+        rtype::A,
+        Verdict::Insecure,
+        "DNAME from secure to insecure",
+    ),
+    case(
+        "tosecure.insecure.test.",
+        rtype::A,
+        Verdict::Insecure,
+        "CNAME from insecure to secure",
+    ),
+    case(
         "_25._tcp.mx.nsec3.test.",
         rtype::TLSA,
         Verdict::Secure,
