@@ -1,6 +1,12 @@
 //! DNSSEC-aware lookups and the RFC 7672 section 2 destination plan.
 //!
-//! Not implemented yet (issue 4): this crate has no public API, so nothing can mistake it for a
-//! working resolver. It will return every RRset with one DNSSEC status (secure, insecure, bogus,
-//! indeterminate) from an embedded validator or a trusted-AD resolver on loopback.
+//! - [`name`], [`rdata`], [`dnssec`]: names, records and DNSSEC building blocks (shared with the
+//!   lab's signer, so that one canonical form exists in the workspace).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod dnssec;
+pub mod name;
+pub mod rdata;
+
+pub use name::Name;

@@ -173,7 +173,7 @@ fn ds_matches(world: &World, apex: &str) -> bool {
     ds_set.iter().any(|ds| {
         keys_set
             .iter()
-            .any(|k| keys::ds(&apex_name, &k.rdata) == ds.rdata)
+            .any(|k| keys::ds(&apex_name, &k.rdata).as_ref() == Some(&ds.rdata))
     })
 }
 

@@ -64,7 +64,7 @@ fn key_tags_and_sha256_ds_match_the_vectors() {
         let Some(ds) = v["ds"].as_str() else { continue };
         let ds: Vec<&str> = ds.split_whitespace().collect();
         if ds[2] == "2" {
-            let Rdata::Ds { digest, .. } =
+            let Some(Rdata::Ds { digest, .. }) =
                 keys::ds(&Name::parse(v["owner"].as_str().unwrap()), &key)
             else {
                 panic!("DS");

@@ -10,7 +10,9 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
 };
-use aws_lc_rs::{digest, rsa};
+use aws_lc_rs::rsa;
+
+pub use mxdane_dns::dnssec::{ds, key_tag, nsec3_hash, signed_data};
 
 use super::name::Name;
 use super::rdata::{Rdata, Record};
@@ -177,77 +179,6 @@ pub fn cached_key(algorithm: Algorithm, ksk: bool, slot: &str) -> &'static ZoneK
         .unwrap_or_else(|e| e.into_inner());
     keys.entry((algorithm, ksk, slot.to_owned()))
         .or_insert_with(|| Box::leak(Box::new(ZoneKey::generate(algorithm, ksk))))
-}
-
-/// The key tag of DNSKEY RDATA in wire form (RFC 4034 appendix B).
-pub fn key_tag(rdata: &[u8]) -> u16 {
-    // Appendix B.1: RSA/MD5 (algorithm 1) takes bits from the modulus instead.
-    if rdata.get(3) == Some(&1) && rdata.len() >= 7 {
-        let n = rdata.len();
-        return u16::from_be_bytes([rdata[n - 3], rdata[n - 2]]);
-    }
-    let mut ac: u32 = 0;
-    for (i, b) in rdata.iter().enumerate() {
-        ac += if i & 1 == 1 {
-            u32::from(*b)
-        } else {
-            u32::from(*b) << 8
-        };
-    }
-    ac += (ac >> 16) & 0xffff;
-    u16::try_from(ac & 0xffff).unwrap_or(0)
-}
-
-/// A DS record's data (SHA-256, digest type 2) for `dnskey` at `owner` (RFC 4509).
-pub fn ds(owner: &Name, dnskey: &Rdata) -> Rdata {
-    let Rdata::Dnskey { algorithm, .. } = dnskey else {
-        panic!("ds() needs DNSKEY data");
-    };
-    let wire = dnskey.to_wire();
-    let mut data = owner.to_wire();
-    data.extend_from_slice(&wire);
-    Rdata::Ds {
-        key_tag: key_tag(&wire),
-        algorithm: *algorithm,
-        digest_type: 2,
-        digest: digest::digest(&digest::SHA256, &data).as_ref().to_vec(),
-    }
-}
-
-/// The NSEC3 hash of `name` (RFC 5155 section 5, SHA-1).
-pub fn nsec3_hash(name: &Name, salt: &[u8], iterations: u16) -> Vec<u8> {
-    let hash = |data: &[u8]| {
-        let mut ctx = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
-        ctx.update(data);
-        ctx.update(salt);
-        ctx.finish().as_ref().to_vec()
-    };
-    let mut h = hash(&name.to_wire());
-    for _ in 0..iterations {
-        h = hash(&h);
-    }
-    h
-}
-
-/// The data an RRSIG over `rrset` signs (RFC 4034 section 3.1.8.1): the RRSIG RDATA without
-/// the signature, then the RRs in canonical order with the original TTL.
-pub fn signed_data(rrsig_header: &[u8], rrset: &[Record], original_ttl: u32) -> Vec<u8> {
-    let mut rdatas: Vec<Vec<u8>> = rrset.iter().map(|r| r.rdata.to_wire()).collect();
-    rdatas.sort();
-    rdatas.dedup();
-    let mut out = rrsig_header.to_vec();
-    let Some(first) = rrset.first() else {
-        return out;
-    };
-    for rdata in rdatas {
-        first.name.write_wire(&mut out);
-        out.extend_from_slice(&first.rtype().to_be_bytes());
-        out.extend_from_slice(&1u16.to_be_bytes());
-        out.extend_from_slice(&original_ttl.to_be_bytes());
-        out.extend_from_slice(&u16::try_from(rdata.len()).unwrap_or(0).to_be_bytes());
-        out.extend_from_slice(&rdata);
-    }
-    out
 }
 
 /// An RRSIG record over `rrset` (all of one owner and type) by `key` of zone `signer`.

@@ -7,11 +7,10 @@ pub mod export;
 pub mod fixtures;
 pub mod keys;
 pub mod message;
-pub mod name;
-pub mod rdata;
 pub mod resolve;
 pub mod server;
 pub mod world;
 
+pub use mxdane_dns::{name, rdata};
 pub use name::Name;
 pub use world::World;

@@ -382,7 +382,7 @@ impl WorldBuilder {
             zones,
             trust_anchor: root
                 .ksk()
-                .map(|k| (k.dnskey(), keys::ds(&Name::root(), &k.dnskey())))
+                .map(|k| (k.dnskey(), keys::ds(&Name::root(), &k.dnskey()).expect("DNSKEY data")))
                 .into_iter()
                 .collect(),
         }
@@ -553,7 +553,7 @@ impl Zone {
             if let (Some(ksk), Delegation::Secure | Delegation::DsMismatch) =
                 (child_keys.ksk(), child.delegation)
             {
-                let mut ds = keys::ds(&cut, &ksk.dnskey());
+                let mut ds = keys::ds(&cut, &ksk.dnskey()).expect("DNSKEY data");
                 if child.delegation == Delegation::DsMismatch
                     && let Rdata::Ds { digest, .. } = &mut ds
                 {

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use data_encoding::{BASE32HEX_NOPAD, BASE64, HEXUPPER};
 
-use super::name::Name;
+use crate::name::Name;
 
 /// Record type codes.
 #[allow(missing_docs)]
