@@ -6,7 +6,19 @@
 #![warn(missing_docs)]
 
 pub mod dnssec;
+pub mod lookup;
+pub mod message;
 pub mod name;
 pub mod rdata;
+pub mod transport;
+mod validate;
 
+pub use lookup::{
+    Answer, Hop, Lookup, Resolver, Status, TrustedAdResolver, ValidatingResolver,
+    parse_trust_anchors,
+};
 pub use name::Name;
+pub use transport::{LookupError, NetTransport, Transport};
+pub use validate::{
+    MAX_NSEC3_ITERATIONS, SUPPORTED_ALGORITHMS, SUPPORTED_DIGESTS, TrustAnchor, iana_root_anchors,
+};

@@ -130,6 +130,11 @@ pub enum Rdata {
         iterations: u16,
         salt: Vec<u8>,
     },
+    /// Any other type, kept as received (RFC 3597).
+    Unknown {
+        rtype: u16,
+        data: Vec<u8>,
+    },
 }
 
 impl Rdata {
@@ -151,6 +156,7 @@ impl Rdata {
             Self::Nsec { .. } => rtype::NSEC,
             Self::Nsec3 { .. } => rtype::NSEC3,
             Self::Nsec3Param { .. } => rtype::NSEC3PARAM,
+            Self::Unknown { rtype, .. } => *rtype,
         }
     }
 
@@ -251,6 +257,7 @@ impl Rdata {
                 o.push(u8::try_from(salt.len()).unwrap_or(255));
                 o.extend_from_slice(salt);
             }
+            Self::Unknown { data, .. } => o.extend_from_slice(data),
         }
         o
     }
@@ -442,6 +449,7 @@ impl fmt::Display for Rdata {
                 "{hash_algorithm} {flags} {iterations} {}",
                 salt_text(salt)
             ),
+            Self::Unknown { data, .. } => write!(f, "\\# {} {}", data.len(), HEXUPPER.encode(data)),
         }
     }
 }

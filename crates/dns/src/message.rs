@@ -1,0 +1,425 @@
+//! DNS messages on the client side: queries out, responses in (RFC 1035 section 4; EDNS(0),
+//! RFC 6891; the DO bit, RFC 3225). Responses are read defensively: every length is checked,
+//! compression pointers may only point backwards, and a malformed message is an error.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::name::Name;
+use crate::rdata::{Rdata, Record, rtype};
+
+/// A message that cannot be read; says where and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireError(pub String);
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "malformed DNS message: {}", self.0)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+fn err<T>(what: impl Into<String>) -> Result<T, WireError> {
+    Err(WireError(what.into()))
+}
+
+/// Header flags of a response.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// Authoritative answer.
+    pub aa: bool,
+    /// Truncated.
+    pub tc: bool,
+    /// Recursion available.
+    pub ra: bool,
+    /// Authentic data (RFC 4035 section 3.2.3).
+    pub ad: bool,
+    /// Checking disabled.
+    pub cd: bool,
+}
+
+/// A parsed response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// Message id.
+    pub id: u16,
+    /// Header flags.
+    pub flags: Flags,
+    /// Response code (with the EDNS extended bits).
+    pub rcode: u16,
+    /// The question, if there was exactly one.
+    pub question: Option<(Name, u16)>,
+    /// Answer section.
+    pub answer: Vec<Record>,
+    /// Authority section.
+    pub authority: Vec<Record>,
+    /// Additional section (without the OPT pseudo-record).
+    pub additional: Vec<Record>,
+}
+
+/// How a query is flagged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueryFlags {
+    /// Recursion desired.
+    pub rd: bool,
+    /// Checking disabled: hand over data even if it fails validation (RFC 6840 section 5.9).
+    pub cd: bool,
+    /// DNSSEC OK: include RRSIGs and denial records.
+    pub dnssec_ok: bool,
+}
+
+/// Encodes a query with EDNS(0) (payload 1232).
+pub fn build_query(id: u16, qname: &Name, qtype: u16, flags: QueryFlags) -> Vec<u8> {
+    let mut o = Vec::with_capacity(64);
+    o.extend_from_slice(&id.to_be_bytes());
+    let mut f: u16 = 0;
+    if flags.rd {
+        f |= 0x0100;
+    }
+    if flags.cd {
+        f |= 0x0010;
+    }
+    o.extend_from_slice(&f.to_be_bytes());
+    for c in [1u16, 0, 0, 1] {
+        o.extend_from_slice(&c.to_be_bytes());
+    }
+    qname.write_wire(&mut o);
+    o.extend_from_slice(&qtype.to_be_bytes());
+    o.extend_from_slice(&1u16.to_be_bytes());
+    o.push(0);
+    o.extend_from_slice(&rtype::OPT.to_be_bytes());
+    o.extend_from_slice(&1232u16.to_be_bytes());
+    let ttl: u32 = if flags.dnssec_ok { 0x8000 } else { 0 };
+    o.extend_from_slice(&ttl.to_be_bytes());
+    o.extend_from_slice(&0u16.to_be_bytes());
+    o
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        let end = self.pos.checked_add(n).ok_or(WireError("length overflow".into()))?;
+        let s = self
+            .buf
+            .get(self.pos..end)
+            .ok_or_else(|| WireError(format!("truncated at offset {}", self.pos)))?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> Result<u8, WireError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, WireError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self) -> Result<u32, WireError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A possibly compressed name; pointers must point strictly backwards.
+    fn name(&mut self) -> Result<Name, WireError> {
+        let mut labels = Vec::new();
+        let mut pos = self.pos;
+        let mut jumped = false;
+        let mut total = 1;
+        loop {
+            let len = *self
+                .buf
+                .get(pos)
+                .ok_or_else(|| WireError(format!("name truncated at offset {pos}")))?;
+            if len == 0 {
+                pos += 1;
+                break;
+            }
+            if len & 0xc0 == 0xc0 {
+                let lo = *self
+                    .buf
+                    .get(pos + 1)
+                    .ok_or_else(|| WireError("compression pointer truncated".into()))?;
+                let target = usize::from(u16::from_be_bytes([len & 0x3f, lo]));
+                if target >= pos {
+                    return err(format!("compression pointer at {pos} does not point backwards"));
+                }
+                if !jumped {
+                    self.pos = pos + 2;
+                }
+                jumped = true;
+                pos = target;
+                continue;
+            }
+            if len & 0xc0 != 0 {
+                return err(format!("unknown label type at offset {pos}"));
+            }
+            let l = usize::from(len);
+            let label = self
+                .buf
+                .get(pos + 1..pos + 1 + l)
+                .ok_or_else(|| WireError(format!("label truncated at offset {pos}")))?;
+            total += l + 1;
+            if total > 255 {
+                return err("name longer than 255 octets");
+            }
+            labels.push(label.to_vec());
+            pos += 1 + l;
+        }
+        if !jumped {
+            self.pos = pos;
+        }
+        Ok(Name::from_labels(labels))
+    }
+}
+
+fn bitmap(data: &[u8]) -> Result<Vec<u16>, WireError> {
+    let mut types = Vec::new();
+    let mut i = 0;
+    while i < data.len() {
+        let window = u16::from(data[i]);
+        let len = usize::from(*data.get(i + 1).ok_or(WireError("type bitmap truncated".into()))?);
+        if len == 0 || len > 32 {
+            return err("bad type bitmap window length");
+        }
+        let bits = data
+            .get(i + 2..i + 2 + len)
+            .ok_or(WireError("type bitmap truncated".into()))?;
+        for (byte, b) in bits.iter().enumerate() {
+            for bit in 0..8 {
+                if b & (0x80 >> bit) != 0 {
+                    let low = u16::try_from(byte * 8 + bit).unwrap_or(0);
+                    types.push(window << 8 | low);
+                }
+            }
+        }
+        i += 2 + len;
+    }
+    Ok(types)
+}
+
+fn rdata(r: &mut Reader<'_>, t: u16, len: usize) -> Result<Rdata, WireError> {
+    let start = r.pos;
+    let end = start + len;
+    if end > r.buf.len() {
+        return err("RDATA runs past the end of the message");
+    }
+    let rest = |r: &Reader<'_>| -> Result<Vec<u8>, WireError> {
+        r.buf
+            .get(r.pos..end)
+            .map(<[u8]>::to_vec)
+            .ok_or(WireError("RDATA overrun".into()))
+    };
+    let out = match t {
+        rtype::A => {
+            let b = r.take(4)?;
+            Rdata::A(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+        }
+        rtype::AAAA => {
+            let b: [u8; 16] = r.take(16)?.try_into().map_err(|_| WireError("AAAA".into()))?;
+            Rdata::Aaaa(Ipv6Addr::from(b))
+        }
+        rtype::NS => Rdata::Ns(r.name()?),
+        rtype::CNAME => Rdata::Cname(r.name()?),
+        rtype::DNAME => Rdata::Dname(r.name()?),
+        rtype::MX => {
+            let pref = r.u16()?;
+            Rdata::Mx(pref, r.name()?)
+        }
+        rtype::SOA => Rdata::Soa {
+            mname: r.name()?,
+            rname: r.name()?,
+            serial: r.u32()?,
+            refresh: r.u32()?,
+            retry: r.u32()?,
+            expire: r.u32()?,
+            minimum: r.u32()?,
+        },
+        rtype::TLSA => {
+            let (usage, selector, matching) = (r.u8()?, r.u8()?, r.u8()?);
+            let data = rest(r)?;
+            r.pos = end;
+            Rdata::Tlsa {
+                usage,
+                selector,
+                matching,
+                data,
+            }
+        }
+        rtype::DS => {
+            let key_tag = r.u16()?;
+            let (algorithm, digest_type) = (r.u8()?, r.u8()?);
+            let digest = rest(r)?;
+            r.pos = end;
+            Rdata::Ds {
+                key_tag,
+                algorithm,
+                digest_type,
+                digest,
+            }
+        }
+        rtype::DNSKEY => {
+            let flags = r.u16()?;
+            let (protocol, algorithm) = (r.u8()?, r.u8()?);
+            let key = rest(r)?;
+            r.pos = end;
+            Rdata::Dnskey {
+                flags,
+                protocol,
+                algorithm,
+                key,
+            }
+        }
+        rtype::RRSIG => {
+            let type_covered = r.u16()?;
+            let (algorithm, labels) = (r.u8()?, r.u8()?);
+            let original_ttl = r.u32()?;
+            let expiration = r.u32()?;
+            let inception = r.u32()?;
+            let key_tag = r.u16()?;
+            let signer = r.name()?;
+            let signature = rest(r)?;
+            r.pos = end;
+            Rdata::Rrsig {
+                type_covered,
+                algorithm,
+                labels,
+                original_ttl,
+                expiration,
+                inception,
+                key_tag,
+                signer,
+                signature,
+            }
+        }
+        rtype::NSEC => {
+            let next = r.name()?;
+            let types = bitmap(&rest(r)?)?;
+            r.pos = end;
+            Rdata::Nsec { next, types }
+        }
+        rtype::NSEC3 => {
+            let (hash_algorithm, flags) = (r.u8()?, r.u8()?);
+            let iterations = r.u16()?;
+            let salt_len = usize::from(r.u8()?);
+            let salt = r.take(salt_len)?.to_vec();
+            let hash_len = usize::from(r.u8()?);
+            let next_hashed = r.take(hash_len)?.to_vec();
+            let types = bitmap(&rest(r)?)?;
+            r.pos = end;
+            Rdata::Nsec3 {
+                hash_algorithm,
+                flags,
+                iterations,
+                salt,
+                next_hashed,
+                types,
+            }
+        }
+        _ => {
+            let data = rest(r)?;
+            r.pos = end;
+            Rdata::Unknown { rtype: t, data }
+        }
+    };
+    if r.pos != end {
+        return err(format!("RDATA of type {t} has the wrong length"));
+    }
+    Ok(out)
+}
+
+/// Reads a response.
+pub fn parse_response(buf: &[u8]) -> Result<Message, WireError> {
+    let mut r = Reader { buf, pos: 0 };
+    let id = r.u16()?;
+    let f = r.u16()?;
+    if f & 0x8000 == 0 {
+        return err("not a response (QR clear)");
+    }
+    let (qd, an, ns, ar) = (r.u16()?, r.u16()?, r.u16()?, r.u16()?);
+    let mut question = None;
+    for i in 0..qd {
+        let q = (r.name()?, r.u16()?);
+        r.u16()?;
+        if i == 0 && qd == 1 {
+            question = Some(q);
+        }
+    }
+    let mut ext_rcode = 0u16;
+    let mut section = |n: u16, r: &mut Reader<'_>| -> Result<Vec<Record>, WireError> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let name = r.name()?;
+            let t = r.u16()?;
+            let class = r.u16()?;
+            let ttl = r.u32()?;
+            let len = usize::from(r.u16()?);
+            if t == rtype::OPT {
+                ext_rcode = u16::from(u8::try_from(ttl >> 24).unwrap_or(0)) << 4;
+                r.take(len)?;
+                continue;
+            }
+            let rd = rdata(r, t, len)?;
+            if class == 1 {
+                out.push(Record::new(name, ttl, rd));
+            }
+        }
+        Ok(out)
+    };
+    let answer = section(an, &mut r)?;
+    let authority = section(ns, &mut r)?;
+    let additional = section(ar, &mut r)?;
+    Ok(Message {
+        id,
+        flags: Flags {
+            aa: f & 0x0400 != 0,
+            tc: f & 0x0200 != 0,
+            ra: f & 0x0080 != 0,
+            ad: f & 0x0020 != 0,
+            cd: f & 0x0010 != 0,
+        },
+        rcode: (f & 0x000f) | ext_rcode,
+        question,
+        answer,
+        authority,
+        additional,
+    })
+}
+
+/// Response codes.
+#[allow(missing_docs)]
+pub mod rcode {
+    pub const NOERROR: u16 = 0;
+    pub const SERVFAIL: u16 = 2;
+    pub const NXDOMAIN: u16 = 3;
+    pub const REFUSED: u16 = 5;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_forward_pointers_and_truncation() {
+        // Header (response, one answer) + question "a." A IN + answer with a forward pointer.
+        let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        m.extend_from_slice(&[1, b'a', 0, 0, 1, 0, 1]);
+        m.extend_from_slice(&[0xc0, 40, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4]);
+        assert!(parse_response(&m).is_err());
+        // A backward pointer to the question name is fine.
+        let len = m.len();
+        m[len - 16] = 0xc0;
+        m[len - 15] = 12;
+        let ok = parse_response(&m).unwrap();
+        assert_eq!(ok.answer[0].name, Name::parse("a."));
+        for cut in [3, 13, len - 2] {
+            assert!(parse_response(&m[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+}
