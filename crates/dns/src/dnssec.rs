@@ -90,4 +90,3 @@ pub fn signed_data(rrsig_header: &[u8], rrset: &[Record], original_ttl: u32) -> 
     }
     out
 }
-

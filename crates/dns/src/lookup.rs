@@ -213,7 +213,13 @@ impl ValidatingResolver {
                 Rdata::Rrsig { signer, .. } if owner.is_at_or_below(signer) => Some(signer.clone()),
                 _ => None,
             })
-            .unwrap_or_else(|| if t == rtype::DS { owner.parent() } else { owner.clone() });
+            .unwrap_or_else(|| {
+                if t == rtype::DS {
+                    owner.parent()
+                } else {
+                    owner.clone()
+                }
+            });
         let (zone, state) = self.v.zone_of(&hint)?;
         Ok(match state {
             ZoneState::Insecure => Status::Insecure,
@@ -236,7 +242,9 @@ impl ValidatingResolver {
                                 .and_then(|d| d.wildcard_answer(owner, labels))
                             {
                                 Ok(()) => Status::Secure,
-                                Err(why) => Status::Bogus(format!("wildcard answer for {owner}: {why}")),
+                                Err(why) => {
+                                    Status::Bogus(format!("wildcard answer for {owner}: {why}"))
+                                }
                             }
                         } else {
                             Status::Secure
@@ -254,7 +262,13 @@ impl ValidatingResolver {
             .iter()
             .find(|r| r.rtype() == rtype::SOA && name.is_at_or_below(&r.name))
             .map(|r| r.name.clone())
-            .unwrap_or_else(|| if qtype == rtype::DS { name.parent() } else { name.clone() });
+            .unwrap_or_else(|| {
+                if qtype == rtype::DS {
+                    name.parent()
+                } else {
+                    name.clone()
+                }
+            });
         // The DS of a zone apex lives in the parent: never judge it with the child's keys.
         let hint = if qtype == rtype::DS && hint == *name && !name.is_root() {
             name.parent()
@@ -275,9 +289,12 @@ impl ValidatingResolver {
             proof.nxdomain(name)
         } else {
             match proof.types_at(name) {
-                Ok(Some(types)) if types.contains(&qtype) || types.contains(&rtype::CNAME) => Err(
-                    format!("the proof for {name} lists {} in its type bitmap", type_name(qtype)),
-                ),
+                Ok(Some(types)) if types.contains(&qtype) || types.contains(&rtype::CNAME) => {
+                    Err(format!(
+                        "the proof for {name} lists {} in its type bitmap",
+                        type_name(qtype)
+                    ))
+                }
                 Ok(Some(_)) => Ok(Proven::Secure),
                 Ok(None) => proof
                     .nodata_without_match(name)
@@ -318,7 +335,10 @@ fn records_at(msg: &Message, name: &Name, qtype: u16) -> Vec<Rdata> {
 }
 
 fn chain_error(qname: &Name, seen: &HashSet<Name>) -> LookupError {
-    LookupError::ChainTooLong(format!("{qname}: more than {MAX_CHAIN} aliases ({} seen)", seen.len()))
+    LookupError::ChainTooLong(format!(
+        "{qname}: more than {MAX_CHAIN} aliases ({} seen)",
+        seen.len()
+    ))
 }
 
 impl Resolver for ValidatingResolver {
@@ -333,9 +353,9 @@ impl Resolver for ValidatingResolver {
             let msg = self.v.ask(&name, qtype)?;
             if let Some((owner, target)) = dname_above(&msg, &name) {
                 let status = self.judge_rrset(&owner, rtype::DNAME, &msg)?;
-                let next = name
-                    .replace_suffix(&owner, &target)
-                    .ok_or_else(|| LookupError::Malformed(format!("DNAME substitution of {name} is too long")))?;
+                let next = name.replace_suffix(&owner, &target).ok_or_else(|| {
+                    LookupError::Malformed(format!("DNAME substitution of {name} is too long"))
+                })?;
                 hops.push(Hop { name, status });
                 name = next;
                 continue;
@@ -344,7 +364,12 @@ impl Resolver for ValidatingResolver {
             if !records.is_empty() {
                 let status = self.judge_rrset(&name, qtype, &msg)?;
                 hops.push(Hop { name, status });
-                return Ok(Lookup::new(qname.clone(), qtype, Answer::Records(records), hops));
+                return Ok(Lookup::new(
+                    qname.clone(),
+                    qtype,
+                    Answer::Records(records),
+                    hops,
+                ));
             }
             if qtype != rtype::CNAME
                 && let Some(target) = cname_at(&msg, &name)
@@ -422,7 +447,12 @@ impl Resolver for TrustedAdResolver {
                 let records = records_at(&msg, &name, qtype);
                 if !records.is_empty() {
                     hops.push(Hop { name, status });
-                    return Ok(Lookup::new(qname.clone(), qtype, Answer::Records(records), hops));
+                    return Ok(Lookup::new(
+                        qname.clone(),
+                        qtype,
+                        Answer::Records(records),
+                        hops,
+                    ));
                 }
                 let next = match dname_above(&msg, &name) {
                     Some((owner, target)) => name.replace_suffix(&owner, &target),
@@ -442,7 +472,8 @@ impl Resolver for TrustedAdResolver {
             }
             // The chain ended without data: a denial for `name`, unless the response stopped
             // at an alias whose target it did not include (then ask again).
-            let answered_here = msg.answer.is_empty() || hops.last().is_some_and(|h| h.name != name);
+            let answered_here =
+                msg.answer.is_empty() || hops.last().is_some_and(|h| h.name != name);
             if answered_here || msg.rcode == rcode::NXDOMAIN || !msg.authority.is_empty() {
                 let answer = if msg.rcode == rcode::NXDOMAIN {
                     Answer::NxDomain
@@ -481,7 +512,8 @@ pub fn parse_trust_anchors(text: &str) -> Result<Vec<TrustAnchor>, String> {
         };
         let rest = &fields[t + 1..];
         let num = |s: Option<&&str>| -> Result<u32, String> {
-            s.and_then(|v| v.parse().ok()).ok_or_else(|| bad("a number is missing or malformed"))
+            s.and_then(|v| v.parse().ok())
+                .ok_or_else(|| bad("a number is missing or malformed"))
         };
         let small = |v: u32| u8::try_from(v).map_err(|_| bad("a field is out of range"));
         let data = if fields[t].eq_ignore_ascii_case("DS") {
@@ -492,7 +524,8 @@ pub fn parse_trust_anchors(text: &str) -> Result<Vec<TrustAnchor>, String> {
                 return Err(bad("the digest is missing"));
             }
             Rdata::Ds {
-                key_tag: u16::try_from(num(rest.first())?).map_err(|_| bad("key tag out of range"))?,
+                key_tag: u16::try_from(num(rest.first())?)
+                    .map_err(|_| bad("key tag out of range"))?,
                 algorithm: small(num(rest.get(1))?)?,
                 digest_type: small(num(rest.get(2))?)?,
                 digest,

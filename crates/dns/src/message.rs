@@ -103,7 +103,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        let end = self.pos.checked_add(n).ok_or(WireError("length overflow".into()))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(WireError("length overflow".into()))?;
         let s = self
             .buf
             .get(self.pos..end)
@@ -148,7 +151,9 @@ impl<'a> Reader<'a> {
                     .ok_or_else(|| WireError("compression pointer truncated".into()))?;
                 let target = usize::from(u16::from_be_bytes([len & 0x3f, lo]));
                 if target >= pos {
-                    return err(format!("compression pointer at {pos} does not point backwards"));
+                    return err(format!(
+                        "compression pointer at {pos} does not point backwards"
+                    ));
                 }
                 if !jumped {
                     self.pos = pos + 2;
@@ -184,7 +189,11 @@ fn bitmap(data: &[u8]) -> Result<Vec<u16>, WireError> {
     let mut i = 0;
     while i < data.len() {
         let window = u16::from(data[i]);
-        let len = usize::from(*data.get(i + 1).ok_or(WireError("type bitmap truncated".into()))?);
+        let len = usize::from(
+            *data
+                .get(i + 1)
+                .ok_or(WireError("type bitmap truncated".into()))?,
+        );
         if len == 0 || len > 32 {
             return err("bad type bitmap window length");
         }
@@ -222,7 +231,10 @@ fn rdata(r: &mut Reader<'_>, t: u16, len: usize) -> Result<Rdata, WireError> {
             Rdata::A(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
         }
         rtype::AAAA => {
-            let b: [u8; 16] = r.take(16)?.try_into().map_err(|_| WireError("AAAA".into()))?;
+            let b: [u8; 16] = r
+                .take(16)?
+                .try_into()
+                .map_err(|_| WireError("AAAA".into()))?;
             Rdata::Aaaa(Ipv6Addr::from(b))
         }
         rtype::NS => Rdata::Ns(r.name()?),

@@ -58,7 +58,8 @@ impl From<WireError> for LookupError {
 /// Sends one question and returns the checked response. Tests inject their own.
 pub trait Transport: Send + Sync {
     /// Asks `qname`/`qtype` with `flags`.
-    fn exchange(&self, qname: &Name, qtype: u16, flags: QueryFlags) -> Result<Message, LookupError>;
+    fn exchange(&self, qname: &Name, qtype: u16, flags: QueryFlags)
+    -> Result<Message, LookupError>;
 
     /// The server's address, for messages and the loopback check of trusted-AD mode.
     fn server(&self) -> SocketAddr;
@@ -83,7 +84,11 @@ impl NetTransport {
     }
 
     fn udp(&self, query: &[u8], id: u16) -> Result<Option<Vec<u8>>, io::Error> {
-        let bind = if self.server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+        let bind = if self.server.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
         let socket = UdpSocket::bind(bind)?;
         socket.connect(self.server)?;
         socket.send(query)?;
@@ -101,7 +106,12 @@ impl NetTransport {
                     return Ok(Some(buf[..n].to_vec()));
                 }
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     return Ok(None);
                 }
                 Err(e) => return Err(e),
@@ -150,7 +160,12 @@ pub fn check_question(msg: &Message, qname: &Name, qtype: u16) -> Result<(), Loo
 }
 
 impl Transport for NetTransport {
-    fn exchange(&self, qname: &Name, qtype: u16, flags: QueryFlags) -> Result<Message, LookupError> {
+    fn exchange(
+        &self,
+        qname: &Name,
+        qtype: u16,
+        flags: QueryFlags,
+    ) -> Result<Message, LookupError> {
         let net = |e: io::Error| LookupError::Network(format!("{}: {e}", self.server));
         for _ in 0..self.attempts {
             let id = random_id();
@@ -187,7 +202,11 @@ pub fn parse_server(text: &str) -> Result<SocketAddr, String> {
     if let Ok(sa) = text.parse::<SocketAddr>() {
         return Ok(sa);
     }
-    if let Ok(ip) = text.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+    if let Ok(ip) = text
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
         return Ok(SocketAddr::new(ip, 53));
     }
     Err(format!(

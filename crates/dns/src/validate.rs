@@ -51,8 +51,14 @@ pub fn iana_root_anchors() -> Vec<TrustAnchor> {
         },
     };
     vec![
-        ds(20326, "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D"),
-        ds(38696, "683D2D0ACB8C9B712A1948B27F741219298D0A450D612C483AF444A4C0FB2B16"),
+        ds(
+            20326,
+            "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D",
+        ),
+        ds(
+            38696,
+            "683D2D0ACB8C9B712A1948B27F741219298D0A450D612C483AF444A4C0FB2B16",
+        ),
     ]
 }
 
@@ -68,10 +74,15 @@ pub(crate) enum ZoneState {
 }
 
 /// What a DS query at a name says.
+#[derive(Clone)]
 enum Cut {
+    /// A secure delegation with these DS records.
     Secure(Vec<Rdata>),
+    /// An insecure delegation (NS without DS, or an Opt-Out span).
     Insecure,
-    NoCut,
+    /// No zone cut: the name lies inside the zone.
+    Inside,
+    /// The name does not exist.
     Absent,
 }
 
@@ -81,15 +92,7 @@ pub(crate) struct Validator {
     anchors: Vec<TrustAnchor>,
     clock: Arc<dyn Fn() -> u32 + Send + Sync>,
     zones: Mutex<HashMap<Name, ZoneState>>,
-    cuts: Mutex<HashMap<Name, Result<CutCache, String>>>,
-}
-
-#[derive(Clone)]
-enum CutCache {
-    Secure(Vec<Rdata>),
-    Insecure,
-    NoCut,
-    Absent,
+    cuts: Mutex<HashMap<Name, Result<Cut, String>>>,
 }
 
 pub(crate) const CD: QueryFlags = QueryFlags {
@@ -151,7 +154,7 @@ impl Validator {
                     zone = child;
                 }
                 Ok(Cut::Insecure) => return Ok((child, ZoneState::Insecure)),
-                Ok(Cut::NoCut) => {}
+                Ok(Cut::Inside) => {}
                 Ok(Cut::Absent) => break,
                 Err(CutError::Bogus(why)) => return Ok((child, ZoneState::Bogus(why))),
                 Err(CutError::Lookup(e)) => return Err(e),
@@ -161,7 +164,12 @@ impl Validator {
     }
 
     fn anchored_keys(&self, zone: &Name) -> Result<ZoneState, LookupError> {
-        if let Some(s) = self.zones.lock().unwrap_or_else(|e| e.into_inner()).get(zone) {
+        if let Some(s) = self
+            .zones
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(zone)
+        {
             return Ok(s.clone());
         }
         let anchors: Vec<&Rdata> = self
@@ -189,7 +197,12 @@ impl Validator {
     }
 
     fn child_keys(&self, zone: &Name, ds: &[Rdata]) -> Result<ZoneState, LookupError> {
-        if let Some(s) = self.zones.lock().unwrap_or_else(|e| e.into_inner()).get(zone) {
+        if let Some(s) = self
+            .zones
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(zone)
+        {
             return Ok(s.clone());
         }
         let state = self.dnskeys_via(zone, ds, &[])?;
@@ -239,7 +252,9 @@ impl Validator {
             .filter(|k| {
                 usable_keys.contains(&&k.rdata)
                     || usable_ds.iter().any(|d| {
-                        let Rdata::Ds { digest_type, .. } = d else { return false };
+                        let Rdata::Ds { digest_type, .. } = d else {
+                            return false;
+                        };
                         ds_with(zone, &k.rdata, *digest_type).as_ref() == Some(*d)
                     })
             })
@@ -252,7 +267,9 @@ impl Validator {
             )));
         }
         match verify_rrset(&keys, &sigs, zone, &anchors, self.now()) {
-            Ok(()) => Ok(ZoneState::Secure(keys.into_iter().map(|k| k.rdata).collect())),
+            Ok(()) => Ok(ZoneState::Secure(
+                keys.into_iter().map(|k| k.rdata).collect(),
+            )),
             Err(why) => Ok(ZoneState::Bogus(format!("{zone} DNSKEY: {why}"))),
         }
     }
@@ -260,32 +277,30 @@ impl Validator {
     /// Asks for the DS of `child` (a name one label below `zone`) and judges the answer with
     /// `zone`'s keys.
     fn cut_at(&self, child: &Name, zone: &Name, keys: &[Rdata]) -> Result<Cut, CutError> {
-        if let Some(c) = self.cuts.lock().unwrap_or_else(|e| e.into_inner()).get(child) {
-            return match c.clone() {
-                Ok(CutCache::Secure(ds)) => Ok(Cut::Secure(ds)),
-                Ok(CutCache::Insecure) => Ok(Cut::Insecure),
-                Ok(CutCache::NoCut) => Ok(Cut::NoCut),
-                Ok(CutCache::Absent) => Ok(Cut::Absent),
-                Err(why) => Err(CutError::Bogus(why)),
-            };
+        if let Some(c) = self
+            .cuts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(child)
+        {
+            return c.clone().map_err(CutError::Bogus);
         }
         let msg = self.ask(child, rtype::DS).map_err(CutError::Lookup)?;
         let result = self.judge_cut(child, zone, keys, &msg);
-        let cached = match &result {
-            Ok(Cut::Secure(ds)) => Ok(CutCache::Secure(ds.clone())),
-            Ok(Cut::Insecure) => Ok(CutCache::Insecure),
-            Ok(Cut::NoCut) => Ok(CutCache::NoCut),
-            Ok(Cut::Absent) => Ok(CutCache::Absent),
-            Err(why) => Err(why.clone()),
-        };
         self.cuts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(child.clone(), cached);
+            .insert(child.clone(), result.clone());
         result.map_err(CutError::Bogus)
     }
 
-    fn judge_cut(&self, child: &Name, zone: &Name, keys: &[Rdata], msg: &Message) -> Result<Cut, String> {
+    fn judge_cut(
+        &self,
+        child: &Name,
+        zone: &Name,
+        keys: &[Rdata],
+        msg: &Message,
+    ) -> Result<Cut, String> {
         let now = self.now();
         let ds: Vec<Record> = msg
             .answer
@@ -294,12 +309,22 @@ impl Validator {
             .cloned()
             .collect();
         if !ds.is_empty() {
-            verify_rrset(&ds, &sigs_for(&msg.answer, child, rtype::DS), zone, keys, now)
-                .map_err(|e| format!("DS of {child}: {e}"))?;
+            verify_rrset(
+                &ds,
+                &sigs_for(&msg.answer, child, rtype::DS),
+                zone,
+                keys,
+                now,
+            )
+            .map_err(|e| format!("DS of {child}: {e}"))?;
             return Ok(Cut::Secure(ds.into_iter().map(|r| r.rdata).collect()));
         }
-        if msg.answer.iter().any(|r| r.name == *child && r.rtype() == rtype::CNAME) {
-            return Ok(Cut::NoCut);
+        if msg
+            .answer
+            .iter()
+            .any(|r| r.name == *child && r.rtype() == rtype::CNAME)
+        {
+            return Ok(Cut::Inside);
         }
         let proof = Denial::collect(msg, zone, keys, now)?;
         if msg.rcode == rcode::NXDOMAIN {
@@ -311,11 +336,13 @@ impl Validator {
         match proof.types_at(child)? {
             Some(types) => {
                 if types.contains(&rtype::DS) {
-                    Err(format!("{child}: the NSEC bitmap lists DS, the answer has none"))
+                    Err(format!(
+                        "{child}: the NSEC bitmap lists DS, the answer has none"
+                    ))
                 } else if types.contains(&rtype::NS) && !types.contains(&rtype::SOA) {
                     Ok(Cut::Insecure)
                 } else {
-                    Ok(Cut::NoCut)
+                    Ok(Cut::Inside)
                 }
             }
             // An empty non-terminal (NSEC), an Opt-Out span (NSEC3), or a name that only a
@@ -324,7 +351,7 @@ impl Validator {
                 .nodata_without_match(child)
                 .or_else(|_| proof.wildcard_nodata(child, rtype::DS))?
             {
-                Proven::Secure => Ok(Cut::NoCut),
+                Proven::Secure => Ok(Cut::Inside),
                 Proven::OptOut => Ok(Cut::Insecure),
             },
         }
@@ -351,7 +378,8 @@ pub(crate) fn sigs_for(records: &[Record], owner: &Name, t: u16) -> Vec<Record> 
     records
         .iter()
         .filter(|r| {
-            r.name == *owner && matches!(&r.rdata, Rdata::Rrsig { type_covered, .. } if *type_covered == t)
+            r.name == *owner
+                && matches!(&r.rdata, Rdata::Rrsig { type_covered, .. } if *type_covered == t)
         })
         .cloned()
         .collect()
@@ -370,7 +398,11 @@ pub(crate) fn verify_rrset(
         return Err("empty RRset".into());
     };
     if sigs.is_empty() {
-        return Err(format!("{} {}: no RRSIG", first.name, crate::rdata::type_name(first.rtype())));
+        return Err(format!(
+            "{} {}: no RRSIG",
+            first.name,
+            crate::rdata::type_name(first.rtype())
+        ));
     }
     let mut why = String::new();
     for sig in sigs {
@@ -430,7 +462,11 @@ pub(crate) fn verify_rrset(
             else {
                 continue;
             };
-            if kalg != algorithm || *protocol != 3 || flags & 0x0100 == 0 || key_tag(&k.to_wire()) != *tag {
+            if kalg != algorithm
+                || *protocol != 3
+                || flags & 0x0100 == 0
+                || key_tag(&k.to_wire()) != *tag
+            {
                 continue;
             }
             found = true;
@@ -449,12 +485,17 @@ pub(crate) fn verify_rrset(
 fn verify_signature(algorithm: u8, key: &[u8], data: &[u8], sig: &[u8]) -> bool {
     match algorithm {
         8 | 10 => {
-            let Some((&first, rest)) = key.split_first() else { return false };
+            let Some((&first, rest)) = key.split_first() else {
+                return false;
+            };
             let (elen, rest) = if first == 0 {
                 if rest.len() < 2 {
                     return false;
                 }
-                (usize::from(u16::from_be_bytes([rest[0], rest[1]])), &rest[2..])
+                (
+                    usize::from(u16::from_be_bytes([rest[0], rest[1]])),
+                    &rest[2..],
+                )
             } else {
                 (usize::from(first), rest)
             };
@@ -467,7 +508,9 @@ fn verify_signature(algorithm: u8, key: &[u8], data: &[u8], sig: &[u8]) -> bool 
             } else {
                 &signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY
             };
-            signature::RsaPublicKeyComponents { n, e }.verify(params, data, sig).is_ok()
+            signature::RsaPublicKeyComponents { n, e }
+                .verify(params, data, sig)
+                .is_ok()
         }
         13 | 14 => {
             let mut point = vec![4];
@@ -479,7 +522,9 @@ fn verify_signature(algorithm: u8, key: &[u8], data: &[u8], sig: &[u8]) -> bool 
             };
             UnparsedPublicKey::new(alg, point).verify(data, sig).is_ok()
         }
-        15 => UnparsedPublicKey::new(&signature::ED25519, key).verify(data, sig).is_ok(),
+        15 => UnparsedPublicKey::new(&signature::ED25519, key)
+            .verify(data, sig)
+            .is_ok(),
         _ => false,
     }
 }
@@ -500,21 +545,40 @@ pub(crate) enum Denial {
         zone: Name,
         salt: Vec<u8>,
         iterations: u16,
-        records: Vec<(Vec<u8>, Vec<u8>, u8, Vec<u16>)>,
+        records: Vec<Nsec3Entry>,
     },
+}
+
+/// One validated NSEC3 record.
+pub(crate) struct Nsec3Entry {
+    hash: Vec<u8>,
+    next: Vec<u8>,
+    opt_out: bool,
+    types: Vec<u16>,
 }
 
 impl Denial {
     /// Collects and verifies the denial records in the authority section (signed by `zone`).
-    pub(crate) fn collect(msg: &Message, zone: &Name, keys: &[Rdata], now: u32) -> Result<Self, String> {
+    pub(crate) fn collect(
+        msg: &Message,
+        zone: &Name,
+        keys: &[Rdata],
+        now: u32,
+    ) -> Result<Self, String> {
         let mut nsec = Vec::new();
         let mut nsec3 = Vec::new();
         let mut params: Option<(Vec<u8>, u16)> = None;
         for r in &msg.authority {
             match &r.rdata {
                 Rdata::Nsec { next, types } => {
-                    verify_rrset(std::slice::from_ref(r), &sigs_for(&msg.authority, &r.name, rtype::NSEC), zone, keys, now)
-                        .map_err(|e| format!("NSEC {}: {e}", r.name))?;
+                    verify_rrset(
+                        std::slice::from_ref(r),
+                        &sigs_for(&msg.authority, &r.name, rtype::NSEC),
+                        zone,
+                        keys,
+                        now,
+                    )
+                    .map_err(|e| format!("NSEC {}: {e}", r.name))?;
                     nsec.push((r.name.clone(), next.clone(), types.clone()));
                 }
                 Rdata::Nsec3 {
@@ -528,14 +592,27 @@ impl Denial {
                     if *hash_algorithm != 1 || r.name.parent() != *zone {
                         continue;
                     }
-                    verify_rrset(std::slice::from_ref(r), &sigs_for(&msg.authority, &r.name, rtype::NSEC3), zone, keys, now)
-                        .map_err(|e| format!("NSEC3 {}: {e}", r.name))?;
-                    let Some(label) = r.name.labels().first() else { continue };
+                    verify_rrset(
+                        std::slice::from_ref(r),
+                        &sigs_for(&msg.authority, &r.name, rtype::NSEC3),
+                        zone,
+                        keys,
+                        now,
+                    )
+                    .map_err(|e| format!("NSEC3 {}: {e}", r.name))?;
+                    let Some(label) = r.name.labels().first() else {
+                        continue;
+                    };
                     let Ok(hash) = BASE32HEX_NOPAD.decode(&label.to_ascii_uppercase()) else {
                         continue;
                     };
                     params.get_or_insert((salt.clone(), *iterations));
-                    nsec3.push((hash, next_hashed.clone(), *flags, types.clone()));
+                    nsec3.push(Nsec3Entry {
+                        hash,
+                        next: next_hashed.clone(),
+                        opt_out: flags & 1 == 1,
+                        types: types.clone(),
+                    });
                 }
                 _ => {}
             }
@@ -556,7 +633,9 @@ impl Denial {
 
     fn hash(&self, name: &Name) -> Vec<u8> {
         match self {
-            Self::Nsec3 { salt, iterations, .. } => nsec3_hash(name, salt, *iterations),
+            Self::Nsec3 {
+                salt, iterations, ..
+            } => nsec3_hash(name, salt, *iterations),
             Self::Nsec(_) => Vec::new(),
         }
     }
@@ -564,13 +643,23 @@ impl Denial {
     /// The type bitmap at exactly `name`, if a denial record matches it.
     pub(crate) fn types_at(&self, name: &Name) -> Result<Option<Vec<u16>>, String> {
         match self {
-            Self::Nsec(list) => Ok(list.iter().find(|(o, _, _)| o == name).map(|(_, _, t)| t.clone())),
-            Self::Nsec3 { iterations, records, .. } => {
+            Self::Nsec(list) => Ok(list
+                .iter()
+                .find(|(o, _, _)| o == name)
+                .map(|(_, _, t)| t.clone())),
+            Self::Nsec3 {
+                iterations,
+                records,
+                ..
+            } => {
                 if *iterations > MAX_NSEC3_ITERATIONS {
                     return Err(format!("NSEC3 with {iterations} iterations"));
                 }
                 let h = self.hash(name);
-                Ok(records.iter().find(|(o, _, _, _)| *o == h).map(|(_, _, _, t)| t.clone()))
+                Ok(records
+                    .iter()
+                    .find(|e| e.hash == h)
+                    .map(|e| e.types.clone()))
             }
         }
     }
@@ -590,12 +679,20 @@ impl Denial {
 
     /// The NSEC3 covering `name`'s hash: its opt-out flag.
     fn nsec3_cover(&self, name: &Name) -> Option<bool> {
-        let Self::Nsec3 { records, .. } = self else { return None };
+        let Self::Nsec3 { records, .. } = self else {
+            return None;
+        };
         let h = self.hash(name);
         records
             .iter()
-            .find(|(o, n, _, _)| if o < n { *o < h && h < *n } else { *o < h || h < *n })
-            .map(|(_, _, flags, _)| flags & 1 == 1)
+            .find(|e| {
+                if e.hash < e.next {
+                    e.hash < h && h < e.next
+                } else {
+                    e.hash < h || h < e.next
+                }
+            })
+            .map(|e| e.opt_out)
     }
 
     /// NXDOMAIN for `qname` (RFC 4035 section 5.4; RFC 5155 section 8.4).
@@ -617,7 +714,11 @@ impl Denial {
                 if self.nsec3_cover(&wildcard).is_none() {
                     return Err(format!("no NSEC3 proves that {wildcard} does not exist"));
                 }
-                Ok(if opt_out { Proven::OptOut } else { Proven::Secure })
+                Ok(if opt_out {
+                    Proven::OptOut
+                } else {
+                    Proven::Secure
+                })
             }
         }
     }
@@ -625,7 +726,10 @@ impl Denial {
     /// RFC 5155 section 8.3: the closest encloser (matched) and the next closer name (covered);
     /// returns the encloser and whether the cover has Opt-Out.
     fn closest_encloser(&self, qname: &Name) -> Result<(Name, bool), String> {
-        let Self::Nsec3 { zone, iterations, .. } = self else {
+        let Self::Nsec3 {
+            zone, iterations, ..
+        } = self
+        else {
             return Err("not NSEC3".into());
         };
         if *iterations > MAX_NSEC3_ITERATIONS {
@@ -637,7 +741,9 @@ impl Denial {
                 let next_closer = qname.suffix(ce.len() + 1);
                 return match self.nsec3_cover(&next_closer) {
                     Some(opt_out) => Ok((ce, opt_out)),
-                    None => Err(format!("no NSEC3 covers the next closer name {next_closer}")),
+                    None => Err(format!(
+                        "no NSEC3 covers the next closer name {next_closer}"
+                    )),
                 };
             }
             if ce.len() == zone.len() {
@@ -689,7 +795,11 @@ impl Denial {
             Self::Nsec3 { .. } => {
                 let (ce, opt_out) = self.closest_encloser(qname)?;
                 match self.types_at(&ce.child("*"))? {
-                    Some(t) if lacks(&t) => Ok(if opt_out { Proven::OptOut } else { Proven::Secure }),
+                    Some(t) if lacks(&t) => Ok(if opt_out {
+                        Proven::OptOut
+                    } else {
+                        Proven::Secure
+                    }),
                     _ => Err(format!("no NSEC3 proves that {qname} has no {qtype} data")),
                 }
             }

@@ -5,8 +5,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use mxdane_dns::{
-    Answer, LookupError, Name, NetTransport, Resolver, Status, TrustedAdResolver, ValidatingResolver,
-    parse_trust_anchors,
+    Answer, LookupError, Name, NetTransport, Resolver, Status, TrustedAdResolver,
+    ValidatingResolver, parse_trust_anchors,
 };
 use mxdane_lab::dns::fixtures::{self, Verdict};
 use mxdane_lab::dns::server::DnsServer;
@@ -27,11 +27,21 @@ fn validating(server: &DnsServer) -> ValidatingResolver {
 
 fn matches(verdict: Verdict, got: &Result<mxdane_dns::Lookup, LookupError>) -> bool {
     match (verdict, got) {
-        (Verdict::Secure, Ok(l)) => *l.status() == Status::Secure && matches!(l.answer(), Answer::Records(_)),
-        (Verdict::SecureNxdomain, Ok(l)) => *l.status() == Status::Secure && *l.answer() == Answer::NxDomain,
-        (Verdict::SecureNodata, Ok(l)) => *l.status() == Status::Secure && *l.answer() == Answer::NoData,
-        (Verdict::Insecure, Ok(l)) => *l.status() == Status::Insecure && matches!(l.answer(), Answer::Records(_)),
-        (Verdict::InsecureNxdomain, Ok(l)) => *l.status() == Status::Insecure && *l.answer() == Answer::NxDomain,
+        (Verdict::Secure, Ok(l)) => {
+            *l.status() == Status::Secure && matches!(l.answer(), Answer::Records(_))
+        }
+        (Verdict::SecureNxdomain, Ok(l)) => {
+            *l.status() == Status::Secure && *l.answer() == Answer::NxDomain
+        }
+        (Verdict::SecureNodata, Ok(l)) => {
+            *l.status() == Status::Secure && *l.answer() == Answer::NoData
+        }
+        (Verdict::Insecure, Ok(l)) => {
+            *l.status() == Status::Insecure && matches!(l.answer(), Answer::Records(_))
+        }
+        (Verdict::InsecureNxdomain, Ok(l)) => {
+            *l.status() == Status::Insecure && *l.answer() == Answer::NxDomain
+        }
         (Verdict::Bogus, Ok(l)) => matches!(l.status(), Status::Bogus(_)),
         (Verdict::Servfail, Err(LookupError::Servfail)) => true,
         (Verdict::Timeout, Err(LookupError::Timeout { .. })) => true,
@@ -48,8 +58,88 @@ fn d01_d02_d03_validating_resolver_agrees_with_the_fixture() {
     for case in fixtures::CASES {
         let got = resolver.lookup(&Name::parse(case.name), case.qtype);
         if !matches(case.verdict, &got) {
-            failures.push(format!("{} {} ({}): want {:?}, got {:?}", case.name, case.qtype, case.knob, case.verdict, got.map(|l| (l.status().clone(), l.answer().clone()))));
+            failures.push(format!(
+                "{} {} ({}): want {:?}, got {:?}",
+                case.name,
+                case.qtype,
+                case.knob,
+                case.verdict,
+                got.map(|l| (l.status().clone(), l.answer().clone()))
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn trusted_ad(server: &DnsServer) -> TrustedAdResolver {
+    TrustedAdResolver::new(Arc::new(NetTransport::new(
+        server.addr(),
+        Duration::from_millis(500),
+    )))
+    .unwrap()
+}
+
+// D-04: trusted-AD mode against a validating upstream (the lab sets AD from its ground truth):
+// the same answers; bogus data arrives as SERVFAIL.
+#[test]
+fn d04_trusted_ad_resolver_agrees_with_the_fixture() {
+    let server = DnsServer::validating(world()).unwrap();
+    let resolver = trusted_ad(&server);
+    let mut failures = Vec::new();
+    for case in fixtures::CASES {
+        let got = resolver.lookup(&Name::parse(case.name), case.qtype);
+        let want = match case.verdict {
+            Verdict::Bogus => Verdict::Servfail,
+            v => v,
+        };
+        if !matches(want, &got) {
+            failures.push(format!(
+                "{} {} ({}): want {:?}, got {:?}",
+                case.name,
+                case.qtype,
+                case.knob,
+                want,
+                got.map(|l| (l.status().clone(), l.answer().clone()))
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// D-04: the AD bit is accepted only over loopback.
+#[test]
+fn d04_trusted_ad_refuses_a_remote_resolver() {
+    for addr in ["192.0.2.53:53", "[2001:db8::53]:53"] {
+        let t = NetTransport::new(addr.parse().unwrap(), Duration::from_millis(100));
+        let err = TrustedAdResolver::new(Arc::new(t)).err().unwrap();
+        assert!(err.contains("not on a loopback address"), "{err}");
+    }
+    let t = NetTransport::new("[::1]:5353".parse().unwrap(), Duration::from_millis(100));
+    assert!(TrustedAdResolver::new(Arc::new(t)).is_ok());
+}
+
+// D-04 (negative): without trusted-AD mode the AD bit is ignored: the validating resolver
+// sets CD, gets the bogus data from the validating upstream anyway, and judges it bogus.
+#[test]
+fn d04_validating_mode_ignores_the_ad_bit() {
+    let server = DnsServer::validating(world()).unwrap();
+    let resolver = validating(&server);
+    let l = resolver
+        .lookup(
+            &Name::parse("_25._tcp.expired.faults.test."),
+            mxdane_lab::dns::rdata::rtype::TLSA,
+        )
+        .unwrap();
+    assert!(
+        matches!(l.status(), Status::Bogus(r) if r.contains("validation time")),
+        "{:?}",
+        l.status()
+    );
+    let l = resolver
+        .lookup(
+            &Name::parse("mx.secure.test."),
+            mxdane_lab::dns::rdata::rtype::A,
+        )
+        .unwrap();
+    assert_eq!(*l.status(), Status::Secure);
 }

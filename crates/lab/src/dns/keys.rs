@@ -7,10 +7,10 @@ use std::fmt;
 use std::sync::{Mutex, OnceLock};
 
 use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
 };
-use aws_lc_rs::rsa;
 
 pub use mxdane_dns::dnssec::{ds, key_tag, nsec3_hash, signed_data};
 

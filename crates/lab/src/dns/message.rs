@@ -163,6 +163,8 @@ pub struct Response {
     pub rcode: u8,
     /// Authoritative answer.
     pub aa: bool,
+    /// Authentic data (set by a validating resolver, RFC 4035 section 3.2.3).
+    pub ad: bool,
     /// Answer section.
     pub answer: Vec<Record>,
     /// Authority section.
@@ -190,6 +192,9 @@ fn encode_sections(q: &Query, resp: &Response, recursive: bool, truncated: bool)
     }
     if truncated {
         flags |= 0x0200;
+    }
+    if resp.ad {
+        flags |= 0x0020;
     }
     if q.rd {
         flags |= 0x0100;

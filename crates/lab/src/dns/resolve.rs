@@ -12,7 +12,7 @@ use super::keys;
 use super::message::{Response, rcode};
 use super::name::Name;
 use super::rdata::{Rdata, Record, rtype};
-use super::world::{ServerFault, World, Zone};
+use super::world::{Security, ServerFault, World, Zone, ZoneInstance};
 
 /// What one zone says about one name and type.
 enum Local {
@@ -35,6 +35,10 @@ enum Local {
 pub enum Mode {
     /// The whole world, as a recursive resolver for validating stubs.
     Recursive,
+    /// The whole world, as a validating recursive resolver: AD on secure answers, SERVFAIL for
+    /// bogus ones (unless the query set CD). The verdict comes from the world description (the
+    /// ground truth), not from validating signatures.
+    Validating,
     /// One zone's authoritative server `server` (0-based).
     Authoritative {
         /// Index of the zone in [`World::zones`].
@@ -53,8 +57,16 @@ pub enum Outcome {
 }
 
 /// Answers `qname`/`qtype` from `world`.
-pub fn answer(world: &World, mode: Mode, qname: &Name, qtype: u16, dnssec_ok: bool) -> Outcome {
+pub fn answer(
+    world: &World,
+    mode: Mode,
+    qname: &Name,
+    qtype: u16,
+    dnssec_ok: bool,
+    checking_disabled: bool,
+) -> Outcome {
     let mut resp = Response::default();
+    let mut verdict = Security::Secure;
     match mode {
         Mode::Authoritative { zone, server } => {
             let Some(instance) = world.zones().get(zone) else {
@@ -100,7 +112,7 @@ pub fn answer(world: &World, mode: Mode, qname: &Name, qtype: u16, dnssec_ok: bo
                 }
             }
         }
-        Mode::Recursive => {
+        Mode::Recursive | Mode::Validating => {
             let mut name = qname.clone();
             for _hop in 0..16 {
                 let parent_side = qtype == rtype::DS;
@@ -123,7 +135,9 @@ pub fn answer(world: &World, mode: Mode, qname: &Name, qtype: u16, dnssec_ok: bo
                     };
                 };
                 let z = &instance.servers[server];
-                match lookup(z, &name, qtype) {
+                let local = lookup(z, &name, qtype);
+                verdict = worse(verdict, hop_security(instance, z, &name, qtype, &local));
+                match local {
                     Local::Answer(rrs, denial) => {
                         resp.answer.extend(rrs);
                         resp.authority.extend(denial);
@@ -160,10 +174,68 @@ pub fn answer(world: &World, mode: Mode, qname: &Name, qtype: u16, dnssec_ok: bo
             }
         }
     }
+    if mode == Mode::Validating {
+        match verdict {
+            _ if resp.rcode == rcode::SERVFAIL => {}
+            Security::Secure => resp.ad = true,
+            Security::Insecure => {}
+            Security::Bogus if checking_disabled => {}
+            Security::Bogus => {
+                resp = Response {
+                    rcode: rcode::SERVFAIL,
+                    ..Response::default()
+                };
+            }
+        }
+    }
     if !dnssec_ok {
         strip_dnssec(&mut resp, qtype);
     }
     Outcome::Reply(resp)
+}
+
+fn worse(a: Security, b: Security) -> Security {
+    match (a, b) {
+        (Security::Bogus, _) | (_, Security::Bogus) => Security::Bogus,
+        (Security::Insecure, _) | (_, Security::Insecure) => Security::Insecure,
+        _ => Security::Secure,
+    }
+}
+
+/// What a validator concludes for one step, from the world's ground truth: the zone's
+/// delegation chain, broken signatures on what was served, and Opt-Out denials (D-02).
+fn hop_security(
+    instance: &ZoneInstance,
+    z: &Zone,
+    name: &Name,
+    qtype: u16,
+    local: &Local,
+) -> Security {
+    if instance.security != Security::Secure {
+        return instance.security;
+    }
+    let served: Vec<&Record> = match local {
+        Local::Answer(a, b) | Local::Cname(a, _, b) => a.iter().chain(b).collect(),
+        Local::Dname(a, _) | Local::NoData(a) | Local::NxDomain(a) => a.iter().collect(),
+        Local::Referral(a, _) => a.iter().collect(),
+    };
+    if served
+        .iter()
+        .any(|r| instance.sig_faults.contains(&(r.name.clone(), r.rtype())))
+    {
+        return Security::Bogus;
+    }
+    let opt_out = z.nsec3_params.as_ref().is_some_and(|p| p.opt_out);
+    let insecure_cut = qtype == rtype::DS
+        && z.cuts.contains(name)
+        && !z
+            .nodes
+            .get(name)
+            .is_some_and(|n| n.rrsets.contains_key(&rtype::DS));
+    if opt_out && (matches!(local, Local::NxDomain(_)) || insecure_cut) {
+        return Security::Insecure;
+    }
+    Security::Secure
 }
 
 /// Without DO, DNSSEC records are left out unless asked for (RFC 4035 section 3.2.1).

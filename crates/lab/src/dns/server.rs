@@ -37,6 +37,12 @@ impl DnsServer {
         Self::start(world, Mode::Recursive)
     }
 
+    /// Answers for the whole world like a validating recursive resolver: AD on secure data,
+    /// SERVFAIL on bogus data (for trusted-AD clients).
+    pub fn validating(world: Arc<World>) -> io::Result<Self> {
+        Self::start(world, Mode::Validating)
+    }
+
     /// Answers as authoritative server `server` (0-based) of the zone `apex`.
     pub fn authoritative(world: Arc<World>, apex: &str, server: usize) -> io::Result<Self> {
         let apex = Name::parse(apex);
@@ -130,7 +136,7 @@ fn respond(buf: &[u8], world: &World, mode: Mode, log: &QueryLog, limit: usize) 
             ..Response::default()
         }
     } else {
-        match resolve::answer(world, mode, &q.qname, q.qtype, q.dnssec_ok) {
+        match resolve::answer(world, mode, &q.qname, q.qtype, q.dnssec_ok, q.cd) {
             Outcome::Reply(r) => r,
             Outcome::Drop => return None,
         }
@@ -140,7 +146,12 @@ fn respond(buf: &[u8], world: &World, mode: Mode, log: &QueryLog, limit: usize) 
     } else {
         q.edns_size.map_or(512, |s| usize::from(s).min(limit))
     };
-    Some(message::encode(&q, &resp, mode == Mode::Recursive, limit))
+    Some(message::encode(
+        &q,
+        &resp,
+        !matches!(mode, Mode::Authoritative { .. }),
+        limit,
+    ))
 }
 
 fn serve_udp(socket: &UdpSocket, world: &World, mode: Mode, stop: &AtomicBool, log: &QueryLog) {

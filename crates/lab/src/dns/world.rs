@@ -350,7 +350,7 @@ impl WorldBuilder {
         let specs = self.zones;
         // Keys first: parents need their children's DNSKEYs for DS records.
         let keysets: Vec<KeySet> = specs.iter().map(KeySet::for_zone).collect();
-        let mut zones = Vec::new();
+        let mut zones: Vec<ZoneInstance> = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
             let children: Vec<(&ZoneSpec, &KeySet)> = specs
                 .iter()
@@ -371,10 +371,32 @@ impl WorldBuilder {
                     ))
                 })
                 .collect();
+            // Zones are in canonical order, so the parent's security is known already.
+            let parent = parent_zone(&specs, &spec.apex).map(|p| zones[p].security);
+            let own = if !spec.signed || spec.delegation == Delegation::Insecure {
+                Security::Insecure
+            } else if spec.delegation == Delegation::DsMismatch {
+                Security::Bogus
+            } else {
+                Security::Secure
+            };
+            let security = match (parent, own) {
+                (Some(Security::Bogus), _) => Security::Bogus,
+                (Some(Security::Insecure), _) => Security::Insecure,
+                (None, _) if !spec.signed => Security::Insecure,
+                (None, _) => Security::Secure,
+                (Some(Security::Secure), own) => own,
+            };
             zones.push(ZoneInstance {
                 apex: spec.apex.clone(),
                 servers,
                 faults: spec.servers.iter().map(|s| s.fault).collect(),
+                security,
+                sig_faults: spec
+                    .sig_faults
+                    .iter()
+                    .map(|(n, t, _)| (n.clone(), *t))
+                    .collect(),
             });
         }
         let root = &keysets[0];
@@ -382,7 +404,12 @@ impl WorldBuilder {
             zones,
             trust_anchor: root
                 .ksk()
-                .map(|k| (k.dnskey(), keys::ds(&Name::root(), &k.dnskey()).expect("DNSKEY data")))
+                .map(|k| {
+                    (
+                        k.dnskey(),
+                        keys::ds(&Name::root(), &k.dnskey()).expect("DNSKEY data"),
+                    )
+                })
                 .into_iter()
                 .collect(),
         }
@@ -774,6 +801,21 @@ pub struct ZoneInstance {
     pub servers: Vec<Arc<Zone>>,
     /// Each server's fault.
     pub faults: Vec<Option<ServerFault>>,
+    /// What a validator concludes for the zone as a whole (its delegation chain).
+    pub security: Security,
+    /// RRsets whose signatures a knob broke.
+    pub sig_faults: BTreeSet<(Name, u16)>,
+}
+
+/// The ground truth of a zone's delegation chain, from the world description.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Security {
+    /// Signed, and every delegation above it is secure.
+    Secure,
+    /// An insecure delegation (or an unsigned zone) at or above it.
+    Insecure,
+    /// A DS mismatch at or above it.
+    Bogus,
 }
 
 /// A built world: zones in canonical order of their apex (the root first) and the trust anchor.
