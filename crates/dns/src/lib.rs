@@ -9,6 +9,7 @@ pub mod dnssec;
 pub mod lookup;
 pub mod message;
 pub mod name;
+pub mod plan;
 pub mod rdata;
 pub mod transport;
 mod validate;

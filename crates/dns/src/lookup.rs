@@ -422,8 +422,27 @@ const AD_QUERY: QueryFlags = QueryFlags {
     dnssec_ok: true,
 };
 
-impl Resolver for TrustedAdResolver {
-    fn lookup(&self, qname: &Name, qtype: u16) -> Result<Lookup, LookupError> {
+impl TrustedAdResolver {
+    /// An insecure response with aliases hides which step was insecure. Asking for each alias
+    /// record alone (type CNAME) shows it: the resolver sets AD on that response only if the
+    /// alias itself is secure (RFC 7672 section 2.1.3; D-15's "insecure CNAME" needs it).
+    fn refine(&self, mut lookup: Lookup) -> Result<Lookup, LookupError> {
+        if lookup.status != Status::Insecure || lookup.hops.len() < 2 {
+            return Ok(lookup);
+        }
+        let last = lookup.hops.len() - 1;
+        for hop in &mut lookup.hops[..last] {
+            let msg = self.transport.exchange(&hop.name, rtype::CNAME, AD_QUERY)?;
+            hop.status = match msg.rcode {
+                rcode::SERVFAIL => return Err(LookupError::Servfail),
+                rcode::NOERROR if msg.flags.ad => Status::Secure,
+                _ => Status::Insecure,
+            };
+        }
+        Ok(lookup)
+    }
+
+    fn lookup_raw(&self, qname: &Name, qtype: u16) -> Result<Lookup, LookupError> {
         let mut name = qname.clone();
         let mut hops = Vec::new();
         let mut seen = HashSet::new();
@@ -486,6 +505,14 @@ impl Resolver for TrustedAdResolver {
             seen.remove(&name);
         }
         Err(chain_error(qname, &seen))
+    }
+
+}
+
+impl Resolver for TrustedAdResolver {
+    fn lookup(&self, qname: &Name, qtype: u16) -> Result<Lookup, LookupError> {
+        let lookup = self.lookup_raw(qname, qtype)?;
+        self.refine(lookup)
     }
 
     fn mode(&self) -> &'static str {

@@ -143,3 +143,37 @@ fn d04_validating_mode_ignores_the_ad_bit() {
         .unwrap();
     assert_eq!(*l.status(), Status::Secure);
 }
+
+// Issue 4: on the every-knob world too, both modes reach the same decision and TLSA base
+// domain for every host of every domain.
+#[test]
+fn both_modes_agree_on_the_every_knob_world() {
+    use mxdane_dns::plan::{self, Plan, Request};
+    let plain = DnsServer::recursive(world()).unwrap();
+    let validating_upstream = DnsServer::validating(world()).unwrap();
+    let modes: Vec<Box<dyn Resolver>> = vec![Box::new(validating(&plain)), Box::new(trusted_ad(&validating_upstream))];
+    let view = |p: &Plan| {
+        let mut hosts: Vec<(String, &'static str, Option<Name>)> = p
+            .hosts
+            .iter()
+            .map(|h| (h.name.to_string(), h.decision.name(), h.tlsa_base.clone()))
+            .collect();
+        hosts.sort();
+        (p.outcome, hosts)
+    };
+    let mut compared = 0;
+    for zone in world().zones() {
+        if zone.apex.len() < 2 {
+            continue;
+        }
+        let request = Request {
+            destination: zone.apex.clone(),
+            port: 25,
+            host: false,
+        };
+        let plans: Vec<Plan> = modes.iter().map(|r| plan::plan(r.as_ref(), &request)).collect();
+        assert_eq!(view(&plans[0]), view(&plans[1]), "{}", zone.apex);
+        compared += 1;
+    }
+    assert!(compared >= 10);
+}

@@ -52,6 +52,10 @@ pub enum Delegation {
     Insecure,
     /// A DS that matches no DNSKEY of the zone: the zone is bogus.
     DsMismatch,
+    /// A DS whose algorithm field says this (e.g. 7, RSASHA1-NSEC3-SHA1): validators that do
+    /// not support the algorithm treat the zone as insecure (RFC 6840 section 5.2), validators
+    /// that do find no matching key (CHECKLIST D-17).
+    DsAlgorithm(u8),
 }
 
 /// A signature fault on one RRset.
@@ -377,6 +381,10 @@ impl WorldBuilder {
                 Security::Insecure
             } else if spec.delegation == Delegation::DsMismatch {
                 Security::Bogus
+            } else if let Delegation::DsAlgorithm(a) = spec.delegation
+                && !mxdane_dns::SUPPORTED_ALGORITHMS.contains(&a)
+            {
+                Security::Insecure
             } else {
                 Security::Secure
             };
@@ -577,14 +585,21 @@ impl Zone {
                 ttl,
                 Rdata::A(ns_addr),
             ));
-            if let (Some(ksk), Delegation::Secure | Delegation::DsMismatch) =
-                (child_keys.ksk(), child.delegation)
+            if let (
+                Some(ksk),
+                Delegation::Secure | Delegation::DsMismatch | Delegation::DsAlgorithm(_),
+            ) = (child_keys.ksk(), child.delegation)
             {
                 let mut ds = keys::ds(&cut, &ksk.dnskey()).expect("DNSKEY data");
-                if child.delegation == Delegation::DsMismatch
-                    && let Rdata::Ds { digest, .. } = &mut ds
+                if let Rdata::Ds {
+                    digest, algorithm, ..
+                } = &mut ds
                 {
-                    digest[0] ^= 0xff;
+                    match child.delegation {
+                        Delegation::DsMismatch => digest[0] ^= 0xff,
+                        Delegation::DsAlgorithm(a) => *algorithm = a,
+                        _ => {}
+                    }
                 }
                 add(Record::new(cut.clone(), ttl, ds));
                 secure_cuts.insert(cut.clone());
