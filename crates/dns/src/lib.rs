@@ -2,6 +2,12 @@
 //!
 //! - [`name`], [`rdata`], [`dnssec`]: names, records and DNSSEC building blocks (shared with the
 //!   lab's signer, so that one canonical form exists in the workspace).
+//! - [`message`], [`transport`]: the client side of the DNS protocol, UDP with TCP fallback,
+//!   responses checked against the question.
+//! - [`lookup`]: the [`Resolver`] trait, with the embedded [`ValidatingResolver`] (default;
+//!   CHECKLIST D-01 to D-03b) and [`TrustedAdResolver`] (D-04). Every [`Lookup`] carries one
+//!   [`Status`] per step and overall; only this crate can make one.
+//! - [`plan`]: the RFC 7672 section 2.2 destination plan (D-05 to D-15).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

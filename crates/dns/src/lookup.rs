@@ -506,7 +506,6 @@ impl TrustedAdResolver {
         }
         Err(chain_error(qname, &seen))
     }
-
 }
 
 impl Resolver for TrustedAdResolver {

@@ -151,7 +151,10 @@ fn both_modes_agree_on_the_every_knob_world() {
     use mxdane_dns::plan::{self, Plan, Request};
     let plain = DnsServer::recursive(world()).unwrap();
     let validating_upstream = DnsServer::validating(world()).unwrap();
-    let modes: Vec<Box<dyn Resolver>> = vec![Box::new(validating(&plain)), Box::new(trusted_ad(&validating_upstream))];
+    let modes: Vec<Box<dyn Resolver>> = vec![
+        Box::new(validating(&plain)),
+        Box::new(trusted_ad(&validating_upstream)),
+    ];
     let view = |p: &Plan| {
         let mut hosts: Vec<(String, &'static str, Option<Name>)> = p
             .hosts
@@ -171,7 +174,10 @@ fn both_modes_agree_on_the_every_knob_world() {
             port: 25,
             host: false,
         };
-        let plans: Vec<Plan> = modes.iter().map(|r| plan::plan(r.as_ref(), &request)).collect();
+        let plans: Vec<Plan> = modes
+            .iter()
+            .map(|r| plan::plan(r.as_ref(), &request))
+            .collect();
         assert_eq!(view(&plans[0]), view(&plans[1]), "{}", zone.apex);
         compared += 1;
     }

@@ -6,7 +6,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use mxdane_dns::plan::{self, Decision, Outcome, Plan, Request, TlsaStatus};
-use mxdane_dns::{Name, NetTransport, Resolver, Status, TrustedAdResolver, ValidatingResolver, parse_trust_anchors};
+use mxdane_dns::{
+    Name, NetTransport, Resolver, Status, TrustedAdResolver, ValidatingResolver,
+    parse_trust_anchors,
+};
 use mxdane_lab::dns::fixtures::DIGEST;
 use mxdane_lab::dns::rdata::rtype;
 use mxdane_lab::dns::server::DnsServer;
@@ -108,12 +111,18 @@ fn resolvers() -> Vec<Box<dyn Resolver>> {
     let anchors = parse_trust_anchors(&world().trust_anchor_text()).unwrap();
     vec![
         Box::new(ValidatingResolver::new(
-            Arc::new(NetTransport::new(s.plain.addr(), Duration::from_millis(500))),
+            Arc::new(NetTransport::new(
+                s.plain.addr(),
+                Duration::from_millis(500),
+            )),
             anchors,
         )),
         Box::new(
-            TrustedAdResolver::new(Arc::new(NetTransport::new(s.validating.addr(), Duration::from_millis(500))))
-                .unwrap(),
+            TrustedAdResolver::new(Arc::new(NetTransport::new(
+                s.validating.addr(),
+                Duration::from_millis(500),
+            )))
+            .unwrap(),
         ),
     ]
 }
@@ -138,7 +147,10 @@ fn both(destination: &str, port: u16, host: bool, check: impl Fn(&Plan, &str)) {
 }
 
 fn decisions(p: &Plan) -> Vec<(String, &'static str)> {
-    p.hosts.iter().map(|h| (h.name.to_string(), h.decision.name())).collect()
+    p.hosts
+        .iter()
+        .map(|h| (h.name.to_string(), h.decision.name()))
+        .collect()
 }
 
 #[test]
@@ -148,7 +160,11 @@ fn d05_hosts_by_preference_equal_ones_in_random_order() {
         assert_eq!(p.mx_status(), Some("secure"));
         let prefs: Vec<Option<u16>> = p.hosts.iter().map(|h| h.preference).collect();
         assert_eq!(prefs, [Some(10), Some(20), Some(20)], "{mode}");
-        assert_eq!(p.hosts[0].decision, Decision::Dane, "TLS ability does not reorder ({mode})");
+        assert_eq!(
+            p.hosts[0].decision,
+            Decision::Dane,
+            "TLS ability does not reorder ({mode})"
+        );
     });
     // Negative: equal preferences are not in a fixed order (both orders show up).
     let r = &resolvers()[0];
@@ -166,10 +182,15 @@ fn d06_bogus_or_failed_mx_lookup_defers() {
         assert_eq!(p.outcome, Outcome::Defer, "{mode}: {}", p.reason);
         assert!(p.hosts.is_empty(), "never downgraded to a host list");
     });
-    both("signed.test.", 25, false, |p, _| assert_eq!(p.outcome, Outcome::Deliverable));
+    both("signed.test.", 25, false, |p, _| {
+        assert_eq!(p.outcome, Outcome::Deliverable)
+    });
     // An unreachable resolver: defer, with the reason.
     let dead = ValidatingResolver::new(
-        Arc::new(NetTransport::new("127.0.0.1:9".parse().unwrap(), Duration::from_millis(100))),
+        Arc::new(NetTransport::new(
+            "127.0.0.1:9".parse().unwrap(),
+            Duration::from_millis(100),
+        )),
         parse_trust_anchors(&world().trust_anchor_text()).unwrap(),
     );
     let p = plan_in(&dead, "signed.test.", 25, false);
@@ -181,29 +202,47 @@ fn d06_bogus_or_failed_mx_lookup_defers() {
 fn d07_insecure_mx_still_gets_dane_for_a_secure_host() {
     both("unsigned.test.", 25, false, |p, mode| {
         assert_eq!(p.mx_status(), Some("insecure"));
-        assert_eq!(decisions(p), [("mx1.signed.test.".to_owned(), "dane")], "{mode}");
+        assert_eq!(
+            decisions(p),
+            [("mx1.signed.test.".to_owned(), "dane")],
+            "{mode}"
+        );
         assert!(p.reason.contains("MX lookup is insecure"), "{}", p.reason);
         // T-08: after an insecure MX lookup only the TLSA base domain is a reference id.
         assert_eq!(p.hosts[0].reference_ids, [Name::parse("mx1.signed.test.")]);
     });
     // Negative: after a secure MX lookup the next-hop domain is a reference id too.
     both("signed.test.", 25, false, |p, _| {
-        assert!(p.hosts[0].reference_ids.contains(&Name::parse("signed.test.")));
+        assert!(
+            p.hosts[0]
+                .reference_ids
+                .contains(&Name::parse("signed.test."))
+        );
     });
 }
 
 #[test]
 fn d08_implicit_mx_nxdomain_null_mx_and_address_literals() {
     both("implicit.signed.test.", 25, false, |p, mode| {
-        assert_eq!(decisions(p), [("implicit.signed.test.".to_owned(), "dane")], "{mode}");
+        assert_eq!(
+            decisions(p),
+            [("implicit.signed.test.".to_owned(), "dane")],
+            "{mode}"
+        );
     });
     both("nothing.signed.test.", 25, false, |p, _| {
         assert_eq!(p.outcome, Outcome::NoSuchDomain);
         assert!(p.hosts.is_empty(), "NXDOMAIN is not an implicit MX");
     });
-    both("nullmx.signed.test.", 25, false, |p, _| assert_eq!(p.outcome, Outcome::NullMx));
+    both("nullmx.signed.test.", 25, false, |p, _| {
+        assert_eq!(p.outcome, Outcome::NullMx)
+    });
     both("literal.signed.test.", 25, false, |p, _| {
-        assert!(p.hosts.is_empty() && p.outcome == Outcome::Defer, "{:?}", decisions(p));
+        assert!(
+            p.hosts.is_empty() && p.outcome == Outcome::Defer,
+            "{:?}",
+            decisions(p)
+        );
         assert!(p.reason.contains("address literal"), "{}", p.reason);
     });
 }
@@ -211,12 +250,20 @@ fn d08_implicit_mx_nxdomain_null_mx_and_address_literals() {
 #[test]
 fn d09_tlsa_at_the_expanded_name_then_the_unexpanded_one_never_after_failure() {
     both("h1.signed.test.", 25, true, |p, mode| {
-        assert_eq!(p.hosts[0].tlsa_base, Some(Name::parse("mx1.signed.test.")), "{mode}");
+        assert_eq!(
+            p.hosts[0].tlsa_base,
+            Some(Name::parse("mx1.signed.test.")),
+            "{mode}"
+        );
         assert_eq!(p.hosts[0].decision, Decision::Dane);
     });
     // Expanded name has no TLSA (secure denial): fall back to the unexpanded name.
     both("h2.signed.test.", 25, true, |p, mode| {
-        assert_eq!(p.hosts[0].tlsa_base, Some(Name::parse("h2.signed.test.")), "{mode}");
+        assert_eq!(
+            p.hosts[0].tlsa_base,
+            Some(Name::parse("h2.signed.test.")),
+            "{mode}"
+        );
         assert_eq!(p.hosts[0].decision, Decision::Dane);
     });
     // Negative: a failed or bogus TLSA lookup at the expanded name never falls back.
@@ -224,7 +271,11 @@ fn d09_tlsa_at_the_expanded_name_then_the_unexpanded_one_never_after_failure() {
         both(host, 25, true, |p, mode| {
             let h = &p.hosts[0];
             assert_eq!(h.decision, Decision::Skip, "{host} {mode}: {}", h.reason);
-            assert_ne!(h.tlsa_base, Some(Name::parse(host)), "{host} {mode}: no fallback");
+            assert_ne!(
+                h.tlsa_base,
+                Some(Name::parse(host)),
+                "{host} {mode}: no fallback"
+            );
         });
     }
 }
@@ -232,11 +283,19 @@ fn d09_tlsa_at_the_expanded_name_then_the_unexpanded_one_never_after_failure() {
 #[test]
 fn d10_mx_exchange_that_is_a_cname_and_loops() {
     both("viacname.signed.test.", 25, false, |p, mode| {
-        assert_eq!(decisions(p), [("h1.signed.test.".to_owned(), "dane")], "{mode}");
+        assert_eq!(
+            decisions(p),
+            [("h1.signed.test.".to_owned(), "dane")],
+            "{mode}"
+        );
         assert_eq!(p.hosts[0].tlsa_base, Some(Name::parse("mx1.signed.test.")));
     });
     both("loops.signed.test.", 25, false, |p, mode| {
-        assert_eq!(decisions(p), [("loop1.signed.test.".to_owned(), "skip")], "{mode}");
+        assert_eq!(
+            decisions(p),
+            [("loop1.signed.test.".to_owned(), "skip")],
+            "{mode}"
+        );
         assert_eq!(p.outcome, Outcome::Defer);
     });
 }
@@ -245,8 +304,15 @@ fn d10_mx_exchange_that_is_a_cname_and_loops() {
 fn d11_tlsa_name_uses_the_real_port() {
     both("mx1.signed.test.", 587, true, |p, mode| {
         assert_eq!(p.hosts[0].decision, Decision::Dane, "{mode}");
-        let asked: Vec<String> = p.hosts[0].lookups.iter().map(|l| l.name.to_string()).collect();
-        assert!(asked.contains(&"_587._tcp.mx1.signed.test.".to_owned()), "{asked:?}");
+        let asked: Vec<String> = p.hosts[0]
+            .lookups
+            .iter()
+            .map(|l| l.name.to_string())
+            .collect();
+        assert!(
+            asked.contains(&"_587._tcp.mx1.signed.test.".to_owned()),
+            "{asked:?}"
+        );
     });
     // Negative: port 465 has no records there.
     both("mx1.signed.test.", 465, true, |p, _| {
@@ -261,7 +327,9 @@ fn d12_secure_tlsa_commits_to_tls_even_when_unusable() {
         assert_eq!(p.hosts[0].decision, Decision::TlsMandatory, "{mode}");
         assert_eq!(p.hosts[0].tlsa.len(), 1);
     });
-    both("mx1.signed.test.", 25, true, |p, _| assert_eq!(p.hosts[0].decision, Decision::Dane));
+    both("mx1.signed.test.", 25, true, |p, _| {
+        assert_eq!(p.hosts[0].decision, Decision::Dane)
+    });
 }
 
 #[test]
@@ -269,7 +337,10 @@ fn d12b_bogus_address_lookup_skips_only_that_host() {
     both("d12b.signed.test.", 25, false, |p, mode| {
         assert_eq!(
             decisions(p),
-            [("badaddr.signed.test.".to_owned(), "skip"), ("mx1.signed.test.".to_owned(), "dane")],
+            [
+                ("badaddr.signed.test.".to_owned(), "skip"),
+                ("mx1.signed.test.".to_owned(), "dane")
+            ],
             "{mode}"
         );
         assert_eq!(p.outcome, Outcome::Deliverable);
@@ -282,13 +353,19 @@ fn d13_secure_denial_or_insecure_tlsa_means_no_dane() {
         assert_eq!(p.hosts[0].decision, Decision::Opportunistic, "{mode}");
         assert_eq!(p.hosts[0].tlsa_status, TlsaStatus::SecureDenial);
     });
-    both("mx1.signed.test.", 25, true, |p, _| assert_ne!(p.hosts[0].decision, Decision::Opportunistic));
+    both("mx1.signed.test.", 25, true, |p, _| {
+        assert_ne!(p.hosts[0].decision, Decision::Opportunistic)
+    });
 }
 
 #[test]
 fn d14_bogus_or_failed_tlsa_skips_the_host_and_defers_when_none_is_left() {
     both("d14.signed.test.", 25, false, |p, mode| {
-        assert_eq!(decisions(p), [("mx.badtlsa.test.".to_owned(), "skip")], "{mode}");
+        assert_eq!(
+            decisions(p),
+            [("mx.badtlsa.test.".to_owned(), "skip")],
+            "{mode}"
+        );
         assert_eq!(p.outcome, Outcome::Defer);
     });
     both("mx.sf.test.", 25, true, |p, mode| {
@@ -303,7 +380,10 @@ fn d15_insecure_host_gets_no_tlsa_lookup_but_an_insecure_cname_target_does() {
         let h = &p.hosts[0];
         assert_eq!(h.decision, Decision::Opportunistic, "{mode}");
         assert_eq!(h.tlsa_status, TlsaStatus::NotLooked);
-        assert!(h.lookups.iter().all(|l| l.qtype != rtype::TLSA), "no TLSA query");
+        assert!(
+            h.lookups.iter().all(|l| l.qtype != rtype::TLSA),
+            "no TLSA query"
+        );
     });
     // A secure alias of an insecure host: TLSA at the unexpanded name.
     both("h5.signed.test.", 25, true, |p, mode| {
@@ -322,14 +402,22 @@ fn d16_bad_names_are_refused_clearly() {
     assert!(Name::try_parse(&too_long).unwrap_err().contains("255"));
     assert!(Name::try_parse("bad name.test").is_err());
     // Case and the trailing dot do not matter.
-    assert_eq!(Name::parse("MX1.Signed.TEST"), Name::parse("mx1.signed.test."));
+    assert_eq!(
+        Name::parse("MX1.Signed.TEST"),
+        Name::parse("mx1.signed.test.")
+    );
 }
 
 #[test]
 fn d17_unsupported_ds_algorithm_is_insecure_not_bogus() {
     both("alg7.test.", 25, false, |p, mode| {
         assert_eq!(p.mx_status(), Some("insecure"), "{mode}");
-        assert_eq!(p.hosts[0].decision, Decision::Opportunistic, "{mode}: {}", p.hosts[0].reason);
+        assert_eq!(
+            p.hosts[0].decision,
+            Decision::Opportunistic,
+            "{mode}: {}",
+            p.hosts[0].reason
+        );
     });
     // Negative: a supported algorithm validates.
     let r = &resolvers()[0];
@@ -341,9 +429,18 @@ fn d17_unsupported_ds_algorithm_is_insecure_not_bogus() {
 #[test]
 fn both_modes_agree_on_every_destination() {
     let destinations: Vec<(String, bool)> = [
-        "signed.test.", "bogusmx.signed.test.", "unsigned.test.", "implicit.signed.test.",
-        "nothing.signed.test.", "nullmx.signed.test.", "literal.signed.test.", "viacname.signed.test.",
-        "loops.signed.test.", "d12b.signed.test.", "d14.signed.test.", "alg7.test.",
+        "signed.test.",
+        "bogusmx.signed.test.",
+        "unsigned.test.",
+        "implicit.signed.test.",
+        "nothing.signed.test.",
+        "nullmx.signed.test.",
+        "literal.signed.test.",
+        "viacname.signed.test.",
+        "loops.signed.test.",
+        "d12b.signed.test.",
+        "d14.signed.test.",
+        "alg7.test.",
     ]
     .iter()
     .map(|d| ((*d).to_owned(), false))
@@ -352,11 +449,18 @@ fn both_modes_agree_on_every_destination() {
             .iter()
             .map(|h| (format!("{h}.signed.test."), true)),
     )
-    .chain(["mx.sf.test.", "mx.unsigned.test.", "mx.badtlsa.test."].iter().map(|h| ((*h).to_owned(), true)))
+    .chain(
+        ["mx.sf.test.", "mx.unsigned.test.", "mx.badtlsa.test."]
+            .iter()
+            .map(|h| ((*h).to_owned(), true)),
+    )
     .collect();
     let rs = resolvers();
     for (d, host) in &destinations {
-        let plans: Vec<Plan> = rs.iter().map(|r| plan_in(r.as_ref(), d, 25, *host)).collect();
+        let plans: Vec<Plan> = rs
+            .iter()
+            .map(|r| plan_in(r.as_ref(), d, 25, *host))
+            .collect();
         let view = |p: &Plan| {
             let mut hosts: Vec<(String, &'static str, Option<Name>)> = p
                 .hosts

@@ -14,12 +14,15 @@ use time::format_description::well_known::Rfc3339;
 
 const EXIT_CODES: &str = "\
 Exit status:
-  0  success (records generated; lint found no error; chain authenticated)
+  0  success (records generated; lint found no error; chain authenticated;
+     the destination is deliverable)
   1  a negative result (lint found an unusable record or a chain that some sender
-     cannot authenticate; verify did not authenticate the chain, or could not judge it)
-  2  bad input or usage (unreadable file, malformed record, certificate or name)";
+     cannot authenticate; verify did not authenticate the chain; dns: the destination
+     is deferred, does not exist or accepts no mail)
+  2  bad input or usage (unreadable file, malformed record, certificate or name;
+     a resolver that cannot be used)";
 
-/// DANE for SMTP (RFC 6698, 7671, 7672): generate, lint and verify TLSA records.
+/// DANE for SMTP (RFC 6698, 7671, 7672): TLSA records and DNSSEC-validated delivery plans.
 #[derive(Parser, Debug)]
 #[command(name = "mxdane", version, after_help = EXIT_CODES)]
 struct Cli {
@@ -35,6 +38,11 @@ enum Command {
     /// TLSA records: generate, lint, verify.
     #[command(subcommand)]
     Tlsa(TlsaCommand),
+    /// The RFC 7672 delivery plan for a domain (or --host): MX hosts in order, each with its
+    /// addresses, TLSA records, DNSSEC statuses and decision (dane, tls-mandatory,
+    /// opportunistic, skip).
+    #[command(after_help = EXIT_CODES)]
+    Dns(dns_cmd::DnsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -127,7 +135,7 @@ struct VerifyArgs {
 }
 
 /// An error for the user: one sentence naming the input; exit status 2.
-struct Failure(String);
+pub(crate) struct Failure(String);
 
 impl<E: std::fmt::Display> From<E> for Failure {
     fn from(e: E) -> Self {
@@ -142,6 +150,7 @@ fn main() -> ExitCode {
         Command::Tlsa(TlsaCommand::Generate(a)) => generate(a, cli.json, &mut out),
         Command::Tlsa(TlsaCommand::Lint(a)) => lint(a, cli.json, &mut out),
         Command::Tlsa(TlsaCommand::Verify(a)) => verify(a, cli.json, &mut out),
+        Command::Dns(a) => dns_cmd::run(a, cli.json, &mut out),
     };
     match result.and_then(|code| out.flush().map(|()| code).map_err(Failure::from_io)) {
         Ok(code) => ExitCode::from(code),
@@ -166,10 +175,16 @@ impl Failure {
 }
 
 macro_rules! say {
+    ($out:expr) => {
+        writeln!($out).map_err(Failure::from_io)?
+    };
     ($out:expr, $($arg:tt)*) => {
         writeln!($out, $($arg)*).map_err(Failure::from_io)?
     };
 }
+pub(crate) use say;
+
+mod dns_cmd;
 
 fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))

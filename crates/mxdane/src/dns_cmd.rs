@@ -1,0 +1,207 @@
+//! `mxdane dns`: the RFC 7672 destination plan with every lookup and its DNSSEC status.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use mxdane_dns::plan::{self, HostPlan, LookupReport, Plan, Request};
+use mxdane_dns::rdata::type_name;
+use mxdane_dns::transport::{parse_server, resolv_conf_server};
+use mxdane_dns::{
+    Name, NetTransport, Resolver, TrustedAdResolver, ValidatingResolver, iana_root_anchors,
+    parse_trust_anchors,
+};
+use serde_json::{Value, json};
+
+use crate::Failure;
+
+#[derive(Args, Debug)]
+pub(crate) struct DnsArgs {
+    /// The recipient domain (MX delivery), or with --host the host to deliver to.
+    #[arg(value_name = "DOMAIN")]
+    destination: String,
+    /// The SMTP port whose TLSA records count (25 for MX delivery; 587 or 465 when asked).
+    #[arg(long, default_value_t = 25)]
+    port: u16,
+    /// Treat DESTINATION as a host (a configured next hop): no MX lookup.
+    #[arg(long)]
+    host: bool,
+    /// Trust anchors in zone-file form (DS or DNSKEY records) instead of the IANA root KSKs.
+    #[arg(long, value_name = "FILE")]
+    trust_anchor: Option<PathBuf>,
+    /// The recursive resolver to ask (default: the first nameserver of /etc/resolv.conf).
+    /// IPv6 with a port is written [::1]:5353.
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    resolver: Option<String>,
+    /// Trust the AD bit of a validating resolver on a loopback address instead of validating.
+    #[arg(long)]
+    trust_ad: bool,
+    /// Seconds to wait for each DNS response.
+    #[arg(long, default_value_t = 3, value_name = "SECONDS")]
+    timeout: u64,
+}
+
+pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u8, Failure> {
+    let destination = Name::try_parse(&a.destination).map_err(|e| {
+        Failure(format!(
+            "\"{}\" is not a valid domain name: {e}",
+            a.destination
+        ))
+    })?;
+    if destination.is_root() {
+        return Err(Failure(
+            "the destination is the root name: give a domain".into(),
+        ));
+    }
+    let server = match &a.resolver {
+        Some(text) => parse_server(text).map_err(Failure)?,
+        None => {
+            let conf = std::fs::read_to_string("/etc/resolv.conf").map_err(|e| {
+                Failure(format!(
+                    "/etc/resolv.conf: cannot read ({e}); give --resolver ADDR[:PORT]"
+                ))
+            })?;
+            resolv_conf_server(&conf).ok_or_else(|| {
+                Failure("/etc/resolv.conf names no nameserver: give --resolver ADDR[:PORT]".into())
+            })?
+        }
+    };
+    let transport = Arc::new(NetTransport::new(
+        server,
+        Duration::from_secs(a.timeout.max(1)),
+    ));
+    let resolver: Box<dyn Resolver> = if a.trust_ad {
+        if a.trust_anchor.is_some() {
+            return Err(Failure(
+                "--trust-anchor has no effect with --trust-ad (the resolver validates): drop one"
+                    .into(),
+            ));
+        }
+        Box::new(TrustedAdResolver::new(transport).map_err(Failure)?)
+    } else {
+        let anchors = match &a.trust_anchor {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
+                parse_trust_anchors(&text)
+                    .map_err(|e| Failure(format!("{}: {e}", path.display())))?
+            }
+            None => iana_root_anchors(),
+        };
+        Box::new(ValidatingResolver::new(transport, anchors))
+    };
+    let request = Request {
+        destination,
+        port: a.port,
+        host: a.host,
+    };
+    let p = plan::plan(resolver.as_ref(), &request);
+    if json_out {
+        let v = to_json(&p, resolver.mode(), &server.to_string());
+        crate::say!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| Failure(e.to_string()))?
+        );
+    } else {
+        print_text(&p, resolver.mode(), &server.to_string(), out)?;
+    }
+    Ok(u8::from(p.outcome != plan::Outcome::Deliverable))
+}
+
+fn lookup_json(l: &LookupReport) -> Value {
+    json!({ "name": l.name.to_string(), "type": type_name(l.qtype), "status": l.status_name(), "result": l.summary() })
+}
+
+fn host_json(h: &HostPlan) -> Value {
+    json!({
+        "name": h.name.to_string(),
+        "preference": h.preference,
+        "tlsa_base": h.tlsa_base.as_ref().map(ToString::to_string),
+        "reference_ids": h.reference_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "tlsa_status": h.tlsa_status.name(),
+        "tlsa": h.tlsa.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "decision": h.decision.name(),
+        "reason": h.reason,
+        "addresses": h.addresses.iter().map(|a| json!({ "ip": a.ip.to_string(), "status": a.status.name() })).collect::<Vec<_>>(),
+        "lookups": h.lookups.iter().map(lookup_json).collect::<Vec<_>>(),
+    })
+}
+
+/// The JSON document (schema in docs/json.md, pinned by golden files).
+pub(crate) fn to_json(p: &Plan, mode: &str, server: &str) -> Value {
+    let mut v = json!({
+        "domain": p.request.destination.to_string(),
+        "port": p.request.port,
+        "mode": mode,
+        "resolver": server,
+        "outcome": p.outcome.name(),
+        "reason": p.reason,
+        "hosts": p.hosts.iter().map(host_json).collect::<Vec<_>>(),
+    });
+    if let (Some(mx), Some(obj)) = (&p.mx, v.as_object_mut()) {
+        // A failed lookup is "indeterminate" in this field; the lookup itself says why.
+        let status = match mx.status_name() {
+            "failed" => "indeterminate",
+            s => s,
+        };
+        obj.insert("mx_status".into(), json!(status));
+        obj.insert("mx_lookup".into(), lookup_json(mx));
+    }
+    v
+}
+
+fn print_text(p: &Plan, mode: &str, server: &str, out: &mut impl Write) -> Result<(), Failure> {
+    crate::say!(
+        out,
+        "{} {} (port {}), {mode} resolver {server}",
+        if p.request.host { "host" } else { "domain" },
+        p.request.destination,
+        p.request.port
+    );
+    if let Some(mx) = &p.mx {
+        crate::say!(out, "MX lookup: {}", mx.summary());
+    }
+    crate::say!(out, "outcome: {}: {}", p.outcome.name(), p.reason);
+    for h in &p.hosts {
+        crate::say!(out);
+        let pref = h
+            .preference
+            .map_or(String::new(), |p| format!(" (preference {p})"));
+        crate::say!(out, "host {}{pref}: {}", h.name, h.decision.name());
+        crate::say!(out, "  reason: {}", h.reason);
+        if let Some(base) = &h.tlsa_base {
+            let ids: Vec<String> = h.reference_ids.iter().map(ToString::to_string).collect();
+            crate::say!(
+                out,
+                "  TLSA base: {base}; reference identifiers: {}",
+                ids.join(", ")
+            );
+        }
+        let addrs: Vec<String> = h
+            .addresses
+            .iter()
+            .map(|a| format!("{} ({})", a.ip, a.status.name()))
+            .collect();
+        if !addrs.is_empty() {
+            crate::say!(out, "  addresses: {}", addrs.join(", "));
+        }
+        crate::say!(out, "  TLSA: {}", h.tlsa_status.name());
+        for t in &h.tlsa {
+            crate::say!(out, "    {t}");
+        }
+        crate::say!(out, "  lookups:");
+        for l in &h.lookups {
+            crate::say!(
+                out,
+                "    {} {}: {}",
+                l.name,
+                type_name(l.qtype),
+                l.summary()
+            );
+        }
+    }
+    Ok(())
+}
