@@ -259,6 +259,8 @@ pub struct ParsedResponse {
     pub aa: bool,
     /// TC flag.
     pub tc: bool,
+    /// AD flag.
+    pub ad: bool,
     /// Answer section.
     pub answer: Vec<RawRecord>,
     /// Authority section.
@@ -304,6 +306,7 @@ pub fn parse_response(buf: &[u8]) -> Result<ParsedResponse, FormError> {
         rcode: u8::try_from(flags & 0x0f).unwrap_or(0),
         aa: flags & 0x0400 != 0,
         tc: flags & 0x0200 != 0,
+        ad: flags & 0x0020 != 0,
         answer,
         authority,
         additional,

@@ -243,7 +243,18 @@ fn serve_tcp_connection(
 /// Sends one query over UDP (falling back to TCP on truncation) and returns the raw response;
 /// `None` on timeout. For tests.
 pub fn ask(addr: SocketAddr, qname: &Name, qtype: u16, timeout: Duration) -> Option<Vec<u8>> {
-    let query = message::build_query(0x4d58, qname, qtype, true, true);
+    ask_with(addr, qname, qtype, true, timeout)
+}
+
+/// [`ask`] with the CD bit as given (clear it to let a validating resolver judge).
+pub fn ask_with(
+    addr: SocketAddr,
+    qname: &Name,
+    qtype: u16,
+    cd: bool,
+    timeout: Duration,
+) -> Option<Vec<u8>> {
+    let query = message::build_query(0x4d58, qname, qtype, true, cd);
     let socket = UdpSocket::bind("127.0.0.1:0").ok()?;
     socket.set_read_timeout(Some(timeout)).ok()?;
     socket.send_to(&query, addr).ok()?;
