@@ -28,4 +28,5 @@ pub use name::Name;
 pub use transport::{LookupError, NetTransport, Transport};
 pub use validate::{
     MAX_NSEC3_ITERATIONS, SUPPORTED_ALGORITHMS, SUPPORTED_DIGESTS, TrustAnchor, iana_root_anchors,
+    verify_rrset,
 };

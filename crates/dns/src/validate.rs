@@ -385,9 +385,10 @@ pub(crate) fn sigs_for(records: &[Record], owner: &Name, t: u16) -> Vec<Record> 
         .collect()
 }
 
-/// Verifies that one of `sigs` by `zone` with one of `keys` signs `rrset` at time `now`.
+/// Verifies that one of `sigs` (RRSIG records) by `zone` with one of `keys` (DNSKEY data)
+/// signs `rrset` at time `now` (seconds since 1970), with the checks of RFC 4035 section 5.3.
 /// Returns the reason for the last failure otherwise (which key tag, which window).
-pub(crate) fn verify_rrset(
+pub fn verify_rrset(
     rrset: &[Record],
     sigs: &[Record],
     zone: &Name,
