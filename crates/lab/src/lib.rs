@@ -10,7 +10,7 @@
 //!   opt-out, wildcards, CNAME and DNAME chains, misbehaving authoritative servers), answered by
 //!   an in-process UDP/TCP server and exported for Knot and Unbound.
 //!
-//! The SMTP servers (issue 6) will live here too.
+//! - [`smtp`]: SMTP servers with misbehaviours and men in the middle.
 //!
 //! ```
 //! use mxdane_lab::certs::{CertSpec, KeyAlg};
@@ -24,4 +24,5 @@
 
 pub mod certs;
 pub mod dns;
+pub mod smtp;
 pub mod tls;

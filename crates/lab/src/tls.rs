@@ -73,6 +73,7 @@ pub type SniLog = Arc<Mutex<Vec<Option<String>>>>;
 #[derive(Debug)]
 struct Resolver {
     credentials: Vec<Arc<CertifiedKey>>,
+    by_name: Vec<(String, Vec<Arc<CertifiedKey>>)>,
     options: ServerOptions,
     sni: SniLog,
 }
@@ -84,15 +85,23 @@ impl ResolvesServerCert for Resolver {
             .unwrap_or_else(|e| e.into_inner())
             .push(hello.server_name().map(str::to_owned));
         let offered = hello.signature_schemes();
+        // Per-name chains (S-02): the client's SNI picks them; anything else gets the default.
+        let credentials = hello
+            .server_name()
+            .and_then(|n| {
+                self.by_name
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(n))
+            })
+            .map_or(&self.credentials, |(_, c)| c);
         // A dual RSA+ECDSA server picks the certificate the client can verify.
-        let fitting = self
-            .credentials
+        let fitting = credentials
             .iter()
             .find(|c| c.key.choose_scheme(offered).is_some());
         match fitting {
             Some(c) => Some(c.clone()),
             None if self.options.ignore_client_schemes => {
-                let first = self.credentials.first()?;
+                let first = credentials.first()?;
                 Some(Arc::new(CertifiedKey::new(
                     first.cert.clone(),
                     Arc::new(IgnoresOffer(first.key.clone())),
@@ -133,11 +142,27 @@ pub fn server_config(
     credentials: Vec<Credential>,
     options: ServerOptions,
 ) -> (Arc<ServerConfig>, SniLog) {
+    server_config_by_name(credentials, Vec::new(), options)
+}
+
+/// Like [`server_config`], with chains chosen by the client's SNI: `by_name` for those names,
+/// `default` for any other name or none.
+pub fn server_config_by_name(
+    default: Vec<Credential>,
+    by_name: Vec<(String, Vec<Credential>)>,
+    options: ServerOptions,
+) -> (Arc<ServerConfig>, SniLog) {
     let sni = SniLog::default();
-    let resolver = Resolver {
-        credentials: credentials
-            .into_iter()
+    let certified = |list: Vec<Credential>| -> Vec<Arc<CertifiedKey>> {
+        list.into_iter()
             .map(|c| Arc::new(CertifiedKey::new(c.chain, c.key)))
+            .collect()
+    };
+    let resolver = Resolver {
+        credentials: certified(default),
+        by_name: by_name
+            .into_iter()
+            .map(|(n, c)| (n.trim_end_matches('.').to_owned(), certified(c)))
             .collect(),
         options,
         sni: sni.clone(),

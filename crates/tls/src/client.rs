@@ -23,6 +23,7 @@ pub struct DaneTarget {
     names: Vec<DnsName>,
     filter: KeyFilter,
     versions: Versions,
+    authenticate: bool,
 }
 
 /// The protocol versions to offer (S-03: TLS 1.2 and 1.3 by default; one alone for probing).
@@ -64,7 +65,20 @@ impl DaneTarget {
             names,
             filter: KeyFilter::Any,
             versions: Versions::Both,
+            authenticate: true,
         })
+    }
+
+    /// TLS without authentication (opportunistic TLS, or TLS made mandatory by secure but
+    /// unusable TLSA records): the chain is reported, never required to match.
+    pub fn unauthenticated(mut self) -> Self {
+        self.authenticate = false;
+        self
+    }
+
+    /// Whether a handshake must authenticate the server.
+    pub fn authenticates(&self) -> bool {
+        self.authenticate
     }
 
     /// Asks for one key algorithm only (S-05).
@@ -87,11 +101,21 @@ impl DaneTarget {
 
     /// A client connection with a fresh verifier, and that verifier.
     pub fn connection(&self) -> Result<(ClientConnection, Arc<DaneVerifier>), SetupError> {
-        let verifier = Arc::new(DaneVerifier::new(
-            self.records.clone(),
-            self.names.clone(),
-            self.filter,
-        ));
+        let (config, verifier, name) = self.client_config()?;
+        let conn = ClientConnection::new(config, name)
+            .map_err(|e| SetupError(format!("TLS client: {e}")))?;
+        Ok((conn, verifier))
+    }
+
+    /// A fresh client configuration (for async TLS stacks), its verifier and the SNI name.
+    pub fn client_config(
+        &self,
+    ) -> Result<(Arc<ClientConfig>, Arc<DaneVerifier>, ServerName<'static>), SetupError> {
+        let verifier = Arc::new(if self.authenticate {
+            DaneVerifier::new(self.records.clone(), self.names.clone(), self.filter)
+        } else {
+            DaneVerifier::unauthenticated(self.records.clone(), self.names.clone(), self.filter)
+        });
         let versions: &[&rustls::SupportedProtocolVersion] = match self.versions {
             Versions::Both => &[&rustls::version::TLS13, &rustls::version::TLS12],
             Versions::Tls12 => &[&rustls::version::TLS12],
@@ -107,9 +131,7 @@ impl DaneTarget {
         config.enable_sni = true;
         let name = ServerName::try_from(self.sni().to_owned())
             .map_err(|e| SetupError(format!("SNI name {}: {e}", self.sni())))?;
-        let conn = ClientConnection::new(Arc::new(config), name)
-            .map_err(|e| SetupError(format!("TLS client: {e}")))?;
-        Ok((conn, verifier))
+        Ok((Arc::new(config), verifier, name))
     }
 
     /// Runs the handshake over `io` (already connected, e.g. after STARTTLS; set socket
@@ -125,11 +147,13 @@ impl DaneTarget {
             }
         }
         match verifier.seen() {
-            Some(Seen::Chain(report)) if report.is_authenticated() => Ok(DaneSession {
-                version: conn.protocol_version(),
-                stream: StreamOwned::new(conn, io),
-                report,
-            }),
+            Some(Seen::Chain(report)) if report.is_authenticated() || !self.authenticate => {
+                Ok(DaneSession {
+                    version: conn.protocol_version(),
+                    stream: StreamOwned::new(conn, io),
+                    report,
+                })
+            }
             // Unreachable with resumption off; refuse rather than assume.
             _ => Err(TlsFailure::Setup(
                 "the handshake finished without DANE verification".to_owned(),
@@ -137,7 +161,9 @@ impl DaneTarget {
         }
     }
 
-    fn classify(&self, e: io::Error, seen: Option<Seen>) -> TlsFailure {
+    /// Classifies a failed handshake from the I/O error it produced and what the verifier saw
+    /// (for async TLS stacks that drive the handshake themselves).
+    pub fn classify(&self, e: io::Error, seen: Option<Seen>) -> TlsFailure {
         let tls = e
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<rustls::Error>())

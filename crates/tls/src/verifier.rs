@@ -112,6 +112,7 @@ pub struct DaneVerifier {
     records: Vec<Tlsa>,
     names: Vec<DnsName>,
     filter: KeyFilter,
+    require_match: bool,
     provider: Arc<CryptoProvider>,
     seen: Mutex<Option<Seen>>,
 }
@@ -133,8 +134,19 @@ impl DaneVerifier {
             records,
             names,
             filter,
+            require_match: true,
             provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
             seen: Mutex::new(None),
+        }
+    }
+
+    /// A verifier for TLS without authentication (Postfix's `may` and `encrypt`, or secure TLSA
+    /// records none of which is usable, D-12): any chain is accepted, but it is still judged
+    /// against `records` for the report, and handshake signatures are still checked.
+    pub fn unauthenticated(records: Vec<Tlsa>, names: Vec<DnsName>, filter: KeyFilter) -> Self {
+        Self {
+            require_match: false,
+            ..Self::new(records, names, filter)
         }
     }
 
@@ -194,7 +206,7 @@ impl ServerCertVerifier for DaneVerifier {
             now,
             self.provider.signature_verification_algorithms.all,
         );
-        let ok = report.is_authenticated();
+        let ok = report.is_authenticated() || !self.require_match;
         self.remember(Seen::Chain(report));
         if ok {
             Ok(ServerCertVerified::assertion())

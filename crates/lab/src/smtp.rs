@@ -1,0 +1,504 @@
+//! SMTP servers on loopback with configurable chains and misbehaviours, and men in the middle
+//! that relay to a real (lab) server. Thread-based and blocking; every server stops when
+//! dropped, or after five minutes.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+use crate::tls::{Credential, ServerOptions, SniLog, server_config_by_name};
+
+/// How a server misbehaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Behaviour {
+    /// A correct server.
+    #[default]
+    Normal,
+    /// EHLO does not offer STARTTLS.
+    NoStartTls,
+    /// STARTTLS is refused with 454.
+    RefuseStartTls,
+    /// STARTTLS is accepted, then the connection closes before the handshake.
+    AbortHandshake,
+    /// STARTTLS is accepted, then plaintext garbage arrives instead of a handshake.
+    GarbageAfterStartTls,
+    /// STARTTLS is accepted together with a pipelined reply sent ahead of the handshake.
+    InjectAfterStartTls,
+    /// The banner comes after this delay.
+    SlowBanner(Duration),
+    /// Every reply is written one octet at a time.
+    SplitReplies,
+    /// EHLO's reply has a 5000-octet line.
+    LongLine,
+    /// EHLO is refused (502), HELO works; no STARTTLS can be offered then.
+    NoEhlo,
+}
+
+/// What a server presents.
+#[derive(Clone, Debug, Default)]
+pub struct SmtpSpec {
+    /// Chains for any SNI (or none).
+    pub default: Vec<Credential>,
+    /// Chains for particular SNI names.
+    pub by_name: Vec<(String, Vec<Credential>)>,
+    /// The misbehaviour.
+    pub behaviour: Behaviour,
+    /// Added before each read and write (the latency knob).
+    pub latency: Duration,
+}
+
+const LIFETIME: Duration = Duration::from_secs(300);
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running SMTP server.
+#[derive(Debug)]
+pub struct SmtpServer {
+    addr: SocketAddr,
+    sni: SniLog,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SmtpServer {
+    /// Starts a server on 127.0.0.1 (port chosen at run time).
+    pub fn start(spec: SmtpSpec) -> io::Result<Self> {
+        Self::start_on("127.0.0.1:0", spec)
+    }
+
+    /// Starts a server on `bind` (e.g. `[::1]:0`).
+    pub fn start_on(bind: &str, spec: SmtpSpec) -> io::Result<Self> {
+        let (config, sni) = server_config_by_name(
+            spec.default.clone(),
+            spec.by_name.clone(),
+            ServerOptions::default(),
+        );
+        let listener = TcpListener::bind(bind)?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = accept_loop(listener, stop.clone(), move |stream| {
+            let _ = serve(stream, &config, spec.behaviour, spec.latency);
+        })?;
+        Ok(Self {
+            addr,
+            sni,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The SNI names received, one per handshake.
+    pub fn server_names(&self) -> Vec<Option<String>> {
+        self.sni.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Accepts connections until stopped, each served on its own thread (bounded by timeouts).
+fn accept_loop(
+    listener: TcpListener,
+    stop: Arc<AtomicBool>,
+    handle: impl Fn(TcpStream) + Send + Sync + 'static,
+) -> io::Result<JoinHandle<()>> {
+    listener.set_nonblocking(true)?;
+    let handle = Arc::new(handle);
+    Ok(std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut workers: Vec<JoinHandle<()>> = Vec::new();
+        while !stop.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nonblocking(false);
+                    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+                    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+                    let h = handle.clone();
+                    workers.push(std::thread::spawn(move || h(stream)));
+                    workers.retain(|w| !w.is_finished());
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(_) => break,
+            }
+        }
+        for w in workers {
+            let _ = w.join();
+        }
+    }))
+}
+
+/// A stream that waits `latency` before each read and write.
+struct Slow<S> {
+    inner: S,
+    latency: Duration,
+}
+
+impl<S: Read> Read for Slow<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.latency.is_zero() {
+            std::thread::sleep(self.latency);
+        }
+        self.inner.read(buf)
+    }
+}
+
+impl<S: Write> Write for Slow<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.latency.is_zero() {
+            std::thread::sleep(self.latency);
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn send(w: &mut impl Write, text: &str, split: bool) -> io::Result<()> {
+    if split {
+        for b in text.as_bytes() {
+            w.write_all(&[*b])?;
+            w.flush()?;
+        }
+        Ok(())
+    } else {
+        w.write_all(text.as_bytes())?;
+        w.flush()
+    }
+}
+
+/// Reads one command line (at most 1000 octets).
+fn read_line(r: &mut impl BufRead) -> io::Result<Option<String>> {
+    let mut buf = Vec::new();
+    let n = r.take(1000).read_until(b'\n', &mut buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(Some(String::from_utf8_lossy(&buf).trim_end().to_owned()))
+}
+
+enum Next {
+    Quit,
+    StartTls,
+}
+
+/// The command loop, before TLS (`tls` false) or after it.
+fn commands(io: &mut (impl BufRead + Write), behaviour: Behaviour, tls: bool) -> io::Result<Next> {
+    let split = behaviour == Behaviour::SplitReplies;
+    for _ in 0..50 {
+        let Some(line) = read_line(io)? else {
+            return Ok(Next::Quit);
+        };
+        let verb = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        match verb.as_str() {
+            "EHLO" if behaviour == Behaviour::NoEhlo => {
+                send(io, "502 5.5.1 EHLO not implemented\r\n", split)?
+            }
+            "EHLO" => {
+                let mut reply = String::from("250-lab.test greets you\r\n250-PIPELINING\r\n");
+                if !tls && behaviour != Behaviour::NoStartTls {
+                    reply.push_str("250-STARTTLS\r\n");
+                }
+                if behaviour == Behaviour::LongLine {
+                    reply.push_str(&format!("250-X{}\r\n", "L".repeat(5000)));
+                }
+                reply.push_str("250 8BITMIME\r\n");
+                send(io, &reply, split)?;
+            }
+            "HELO" => send(io, "250 lab.test\r\n", split)?,
+            "STARTTLS" if tls => send(io, "503 5.5.1 TLS already active\r\n", split)?,
+            "STARTTLS" => match behaviour {
+                Behaviour::RefuseStartTls => send(io, "454 4.7.0 TLS not available\r\n", split)?,
+                Behaviour::AbortHandshake => {
+                    send(io, "220 2.0.0 go ahead\r\n", split)?;
+                    return Ok(Next::Quit);
+                }
+                Behaviour::GarbageAfterStartTls => {
+                    send(io, "220 2.0.0 go ahead\r\n", split)?;
+                    send(io, "this is not a TLS record\r\n", split)?;
+                    return Ok(Next::Quit);
+                }
+                Behaviour::InjectAfterStartTls => {
+                    send(io, "220 2.0.0 go ahead\r\n250 2.0.0 injected\r\n", false)?;
+                    return Ok(Next::StartTls);
+                }
+                _ => {
+                    send(io, "220 2.0.0 go ahead\r\n", split)?;
+                    return Ok(Next::StartTls);
+                }
+            },
+            "QUIT" => {
+                send(io, "221 2.0.0 bye\r\n", split)?;
+                return Ok(Next::Quit);
+            }
+            _ => send(io, "500 5.5.2 unknown command\r\n", split)?,
+        }
+    }
+    Ok(Next::Quit)
+}
+
+fn serve(
+    stream: TcpStream,
+    config: &Arc<ServerConfig>,
+    behaviour: Behaviour,
+    latency: Duration,
+) -> io::Result<()> {
+    let raw = stream.try_clone()?;
+    let mut io = BufReader::new(Slow {
+        inner: stream,
+        latency,
+    });
+    if let Behaviour::SlowBanner(d) = behaviour {
+        std::thread::sleep(d);
+    }
+    send(
+        io.get_mut(),
+        "220 lab.test ESMTP\r\n",
+        behaviour == Behaviour::SplitReplies,
+    )?;
+    let mut rw = ReadWrite(&mut io);
+    match commands(&mut rw, behaviour, false)? {
+        Next::Quit => {
+            let _ = raw.shutdown(Shutdown::Both);
+            Ok(())
+        }
+        Next::StartTls => {
+            let conn = ServerConnection::new(config.clone()).map_err(io::Error::other)?;
+            let plain = io.into_inner();
+            let mut tls = StreamOwned::new(conn, plain);
+            while tls.conn.is_handshaking() {
+                tls.conn.complete_io(&mut tls.sock)?;
+            }
+            let mut tls_io = BufReader::new(tls);
+            let mut rw = ReadWrite(&mut tls_io);
+            let _ = commands(&mut rw, behaviour, true)?;
+            let _ = raw.shutdown(Shutdown::Both);
+            Ok(())
+        }
+    }
+}
+
+/// A BufReader whose writes go to the inner stream.
+struct ReadWrite<'a, S: Read + Write>(&'a mut BufReader<S>);
+
+impl<S: Read + Write> Read for ReadWrite<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<S: Read + Write> BufRead for ReadWrite<'_, S> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.0.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.0.consume(amt);
+    }
+}
+
+impl<S: Read + Write> Write for ReadWrite<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.get_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.get_mut().flush()
+    }
+}
+
+/// What a man in the middle does to a session it relays to a real server.
+#[derive(Clone, Debug)]
+pub enum MitmKind {
+    /// Removes STARTTLS from the server's EHLO reply (a downgrade to plaintext).
+    StripStartTls,
+    /// Answers STARTTLS itself and presents its own certificate.
+    OwnCertificate(Vec<Credential>),
+    /// Relays STARTTLS, then adds a reply of its own ahead of the handshake.
+    Inject,
+}
+
+/// A man in the middle on 127.0.0.1 in front of `upstream`.
+#[derive(Debug)]
+pub struct Mitm {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Mitm {
+    /// Starts one.
+    pub fn start(upstream: SocketAddr, kind: MitmKind) -> io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let own = match &kind {
+            MitmKind::OwnCertificate(c) => {
+                Some(server_config_by_name(c.clone(), Vec::new(), ServerOptions::default()).0)
+            }
+            _ => None,
+        };
+        let thread = accept_loop(listener, stop.clone(), move |client| {
+            let _ = relay(client, upstream, &kind, own.as_ref());
+        })?;
+        Ok(Self {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Mitm {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Relays one reply (possibly multi-line) from `from`, transformed by `edit`, to `to`.
+fn relay_reply(
+    from: &mut impl BufRead,
+    to: &mut impl Write,
+    edit: impl Fn(Vec<String>) -> Vec<String>,
+) -> io::Result<Option<String>> {
+    let mut lines = Vec::new();
+    loop {
+        let Some(line) = read_line(from)? else {
+            return Ok(None);
+        };
+        let last = line.as_bytes().get(3) != Some(&b'-');
+        lines.push(line);
+        if last || lines.len() > 100 {
+            break;
+        }
+    }
+    let lines = edit(lines);
+    let n = lines.len();
+    let mut text = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        let (code, rest) = l.split_at(l.len().min(3));
+        let rest = rest.get(1..).unwrap_or("");
+        text.push_str(&format!(
+            "{code}{}{rest}\r\n",
+            if i + 1 == n { ' ' } else { '-' }
+        ));
+    }
+    to.write_all(text.as_bytes())?;
+    to.flush()?;
+    Ok(lines.first().cloned())
+}
+
+fn relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    kind: &MitmKind,
+    own: Option<&Arc<ServerConfig>>,
+) -> io::Result<()> {
+    let server = TcpStream::connect_timeout(&upstream, IO_TIMEOUT)?;
+    server.set_read_timeout(Some(IO_TIMEOUT))?;
+    let mut from_server = BufReader::new(server.try_clone()?);
+    let mut to_server = server;
+    let mut from_client = BufReader::new(client.try_clone()?);
+    let mut to_client = client;
+    let keep = |l: Vec<String>| l;
+    relay_reply(&mut from_server, &mut to_client, keep)?;
+    for _ in 0..50 {
+        let Some(line) = read_line(&mut from_client)? else {
+            return Ok(());
+        };
+        let verb = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        if verb == "STARTTLS" {
+            match kind {
+                MitmKind::OwnCertificate(_) => {
+                    to_client.write_all(b"220 2.0.0 go ahead\r\n")?;
+                    let Some(config) = own else { return Ok(()) };
+                    let conn = ServerConnection::new(config.clone()).map_err(io::Error::other)?;
+                    let mut tls = StreamOwned::new(conn, to_client);
+                    while tls.conn.is_handshaking() {
+                        tls.conn.complete_io(&mut tls.sock)?;
+                    }
+                    // A client that accepted the impostor would now talk to us.
+                    let mut tls_io = BufReader::new(tls);
+                    let mut rw = ReadWrite(&mut tls_io);
+                    let _ = commands(&mut rw, Behaviour::Normal, true)?;
+                    return Ok(());
+                }
+                MitmKind::Inject => {
+                    to_server.write_all(b"STARTTLS\r\n")?;
+                    let Some(first) = read_line(&mut from_server)? else {
+                        return Ok(());
+                    };
+                    to_client.write_all(format!("{first}\r\n250 2.0.0 injected\r\n").as_bytes())?;
+                    // From here on, relay raw bytes both ways.
+                    let mut c2 = from_client.into_inner();
+                    let mut s2 = from_server.into_inner();
+                    let (mut c3, mut s3) = (c2.try_clone()?, s2.try_clone()?);
+                    // When either side closes, close both, so that nobody waits for a timeout.
+                    let up = std::thread::spawn(move || {
+                        let _ = io::copy(&mut c2, &mut s3);
+                        let _ = s3.shutdown(Shutdown::Both);
+                    });
+                    let _ = io::copy(&mut s2, &mut c3);
+                    let _ = c3.shutdown(Shutdown::Both);
+                    let _ = up.join();
+                    return Ok(());
+                }
+                MitmKind::StripStartTls => {
+                    // The client should never ask; refuse as if unknown.
+                    to_client.write_all(b"502 5.5.1 not implemented\r\n")?;
+                    continue;
+                }
+            }
+        }
+        to_server.write_all(format!("{line}\r\n").as_bytes())?;
+        let strip = matches!(kind, MitmKind::StripStartTls) && verb == "EHLO";
+        let first = relay_reply(&mut from_server, &mut to_client, |lines| {
+            if strip {
+                lines
+                    .into_iter()
+                    .filter(|l| !l.to_ascii_uppercase().contains("STARTTLS"))
+                    .collect()
+            } else {
+                lines
+            }
+        })?;
+        if verb == "QUIT" || first.is_none() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}

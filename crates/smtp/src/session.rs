@@ -1,0 +1,398 @@
+//! One SMTP session to one address under one policy.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mxdane_tls::{DaneTarget, Report, TlsFailure};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout};
+
+use crate::SmtpError;
+use crate::reply::{Limits, Reply, read_reply};
+
+/// How far a session got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Connecting.
+    Connect,
+    /// Waiting for the banner.
+    Banner,
+    /// EHLO (or HELO).
+    Ehlo,
+    /// STARTTLS.
+    StartTls,
+    /// The TLS handshake.
+    Handshake,
+    /// EHLO after TLS.
+    EhloAfterTls,
+    /// QUIT.
+    Quit,
+    /// Finished.
+    Done,
+}
+
+impl Stage {
+    /// A short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Banner => "banner",
+            Self::Ehlo => "EHLO",
+            Self::StartTls => "STARTTLS",
+            Self::Handshake => "TLS handshake",
+            Self::EhloAfterTls => "EHLO after TLS",
+            Self::Quit => "QUIT",
+            Self::Done => "done",
+        }
+    }
+}
+
+/// What to require of the session (Postfix's names, RFC 7672 section 6; S-06).
+#[derive(Clone, Debug)]
+pub enum Policy {
+    /// DANE applies (usable TLSA records): STARTTLS, and a chain the records authenticate.
+    Dane(DaneTarget),
+    /// TLS is required, not authenticated (`encrypt`; secure TLSA records none of which is
+    /// usable, D-12). The target's records are still reported against.
+    Encrypt(DaneTarget),
+    /// Opportunistic TLS (`may`): TLS when offered, plaintext otherwise.
+    May(DaneTarget),
+}
+
+impl Policy {
+    fn target(&self) -> DaneTarget {
+        match self {
+            Self::Dane(t) => t.clone(),
+            Self::Encrypt(t) | Self::May(t) => t.clone().unauthenticated(),
+        }
+    }
+
+    fn tls_required(&self) -> bool {
+        !matches!(self, Self::May(_))
+    }
+
+    /// `dane`, `encrypt` or `may`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Dane(_) => "dane",
+            Self::Encrypt(_) => "encrypt",
+            Self::May(_) => "may",
+        }
+    }
+}
+
+/// Where connections go: directly, or through routes that tests set (a public address and
+/// port mapped to a loopback port chosen at run time).
+#[derive(Clone, Debug, Default)]
+pub struct Connector {
+    routes: HashMap<SocketAddr, SocketAddr>,
+}
+
+impl Connector {
+    /// Connects to addresses as given.
+    pub fn direct() -> Self {
+        Self::default()
+    }
+
+    /// Sends connections for `from` to `to` instead.
+    pub fn route(mut self, from: SocketAddr, to: SocketAddr) -> Self {
+        self.routes.insert(from, to);
+        self
+    }
+
+    async fn connect(&self, addr: SocketAddr) -> std::io::Result<TcpStream> {
+        TcpStream::connect(self.routes.get(&addr).copied().unwrap_or(addr)).await
+    }
+}
+
+/// Timeouts and limits (S-07).
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Each step: connect, banner, each reply, the handshake.
+    pub step: Duration,
+    /// The whole session.
+    pub total: Duration,
+    /// Reply limits.
+    pub limits: Limits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            step: Duration::from_secs(30),
+            total: Duration::from_secs(120),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The protection a session had when it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Security {
+    /// TLS, the server authenticated by DANE.
+    Authenticated,
+    /// TLS without authentication.
+    Encrypted,
+    /// No TLS.
+    Plaintext,
+}
+
+impl Security {
+    /// `authenticated`, `encrypted` or `plaintext`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Authenticated => "authenticated",
+            Self::Encrypted => "encrypted",
+            Self::Plaintext => "plaintext",
+        }
+    }
+}
+
+/// What the TLS session was.
+#[derive(Clone, Debug)]
+pub struct TlsInfo {
+    /// `TLSv1_3` or `TLSv1_2`.
+    pub version: String,
+    /// The cipher suite.
+    pub cipher: String,
+    /// The chain's judgement (which record matched at which depth, or why none did).
+    pub report: Option<Report>,
+}
+
+/// The result of a session: how far it got, why it stopped, and what it had.
+#[derive(Debug)]
+pub struct SessionReport {
+    /// The address connected to.
+    pub address: SocketAddr,
+    /// The policy's name.
+    pub policy: &'static str,
+    /// The last stage reached.
+    pub reached: Stage,
+    /// Whether the policy was satisfied (the session could carry mail).
+    pub success: bool,
+    /// The protection when the session ended.
+    pub security: Security,
+    /// Why it stopped early, if it did.
+    pub error: Option<SmtpError>,
+    /// Under `may` only: after a failed handshake the message may be retried in plaintext
+    /// on a new connection (Postfix's behaviour); never under `dane` or `encrypt`.
+    pub plaintext_retry_allowed: bool,
+    /// The banner.
+    pub banner: Option<Reply>,
+    /// EHLO keywords before TLS (not trusted afterwards).
+    pub ehlo: Vec<String>,
+    /// EHLO keywords after TLS.
+    pub ehlo_tls: Vec<String>,
+    /// The TLS session, if one was made (or its chain, if the handshake failed after it).
+    pub tls: Option<TlsInfo>,
+}
+
+struct Conn<S> {
+    io: BufReader<S>,
+    settings: Settings,
+    deadline: Instant,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    async fn reply(&mut self, stage: Stage) -> Result<Reply, SmtpError> {
+        let limits = self.settings.limits;
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        match timeout(
+            self.settings.step.min(left),
+            read_reply(&mut self.io, limits),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(SmtpError::Timeout(stage)),
+        }
+    }
+
+    async fn command(&mut self, stage: Stage, line: &str) -> Result<Reply, SmtpError> {
+        let bytes = format!("{line}\r\n");
+        let io = self.io.get_mut();
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        match timeout(self.settings.step.min(left), io.write_all(bytes.as_bytes())).await {
+            Ok(r) => r?,
+            Err(_) => return Err(SmtpError::Timeout(stage)),
+        }
+        self.reply(stage).await
+    }
+
+    /// EHLO, or HELO when EHLO is refused with a 5xx; the keywords (upper case).
+    async fn ehlo(&mut self, stage: Stage, helo: &str) -> Result<Vec<String>, SmtpError> {
+        let r = self.command(stage, &format!("EHLO {helo}")).await?;
+        if r.code == 250 {
+            return Ok(r
+                .lines
+                .iter()
+                .skip(1)
+                .filter_map(|l| l.split_whitespace().next().map(str::to_ascii_uppercase))
+                .collect());
+        }
+        if (500..600).contains(&r.code) {
+            let h = self.command(stage, &format!("HELO {helo}")).await?;
+            if h.code == 250 {
+                return Ok(Vec::new());
+            }
+            return Err(SmtpError::Rejected(stage, h));
+        }
+        Err(SmtpError::Rejected(stage, r))
+    }
+}
+
+/// Runs one session to `address` under `policy`, saying `helo` in EHLO.
+pub async fn session(
+    connector: &Connector,
+    address: SocketAddr,
+    policy: &Policy,
+    helo: &str,
+    settings: Settings,
+) -> SessionReport {
+    let mut report = SessionReport {
+        address,
+        policy: policy.name(),
+        reached: Stage::Connect,
+        success: false,
+        security: Security::Plaintext,
+        error: None,
+        plaintext_retry_allowed: false,
+        banner: None,
+        ehlo: Vec::new(),
+        ehlo_tls: Vec::new(),
+        tls: None,
+    };
+    if let Err(e) = run(connector, policy, helo, settings, &mut report).await {
+        report.error = Some(e);
+    }
+    report
+}
+
+async fn run(
+    connector: &Connector,
+    policy: &Policy,
+    helo: &str,
+    settings: Settings,
+    report: &mut SessionReport,
+) -> Result<(), SmtpError> {
+    let deadline = Instant::now() + settings.total;
+    let tcp = match timeout(settings.step, connector.connect(report.address)).await {
+        Ok(r) => r?,
+        Err(_) => return Err(SmtpError::Timeout(Stage::Connect)),
+    };
+    let mut c = Conn {
+        io: BufReader::new(tcp),
+        settings,
+        deadline,
+    };
+    report.reached = Stage::Banner;
+    let banner = c.reply(Stage::Banner).await?;
+    if banner.code != 220 {
+        return Err(SmtpError::Rejected(Stage::Banner, banner));
+    }
+    report.banner = Some(banner);
+    report.reached = Stage::Ehlo;
+    report.ehlo = c.ehlo(Stage::Ehlo, helo).await?;
+    let plaintext_ok = |report: &mut SessionReport| {
+        report.success = true;
+        report.security = Security::Plaintext;
+    };
+    if !report.ehlo.iter().any(|k| k == "STARTTLS") {
+        if policy.tls_required() {
+            // S-01: with DANE (or encrypt) this host is not used.
+            return Err(SmtpError::NoStartTls);
+        }
+        plaintext_ok(report);
+        return quit(&mut c, report).await;
+    }
+    report.reached = Stage::StartTls;
+    let r = c.command(Stage::StartTls, "STARTTLS").await?;
+    if r.code != 220 {
+        if policy.tls_required() {
+            return Err(SmtpError::Rejected(Stage::StartTls, r));
+        }
+        plaintext_ok(report);
+        return quit(&mut c, report).await;
+    }
+    // S-04: anything already buffered came before the handshake: never read it as a reply.
+    let early = c.io.buffer().len();
+    if early > 0 {
+        return Err(SmtpError::Injection(early));
+    }
+    report.reached = Stage::Handshake;
+    let target = policy.target();
+    let (config, verifier, name) = target
+        .client_config()
+        .map_err(|e| SmtpError::Tls(TlsFailure::Setup(e.to_string())))?;
+    let tcp = c.io.into_inner();
+    let connector_tls = tokio_rustls::TlsConnector::from(config);
+    let left = deadline.saturating_duration_since(Instant::now());
+    let handshake = timeout(settings.step.min(left), connector_tls.connect(name, tcp)).await;
+    let seen = verifier.seen();
+    let chain_report = match &seen {
+        Some(mxdane_tls::Seen::Chain(r)) => Some(r.clone()),
+        _ => None,
+    };
+    let tls = match handshake {
+        Err(_) => {
+            report.plaintext_retry_allowed = !policy.tls_required();
+            return Err(SmtpError::Timeout(Stage::Handshake));
+        }
+        Ok(Err(e)) => {
+            report.plaintext_retry_allowed = !policy.tls_required();
+            report.tls = chain_report.map(|r| TlsInfo {
+                version: String::new(),
+                cipher: String::new(),
+                report: Some(r),
+            });
+            return Err(SmtpError::Tls(target.classify(e, seen)));
+        }
+        Ok(Ok(tls)) => tls,
+    };
+    let (_, conn) = tls.get_ref();
+    let authenticated = chain_report.as_ref().is_some_and(Report::is_authenticated);
+    report.tls = Some(TlsInfo {
+        version: conn
+            .protocol_version()
+            .map_or_else(String::new, |v| format!("{v:?}")),
+        cipher: conn
+            .negotiated_cipher_suite()
+            .map_or_else(String::new, |s| format!("{:?}", s.suite())),
+        report: chain_report,
+    });
+    if matches!(policy, Policy::Dane(_)) && !authenticated {
+        // Unreachable with the DANE verifier (it fails the handshake); refuse rather than assume.
+        return Err(SmtpError::Tls(TlsFailure::Setup(
+            "the handshake finished without DANE authentication".into(),
+        )));
+    }
+    report.security = if authenticated && target.authenticates() {
+        Security::Authenticated
+    } else {
+        Security::Encrypted
+    };
+    // RFC 3207 section 4.2: forget everything from before TLS and say EHLO again.
+    let mut c = Conn {
+        io: BufReader::new(tls),
+        settings,
+        deadline,
+    };
+    report.reached = Stage::EhloAfterTls;
+    report.ehlo_tls = c.ehlo(Stage::EhloAfterTls, helo).await?;
+    report.success = true;
+    quit(&mut c, report).await
+}
+
+async fn quit<S: AsyncRead + AsyncWrite + Unpin>(
+    c: &mut Conn<S>,
+    report: &mut SessionReport,
+) -> Result<(), SmtpError> {
+    report.reached = Stage::Quit;
+    // A failed QUIT does not undo a successful session.
+    if c.command(Stage::Quit, "QUIT").await.is_ok() {
+        report.reached = Stage::Done;
+    }
+    Ok(())
+}
