@@ -92,6 +92,9 @@ pub struct Hop {
     pub name: Name,
     /// The status of this step.
     pub status: Status,
+    /// The earliest expiration (seconds since 1970) of the RRSIGs that made this step
+    /// secure, when the embedded validator checked them.
+    pub expires: Option<u32>,
 }
 
 /// The result of a lookup. Constructed only in this crate.
@@ -102,6 +105,7 @@ pub struct Lookup {
     answer: Answer,
     hops: Vec<Hop>,
     status: Status,
+    ttl: Option<u32>,
 }
 
 impl Lookup {
@@ -115,7 +119,23 @@ impl Lookup {
             answer,
             hops,
             status,
+            ttl: None,
         }
+    }
+
+    fn with_ttl(mut self, ttl: Option<u32>) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The TTL of the records found (the smallest), if any.
+    pub fn ttl(&self) -> Option<u32> {
+        self.ttl
+    }
+
+    /// The earliest RRSIG expiration along the lookup (embedded validator only).
+    pub fn expires(&self) -> Option<u32> {
+        self.hops.iter().filter_map(|h| h.expires).min()
     }
 
     /// The name asked.
@@ -199,7 +219,12 @@ impl ValidatingResolver {
     }
 
     /// The status of the RRset `owner`/`t` in `msg`.
-    fn judge_rrset(&self, owner: &Name, t: u16, msg: &Message) -> Result<Status, LookupError> {
+    fn judge_rrset(
+        &self,
+        owner: &Name,
+        t: u16,
+        msg: &Message,
+    ) -> Result<(Status, Option<u32>), LookupError> {
         let rrset: Vec<Record> = msg
             .answer
             .iter()
@@ -221,7 +246,14 @@ impl ValidatingResolver {
                 }
             });
         let (zone, state) = self.v.zone_of(&hint)?;
-        Ok(match state {
+        let expires = sigs
+            .iter()
+            .filter_map(|s| match &s.rdata {
+                Rdata::Rrsig { expiration, .. } => Some(*expiration),
+                _ => None,
+            })
+            .min();
+        let status = match state {
             ZoneState::Insecure => Status::Insecure,
             ZoneState::Bogus(why) => Status::Bogus(why),
             ZoneState::Secure(keys) => {
@@ -252,7 +284,9 @@ impl ValidatingResolver {
                     }
                 }
             }
-        })
+        };
+        let expires = expires.filter(|_| status == Status::Secure);
+        Ok((status, expires))
     }
 
     /// The status of a NODATA or NXDOMAIN answer for `name`/`qtype`.
@@ -352,30 +386,45 @@ impl Resolver for ValidatingResolver {
             }
             let msg = self.v.ask(&name, qtype)?;
             if let Some((owner, target)) = dname_above(&msg, &name) {
-                let status = self.judge_rrset(&owner, rtype::DNAME, &msg)?;
+                let (status, expires) = self.judge_rrset(&owner, rtype::DNAME, &msg)?;
                 let next = name.replace_suffix(&owner, &target).ok_or_else(|| {
                     LookupError::Malformed(format!("DNAME substitution of {name} is too long"))
                 })?;
-                hops.push(Hop { name, status });
+                hops.push(Hop {
+                    name,
+                    status,
+                    expires,
+                });
                 name = next;
                 continue;
             }
             let records = records_at(&msg, &name, qtype);
             if !records.is_empty() {
-                let status = self.judge_rrset(&name, qtype, &msg)?;
-                hops.push(Hop { name, status });
-                return Ok(Lookup::new(
-                    qname.clone(),
-                    qtype,
-                    Answer::Records(records),
-                    hops,
-                ));
+                let ttl = msg
+                    .answer
+                    .iter()
+                    .filter(|r| r.name == name && r.rtype() == qtype)
+                    .map(|r| r.ttl)
+                    .min();
+                let (status, expires) = self.judge_rrset(&name, qtype, &msg)?;
+                hops.push(Hop {
+                    name,
+                    status,
+                    expires,
+                });
+                return Ok(
+                    Lookup::new(qname.clone(), qtype, Answer::Records(records), hops).with_ttl(ttl),
+                );
             }
             if qtype != rtype::CNAME
                 && let Some(target) = cname_at(&msg, &name)
             {
-                let status = self.judge_rrset(&name, rtype::CNAME, &msg)?;
-                hops.push(Hop { name, status });
+                let (status, expires) = self.judge_rrset(&name, rtype::CNAME, &msg)?;
+                hops.push(Hop {
+                    name,
+                    status,
+                    expires,
+                });
                 name = target;
                 continue;
             }
@@ -385,7 +434,11 @@ impl Resolver for ValidatingResolver {
             } else {
                 Answer::NoData
             };
-            hops.push(Hop { name, status });
+            hops.push(Hop {
+                name,
+                status,
+                expires: None,
+            });
             return Ok(Lookup::new(qname.clone(), qtype, answer, hops));
         }
         Err(chain_error(qname, &seen))
@@ -465,7 +518,11 @@ impl TrustedAdResolver {
                 }
                 let records = records_at(&msg, &name, qtype);
                 if !records.is_empty() {
-                    hops.push(Hop { name, status });
+                    hops.push(Hop {
+                        name,
+                        status,
+                        expires: None,
+                    });
                     return Ok(Lookup::new(
                         qname.clone(),
                         qtype,
@@ -483,6 +540,7 @@ impl TrustedAdResolver {
                         hops.push(Hop {
                             name,
                             status: status.clone(),
+                            expires: None,
                         });
                         name = next;
                     }
@@ -499,7 +557,11 @@ impl TrustedAdResolver {
                 } else {
                     Answer::NoData
                 };
-                hops.push(Hop { name, status });
+                hops.push(Hop {
+                    name,
+                    status,
+                    expires: None,
+                });
                 return Ok(Lookup::new(qname.clone(), qtype, answer, hops));
             }
             seen.remove(&name);

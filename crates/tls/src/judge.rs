@@ -213,9 +213,34 @@ pub struct Sealed(());
 pub struct Report {
     outcomes: Vec<RecordOutcome>,
     verdict: Verdict,
+    chain: Vec<ChainCert>,
+}
+
+/// One certificate of the chain as the server sent it, for reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainCert {
+    /// Subject (empty when the certificate cannot be parsed).
+    pub subject: String,
+    /// Issuer.
+    pub issuer: String,
+    /// Start of validity.
+    pub not_before: Option<OffsetDateTime>,
+    /// End of validity.
+    pub not_after: Option<OffsetDateTime>,
+    /// SHA2-256 of the SubjectPublicKeyInfo, hex.
+    pub spki_sha256: String,
+    /// The key type, e.g. `ECDSA P-256`.
+    pub key: String,
+    /// The DER certificate.
+    pub der: Vec<u8>,
 }
 
 impl Report {
+    /// The chain as sent, leaf first.
+    pub fn chain(&self) -> &[ChainCert] {
+        &self.chain
+    }
+
     /// One outcome per input record, in input order.
     pub fn outcomes(&self) -> &[RecordOutcome] {
         &self.outcomes
@@ -319,7 +344,35 @@ pub(crate) fn judge(
         },
         None => Verdict::NotAuthenticated,
     };
-    Report { outcomes, verdict }
+    let chain = chain
+        .iter()
+        .zip(&parsed)
+        .map(|(der, cert)| match cert {
+            Some(c) => ChainCert {
+                subject: c.subject().to_owned(),
+                issuer: c.issuer().to_owned(),
+                not_before: Some(c.not_before()),
+                not_after: Some(c.not_after()),
+                spki_sha256: sha256_hex(c.spki_der()),
+                key: c.key_type().to_string(),
+                der: der.to_vec(),
+            },
+            None => ChainCert {
+                subject: String::new(),
+                issuer: String::new(),
+                not_before: None,
+                not_after: None,
+                spki_sha256: String::new(),
+                key: "unparseable".into(),
+                der: der.to_vec(),
+            },
+        })
+        .collect();
+    Report {
+        outcomes,
+        verdict,
+        chain,
+    }
 }
 
 struct Context<'a, 'c> {

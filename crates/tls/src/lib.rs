@@ -36,6 +36,7 @@ mod verifier;
 
 pub use client::{DaneSession, DaneTarget, SetupError, TlsFailure, Versions};
 pub use judge::{
-    Anchor, ChainProblem, RecordOutcome, Report, Sealed, Verdict, unix_time, verify_chain,
+    Anchor, ChainCert, ChainProblem, RecordOutcome, Report, Sealed, Verdict, unix_time,
+    verify_chain,
 };
 pub use verifier::{DaneVerifier, KeyFilter, Seen};

@@ -328,7 +328,8 @@ impl WorldBuilder {
         self
     }
 
-    /// The address of every zone's nameserver `ns1.<zone>` (default 127.0.0.1).
+    /// One address for every nameserver of every zone (default: [`ns_address`], distinct per
+    /// zone and server, so that tests can route each to its own in-process server).
     pub fn ns_addr(mut self, addr: Ipv4Addr) -> Self {
         self.ns_addr = Some(addr);
         self
@@ -350,7 +351,14 @@ impl WorldBuilder {
         let now = self.now.unwrap_or_else(|| {
             u32::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
         });
-        let ns_addr = self.ns_addr.unwrap_or(Ipv4Addr::LOCALHOST);
+        let fixed = self.ns_addr;
+        let apex_index: Vec<Name> = self.zones.iter().map(|z| z.apex.clone()).collect();
+        let ns_addr = move |apex: &Name, server: usize| -> Ipv4Addr {
+            fixed.unwrap_or_else(|| {
+                let zone = apex_index.iter().position(|a| a == apex).unwrap_or(0);
+                ns_address(zone, server)
+            })
+        };
         let specs = self.zones;
         // Keys first: parents need their children's DNSKEYs for DS records.
         let keysets: Vec<KeySet> = specs.iter().map(KeySet::for_zone).collect();
@@ -371,7 +379,7 @@ impl WorldBuilder {
                         &children,
                         server,
                         now,
-                        ns_addr,
+                        &ns_addr,
                     ))
                 })
                 .collect();
@@ -422,6 +430,17 @@ impl WorldBuilder {
                 .collect(),
         }
     }
+}
+
+/// The default address of nameserver `ns{server+1}` of the zone at `zone` (its index in
+/// [`World::zones`]): `127.0.{zone+1}.{server+1}`, all loopback.
+pub fn ns_address(zone: usize, server: usize) -> Ipv4Addr {
+    Ipv4Addr::new(
+        127,
+        0,
+        u8::try_from(zone % 250 + 1).unwrap_or(1),
+        u8::try_from(server % 250 + 1).unwrap_or(1),
+    )
 }
 
 /// The index of the zone that delegates `apex` (the deepest other zone above it).
@@ -524,7 +543,7 @@ impl Zone {
         children: &[(&ZoneSpec, &KeySet)],
         server: &ServerSpec,
         now: u32,
-        ns_addr: Ipv4Addr,
+        ns_addr: &dyn Fn(&Name, usize) -> Ipv4Addr,
     ) -> Self {
         let apex = &spec.apex;
         let ttl = spec.ttl;
@@ -540,6 +559,7 @@ impl Zone {
                 .push(r);
         };
         let ns = apex.child("ns1");
+        let servers = spec.servers.len();
         add(Record::new(
             apex.clone(),
             ttl,
@@ -553,8 +573,12 @@ impl Zone {
                 minimum: negative_ttl,
             },
         ));
-        add(Record::new(apex.clone(), ttl, Rdata::Ns(ns.clone())));
-        add(Record::new(ns, ttl, Rdata::A(ns_addr)));
+        // One nameserver per authoritative server: ns1, ns2, ... each with its own address.
+        for i in 0..servers {
+            let name = apex.child(&format!("ns{}", i + 1));
+            add(Record::new(apex.clone(), ttl, Rdata::Ns(name.clone())));
+            add(Record::new(name, ttl, Rdata::A(ns_addr(apex, i))));
+        }
         for k in &keyset.keys {
             add(Record::new(apex.clone(), ttl, k.dnskey()));
         }
@@ -578,13 +602,15 @@ impl Zone {
         let mut secure_cuts = BTreeSet::new();
         for (child, child_keys) in children {
             let cut = child.apex.clone();
-            let child_ns = cut.child("ns1");
-            add(Record::new(cut.clone(), ttl, Rdata::Ns(child_ns.clone())));
-            glue.entry(child_ns.clone()).or_default().push(Record::new(
-                child_ns,
-                ttl,
-                Rdata::A(ns_addr),
-            ));
+            for i in 0..child.servers.len() {
+                let child_ns = cut.child(&format!("ns{}", i + 1));
+                add(Record::new(cut.clone(), ttl, Rdata::Ns(child_ns.clone())));
+                glue.entry(child_ns.clone()).or_default().push(Record::new(
+                    child_ns,
+                    ttl,
+                    Rdata::A(ns_addr(&cut, i)),
+                ));
+            }
             if let (
                 Some(ksk),
                 Delegation::Secure | Delegation::DsMismatch | Delegation::DsAlgorithm(_),
