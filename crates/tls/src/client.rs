@@ -175,11 +175,11 @@ impl DaneTarget {
             },
             (Some(Seen::Chain(report)), Some(error)) if !report.is_authenticated() => {
                 let _ = error;
-                TlsFailure::NotAuthenticated(report)
+                TlsFailure::NotAuthenticated(Box::new(report))
             }
             (Some(Seen::Chain(report)), Some(error)) => TlsFailure::Handshake {
                 error,
-                report: Some(report),
+                report: Some(Box::new(report)),
             },
             // The server gave up before sending a certificate while we asked for one key type
             // only: it has no certificate of that type. OpenSSL servers say handshake_failure,
@@ -217,7 +217,7 @@ pub struct DaneSession<S: Read + Write> {
 #[derive(Debug)]
 pub enum TlsFailure {
     /// The chain was judged and no record authenticated it.
-    NotAuthenticated(Report),
+    NotAuthenticated(Box<Report>),
     /// The server has no certificate of the key type asked for (S-05).
     NoCertificateOfType {
         /// What was asked for.
@@ -231,7 +231,7 @@ pub enum TlsFailure {
         /// The TLS error.
         error: rustls::Error,
         /// The chain's report, when it got that far.
-        report: Option<Report>,
+        report: Option<Box<Report>>,
     },
     /// The connection failed.
     Io(io::Error),

@@ -69,6 +69,8 @@ pub enum SigFault {
     Corrupt,
     /// No RRSIG at all.
     Missing,
+    /// A valid RRSIG that expires in three days (monitoring should warn).
+    ExpiresSoon,
 }
 
 /// How one authoritative server of a zone misbehaves for queries of one type.
@@ -411,6 +413,7 @@ impl WorldBuilder {
                 sig_faults: spec
                     .sig_faults
                     .iter()
+                    .filter(|(_, _, f)| *f != SigFault::ExpiresSoon)
                     .map(|(n, t, _)| (n.clone(), *t))
                     .collect(),
             });
@@ -773,6 +776,7 @@ impl Zone {
                 Some(SigFault::Missing) => return Vec::new(),
                 Some(SigFault::Expired) => (now - 60 * day, now - 7 * day),
                 Some(SigFault::NotYetValid) => (now + 7 * day, now + 37 * day),
+                Some(SigFault::ExpiresSoon) => (now - 3600, now + 3 * day),
                 _ => (now - 3600, now + 30 * day),
             };
             let mut sig = keys::sign_rrset(rrset, key, &apex, inception, expiration);

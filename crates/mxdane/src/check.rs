@@ -1,0 +1,733 @@
+//! `mxdane check`: the plan, then every host x address x key algorithm probed concurrently,
+//! every authoritative nameserver of each TLSA zone asked directly, expiry and TTL advice, and
+//! one verdict that monitoring can trust (ok, warning, critical, unknown).
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use mxdane_dns::message::{QueryFlags, rcode};
+use mxdane_dns::plan::{self, Decision, HostPlan, Outcome, Plan, Request, TlsaStatus};
+use mxdane_dns::rdata::{Rdata, Record, rtype};
+use mxdane_dns::{Name, Resolver, Status, Transport, verify_rrset};
+use mxdane_smtp::{Connector, Policy, Security, SessionReport, Settings, SmtpError};
+use mxdane_tls::{
+    ChainCert, DaneTarget, KeyFilter, RecordOutcome, TlsFailure, Verdict as TlsVerdict,
+};
+use mxdane_tlsa::{DnsName, Tlsa};
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+
+/// Which address families to probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Family {
+    /// IPv4 and IPv6.
+    #[default]
+    Any,
+    /// IPv4 only (`-4`).
+    V4,
+    /// IPv6 only (`-6`).
+    V6,
+}
+
+/// Options of a check.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The SMTP port.
+    pub port: u16,
+    /// Check a host instead of a domain.
+    pub host: bool,
+    /// Warn about signatures and certificates expiring within this many days.
+    pub expiry_days: u32,
+    /// Also judge every chain at this time ("will it still verify then?").
+    pub at: Option<OffsetDateTime>,
+    /// Address families.
+    pub family: Family,
+    /// SMTP timeouts and limits.
+    pub settings: Settings,
+    /// Most probes at once.
+    pub concurrency: usize,
+    /// The name to say in EHLO.
+    pub helo: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            port: 25,
+            host: false,
+            expiry_days: 7,
+            at: None,
+            family: Family::Any,
+            settings: Settings::default(),
+            concurrency: 16,
+            helo: "mxdane.invalid".into(),
+        }
+    }
+}
+
+/// How a check reaches the world (tests point everything at the lab).
+#[derive(Clone)]
+pub struct Environment {
+    /// The resolver for the plan and the nameserver lookups.
+    pub resolver: Arc<dyn Resolver>,
+    /// Where SMTP connections go.
+    pub connector: Connector,
+    /// A transport to one authoritative nameserver address (port 53).
+    pub nameserver: Arc<dyn Fn(SocketAddr) -> Arc<dyn Transport> + Send + Sync>,
+}
+
+/// The result of one probe (closed list; README's verdict table uses it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeResult {
+    /// DANE authenticated the server.
+    Verified,
+    /// TLS without DANE authentication where none was required.
+    Encrypted,
+    /// No STARTTLS where none was required.
+    Plaintext,
+    /// The chain does not authenticate (see the reason).
+    Mismatch,
+    /// STARTTLS missing or refused where TLS was required.
+    NoStartTls,
+    /// The TLS handshake or session failed.
+    TlsFailed,
+    /// No connection.
+    ConnectFailed,
+    /// The server has no certificate of the probed key type.
+    NoSuchCertificate,
+    /// This machine cannot reach the address family (e.g. no IPv6 route).
+    UnreachableLocally,
+}
+
+impl ProbeResult {
+    /// The JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Verified => "verified",
+            Self::Encrypted => "encrypted",
+            Self::Plaintext => "plaintext",
+            Self::Mismatch => "mismatch",
+            Self::NoStartTls => "no-starttls",
+            Self::TlsFailed => "tls-failed",
+            Self::ConnectFailed => "connect-failed",
+            Self::NoSuchCertificate => "no-such-certificate",
+            Self::UnreachableLocally => "unreachable-locally",
+        }
+    }
+}
+
+/// One probe: an address and a key algorithm.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    /// The address.
+    pub ip: IpAddr,
+    /// `default`, `rsa` or `ecdsa`.
+    pub algorithm: &'static str,
+    /// The result.
+    pub result: ProbeResult,
+    /// Why (for mismatch: no-match, name-mismatch, expired, chain-invalid).
+    pub reason: String,
+    /// TLS version.
+    pub tls_version: Option<String>,
+    /// Cipher suite.
+    pub cipher: Option<String>,
+    /// The chain the server sent.
+    pub chain: Vec<ChainCert>,
+    /// The record that matched and the depth.
+    pub matched: Option<(String, usize)>,
+    /// With `--at`: whether the chain would still authenticate then.
+    pub at_verifies: Option<bool>,
+}
+
+/// What one authoritative nameserver says about a TLSA RRset.
+#[derive(Clone, Debug)]
+pub struct NsAnswer {
+    /// The TLSA owner asked.
+    pub owner: Name,
+    /// The nameserver's name.
+    pub name: Name,
+    /// Its address.
+    pub ip: IpAddr,
+    /// The TLSA RRset (presentation, sorted), or why there is none.
+    pub tlsa: Result<Vec<String>, String>,
+    /// Whether the RRset's signature verifies with the zone's keys.
+    pub signed: Result<(), String>,
+    /// The zone's SOA serial as that server sees it.
+    pub serial: Option<u32>,
+}
+
+/// One host's checks.
+#[derive(Clone, Debug)]
+pub struct HostCheck {
+    /// Its plan.
+    pub plan: HostPlan,
+    /// Every probe.
+    pub probes: Vec<Probe>,
+    /// Every authoritative answer for its TLSA RRset.
+    pub nameservers: Vec<NsAnswer>,
+}
+
+/// The verdict, with monitoring-plugin exit codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// 0.
+    Ok,
+    /// 1.
+    Warning,
+    /// 2.
+    Critical,
+    /// 3: the checker itself could not resolve or reach anything.
+    Unknown,
+}
+
+impl Verdict {
+    /// `ok`, `warning`, `critical`, `unknown`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// The monitoring-plugin exit code.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Ok => 0,
+            Self::Warning => 1,
+            Self::Critical => 2,
+            Self::Unknown => 3,
+        }
+    }
+}
+
+/// The whole check.
+#[derive(Clone, Debug)]
+pub struct CheckReport {
+    /// The plan.
+    pub plan: Plan,
+    /// Per host.
+    pub hosts: Vec<HostCheck>,
+    /// Problems that make the verdict critical.
+    pub critical: Vec<String>,
+    /// Problems that make it a warning.
+    pub warnings: Vec<String>,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+const ALGORITHMS: [(&str, KeyFilter); 3] = [
+    ("default", KeyFilter::Any),
+    ("rsa", KeyFilter::Rsa),
+    ("ecdsa", KeyFilter::Ecdsa),
+];
+
+/// Runs the check. The plan and DNS lookups are blocking and run on a blocking thread; the
+/// probes run concurrently, at most `options.concurrency` at a time.
+pub async fn check(env: Environment, destination: Name, options: Options) -> CheckReport {
+    let request = Request {
+        destination,
+        port: options.port,
+        host: options.host,
+    };
+    let dns_env = env.clone();
+    let dns_options = options.clone();
+    let (plan, nameservers) = tokio::task::spawn_blocking(move || {
+        let p = plan::plan(dns_env.resolver.as_ref(), &request);
+        let ns: Vec<Vec<NsAnswer>> = p
+            .hosts
+            .iter()
+            .map(|h| nameserver_answers(&dns_env, h, dns_options.port))
+            .collect();
+        (p, ns)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the DNS task failed: {e}"));
+    let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut tasks = Vec::new();
+    for (hi, h) in plan.hosts.iter().enumerate() {
+        if h.decision == Decision::Skip {
+            continue;
+        }
+        for a in &h.addresses {
+            let wanted = match options.family {
+                Family::Any => true,
+                Family::V4 => a.ip.is_ipv4(),
+                Family::V6 => a.ip.is_ipv6(),
+            };
+            if !wanted {
+                continue;
+            }
+            for (alg, filter) in ALGORITHMS {
+                let (h, ip, env, options, sem) = (
+                    h.clone(),
+                    a.ip,
+                    env.clone(),
+                    options.clone(),
+                    semaphore.clone(),
+                );
+                tasks.push((
+                    hi,
+                    tokio::spawn(async move {
+                        let _permit = sem.acquire_owned().await;
+                        probe(&env, &h, ip, alg, filter, &options).await
+                    }),
+                ));
+            }
+        }
+    }
+    let mut hosts: Vec<HostCheck> = plan
+        .hosts
+        .iter()
+        .zip(nameservers)
+        .map(|(h, ns)| HostCheck {
+            plan: h.clone(),
+            probes: Vec::new(),
+            nameservers: ns,
+        })
+        .collect();
+    for (hi, t) in tasks {
+        if let Ok(p) = t.await {
+            hosts[hi].probes.push(p);
+        }
+    }
+    let mut report = CheckReport {
+        plan,
+        hosts,
+        critical: Vec::new(),
+        warnings: Vec::new(),
+        verdict: Verdict::Ok,
+    };
+    judge(&mut report, &options);
+    report
+}
+
+fn target(h: &HostPlan, filter: KeyFilter) -> Option<DaneTarget> {
+    let mut names: Vec<DnsName> = h
+        .reference_ids
+        .iter()
+        .filter_map(|n| DnsName::parse(&n.to_string()).ok())
+        .collect();
+    if names.is_empty() {
+        names.push(DnsName::parse(&h.name.to_string()).ok()?);
+    }
+    Some(
+        DaneTarget::new(h.tlsa.clone(), names)
+            .ok()?
+            .key_filter(filter),
+    )
+}
+
+async fn probe(
+    env: &Environment,
+    h: &HostPlan,
+    ip: IpAddr,
+    alg: &'static str,
+    filter: KeyFilter,
+    options: &Options,
+) -> Probe {
+    let mut p = Probe {
+        ip,
+        algorithm: alg,
+        result: ProbeResult::TlsFailed,
+        reason: String::new(),
+        tls_version: None,
+        cipher: None,
+        chain: Vec::new(),
+        matched: None,
+        at_verifies: None,
+    };
+    let Some(t) = target(h, filter) else {
+        p.reason = format!("{} is not a usable TLS name", h.name);
+        return p;
+    };
+    let policy = match h.decision {
+        Decision::Dane => Policy::Dane(t),
+        Decision::TlsMandatory => Policy::Encrypt(t),
+        _ => Policy::May(t),
+    };
+    let s = mxdane_smtp::session(
+        &env.connector,
+        SocketAddr::new(ip, options.port),
+        &policy,
+        &options.helo,
+        options.settings,
+    )
+    .await;
+    fill(&mut p, &s, h, options);
+    p
+}
+
+fn fill(p: &mut Probe, s: &SessionReport, h: &HostPlan, options: &Options) {
+    if let Some(tls) = &s.tls {
+        if !tls.version.is_empty() {
+            p.tls_version = Some(tls.version.clone());
+            p.cipher = Some(tls.cipher.clone());
+        }
+        if let Some(r) = &tls.report {
+            p.chain = r.chain().to_vec();
+            if let TlsVerdict::Authenticated { record, depth, .. } = r.verdict() {
+                p.matched = h.tlsa.get(*record).map(|t| (t.to_string(), *depth));
+            }
+            if let Some(at) = options.at {
+                let ders: Vec<_> = p.chain.iter().map(|c| c.der.clone().into()).collect();
+                let names: Vec<DnsName> = h
+                    .reference_ids
+                    .iter()
+                    .filter_map(|n| DnsName::parse(&n.to_string()).ok())
+                    .collect();
+                let later =
+                    mxdane_tls::verify_chain(&ders, &h.tlsa, &names, mxdane_tls::unix_time(at));
+                p.at_verifies = Some(later.is_authenticated());
+            }
+        }
+    }
+    let (result, reason) = match (&s.error, s.success, s.security) {
+        (None, true, Security::Authenticated) => (ProbeResult::Verified, String::new()),
+        (None, true, Security::Encrypted) => (ProbeResult::Encrypted, String::new()),
+        (None, true, Security::Plaintext) => {
+            (ProbeResult::Plaintext, "no STARTTLS, none required".into())
+        }
+        (Some(SmtpError::NoStartTls), ..) => {
+            (ProbeResult::NoStartTls, "STARTTLS is not offered".into())
+        }
+        (Some(SmtpError::Rejected(mxdane_smtp::Stage::StartTls, r)), ..) => (
+            ProbeResult::NoStartTls,
+            format!("STARTTLS refused: {}", r.summary()),
+        ),
+        (Some(SmtpError::Tls(TlsFailure::NotAuthenticated(r))), ..) => {
+            (ProbeResult::Mismatch, mismatch_reason(r.outcomes()).into())
+        }
+        (Some(SmtpError::Tls(TlsFailure::NoCertificateOfType { .. })), ..) => (
+            ProbeResult::NoSuchCertificate,
+            s.error
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        ),
+        (Some(SmtpError::Io(e)), ..) if s.reached == mxdane_smtp::Stage::Connect => {
+            let local = matches!(e.raw_os_error(), Some(101 | 99))
+                || (p.ip.is_ipv6() && e.kind() == std::io::ErrorKind::AddrNotAvailable);
+            if local {
+                (ProbeResult::UnreachableLocally, e.to_string())
+            } else {
+                (ProbeResult::ConnectFailed, e.to_string())
+            }
+        }
+        (Some(SmtpError::Timeout(mxdane_smtp::Stage::Connect)), ..) => {
+            (ProbeResult::ConnectFailed, "connect timed out".into())
+        }
+        (Some(e), ..) => (ProbeResult::TlsFailed, e.to_string()),
+        (None, ..) => (
+            ProbeResult::TlsFailed,
+            "the session ended without success".into(),
+        ),
+    };
+    p.result = result;
+    p.reason = reason;
+}
+
+fn mismatch_reason(outcomes: &[RecordOutcome]) -> &'static str {
+    let mut best = "no-match";
+    for o in outcomes {
+        match o {
+            RecordOutcome::NameMismatch { .. } => best = "name-mismatch",
+            RecordOutcome::ChainInvalid { problem, .. } if best != "name-mismatch" => {
+                best = match problem {
+                    mxdane_tls::ChainProblem::Expired
+                    | mxdane_tls::ChainProblem::NotYetValid
+                    | mxdane_tls::ChainProblem::AnchorNotValid => "expired",
+                    _ => "chain-invalid",
+                };
+            }
+            _ => {}
+        }
+    }
+    best
+}
+
+/// Asks every authoritative nameserver of the TLSA owner's zone (M-01).
+fn nameserver_answers(env: &Environment, h: &HostPlan, port: u16) -> Vec<NsAnswer> {
+    let Some(base) = &h.tlsa_base else {
+        return Vec::new();
+    };
+    let Ok(owner) = Name::try_parse(&format!("_{port}._tcp.{base}")) else {
+        return Vec::new();
+    };
+    // The zone: the nearest ancestor with an NS RRset.
+    let mut apex = None;
+    let mut n = owner.clone();
+    for _ in 0..owner.len() {
+        if let Ok(l) = env.resolver.lookup(&n, rtype::NS)
+            && !l.records().is_empty()
+            && l.final_name() == &n
+        {
+            apex = Some((n.clone(), l));
+            break;
+        }
+        if n.is_root() {
+            break;
+        }
+        n = n.parent();
+    }
+    let Some((apex, ns)) = apex else {
+        return Vec::new();
+    };
+    let keys: Vec<Rdata> = env
+        .resolver
+        .lookup(&apex, rtype::DNSKEY)
+        .map(|l| l.records().to_vec())
+        .unwrap_or_default();
+    let now = u32::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(u32::MAX);
+    let flags = QueryFlags {
+        rd: false,
+        cd: true,
+        dnssec_ok: true,
+    };
+    let mut out = Vec::new();
+    for rd in ns.records() {
+        let Rdata::Ns(ns_name) = rd else { continue };
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for t in [rtype::A, rtype::AAAA] {
+            if let Ok(l) = env.resolver.lookup(ns_name, t) {
+                for r in l.records() {
+                    match r {
+                        Rdata::A(a) => ips.push(IpAddr::V4(*a)),
+                        Rdata::Aaaa(a) => ips.push(IpAddr::V6(*a)),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for ip in ips {
+            let transport = (env.nameserver)(SocketAddr::new(ip, 53));
+            let mut answer = NsAnswer {
+                owner: owner.clone(),
+                name: ns_name.clone(),
+                ip,
+                tlsa: Err("not asked".into()),
+                signed: Err("not checked".into()),
+                serial: None,
+            };
+            match transport.exchange(&owner, rtype::TLSA, flags) {
+                Err(e) => answer.tlsa = Err(e.to_string()),
+                Ok(m) if m.rcode != rcode::NOERROR && m.rcode != rcode::NXDOMAIN => {
+                    answer.tlsa = Err(format!("response code {}", m.rcode));
+                }
+                Ok(m) => {
+                    let rrset: Vec<Record> = m
+                        .answer
+                        .iter()
+                        .filter(|r| r.name == owner && r.rtype() == rtype::TLSA)
+                        .cloned()
+                        .collect();
+                    let sigs: Vec<Record> = m
+                        .answer
+                        .iter()
+                        .filter(|r| r.name == owner && matches!(&r.rdata, Rdata::Rrsig { type_covered, .. } if *type_covered == rtype::TLSA))
+                        .cloned()
+                        .collect();
+                    let mut texts: Vec<String> = rrset
+                        .iter()
+                        .map(|r| r.rdata.to_string().to_ascii_lowercase())
+                        .collect();
+                    texts.sort();
+                    answer.signed = if rrset.is_empty() {
+                        Ok(())
+                    } else {
+                        verify_rrset(&rrset, &sigs, &apex, &keys, now)
+                    };
+                    answer.tlsa = Ok(texts);
+                }
+            }
+            if let Ok(m) = transport.exchange(&apex, rtype::SOA, flags) {
+                answer.serial = m.answer.iter().find_map(|r| match &r.rdata {
+                    Rdata::Soa { serial, .. } if r.name == apex => Some(*serial),
+                    _ => None,
+                });
+            }
+            out.push(answer);
+        }
+    }
+    out
+}
+
+fn judge(r: &mut CheckReport, options: &Options) {
+    let now = OffsetDateTime::now_utc();
+    let soon = now + time::Duration::days(i64::from(options.expiry_days));
+    let soon_unix = u32::try_from(soon.unix_timestamp()).unwrap_or(u32::MAX);
+    let (mut crit, mut warn) = (Vec::new(), Vec::new());
+    // The resolver itself is unusable: unknown.
+    if let Some(mx) = &r.plan.mx
+        && let Err(e) = &mx.result
+        && matches!(
+            e,
+            mxdane_dns::LookupError::Timeout { .. } | mxdane_dns::LookupError::Network(_)
+        )
+    {
+        r.critical.push(format!("the MX lookup failed: {e}"));
+        r.verdict = Verdict::Unknown;
+        return;
+    }
+    if let Some(mx) = &r.plan.mx {
+        match &mx.result {
+            Ok(l) if matches!(l.status(), Status::Bogus(_)) => {
+                crit.push(format!("the MX lookup is bogus: {}", l.status()))
+            }
+            Ok(l) => {
+                if let Some(e) = l.expires().filter(|e| *e < soon_unix) {
+                    warn.push(format!(
+                        "the MX RRSIG expires at {}",
+                        mxdane_dns::rdata::rrsig_time(e)
+                    ));
+                }
+            }
+            Err(e) => crit.push(format!("the MX lookup failed: {e}")),
+        }
+    }
+    match r.plan.outcome {
+        Outcome::NoSuchDomain => warn.push("the domain does not exist".into()),
+        Outcome::NullMx => warn.push("the domain accepts no mail (null MX)".into()),
+        _ => {}
+    }
+    let any_dane = r.hosts.iter().any(|h| h.plan.decision == Decision::Dane);
+    let any_lookup_ok = r.hosts.iter().any(|h| !h.plan.addresses.is_empty());
+    if !any_dane && r.plan.outcome == Outcome::Deliverable {
+        warn.push("DANE is not in effect: no host has usable TLSA records".into());
+    }
+    let working = r.hosts.iter().any(|h| {
+        h.probes.iter().any(|p| {
+            matches!(
+                p.result,
+                ProbeResult::Verified | ProbeResult::Encrypted | ProbeResult::Plaintext
+            )
+        })
+    });
+    for h in &r.hosts {
+        let name = &h.plan.name;
+        match &h.plan.tlsa_status {
+            TlsaStatus::Bogus(why) => {
+                crit.push(format!("{name}: the TLSA lookup is bogus ({why})"))
+            }
+            TlsaStatus::Failed(why) if any_lookup_ok => crit.push(format!(
+                "{name}: the TLSA lookup fails ({why}) while other lookups work: DANE senders defer"
+            )),
+            TlsaStatus::Indeterminate(why) => {
+                crit.push(format!("{name}: the TLSA lookup is indeterminate ({why})"))
+            }
+            _ => {}
+        }
+        for l in &h.plan.lookups {
+            if let Ok(look) = &l.result {
+                if matches!(look.status(), Status::Bogus(_)) && l.qtype != rtype::TLSA {
+                    warn.push(format!(
+                        "{name}: {} lookup is bogus: the host is skipped",
+                        mxdane_dns::rdata::type_name(l.qtype)
+                    ));
+                }
+                if let Some(e) = look.expires().filter(|e| *e < soon_unix) {
+                    warn.push(format!(
+                        "{}: the {} RRSIG expires at {}",
+                        l.name,
+                        mxdane_dns::rdata::type_name(l.qtype),
+                        mxdane_dns::rdata::rrsig_time(e)
+                    ));
+                }
+                if l.qtype == rtype::TLSA
+                    && let Some(ttl) = look.ttl()
+                    && !(1800..=3600).contains(&ttl)
+                {
+                    warn.push(format!(
+                        "{}: TLSA TTL {ttl} s is outside the advised 1800 to 3600 s",
+                        l.name
+                    ));
+                }
+            }
+        }
+        let required = matches!(h.plan.decision, Decision::Dane | Decision::TlsMandatory);
+        for p in &h.probes {
+            let what = format!("{name} {} {}", p.ip, p.algorithm);
+            match p.result {
+                ProbeResult::Mismatch | ProbeResult::NoStartTls | ProbeResult::TlsFailed
+                    if required =>
+                {
+                    crit.push(format!("{what}: {} ({})", p.result.name(), p.reason));
+                }
+                ProbeResult::ConnectFailed if working => {
+                    warn.push(format!("{what}: unreachable ({})", p.reason))
+                }
+                ProbeResult::ConnectFailed => {
+                    crit.push(format!("{what}: unreachable ({})", p.reason))
+                }
+                _ => {}
+            }
+            if let Some(false) = p.at_verifies {
+                warn.push(format!("{what}: would not verify at the --at time"));
+            }
+            // DANE-TA chain certificates expiring soon.
+            if h.plan.decision == Decision::Dane
+                && p.matched
+                    .as_ref()
+                    .is_some_and(|(rec, _)| rec.starts_with("2 "))
+            {
+                for c in p.chain.iter().skip(1) {
+                    if c.not_after.is_some_and(|t| t < soon) {
+                        warn.push(format!(
+                            "{what}: chain certificate {} expires {}",
+                            c.subject,
+                            c.not_after.map(|t| t.to_string()).unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+        }
+        // M-01: every authoritative server must publish the same TLSA RRset.
+        let sets: BTreeSet<Vec<String>> = h
+            .nameservers
+            .iter()
+            .filter_map(|a| a.tlsa.clone().ok())
+            .collect();
+        if sets.len() > 1 {
+            warn.push(format!(
+                "{name}: the authoritative servers publish different TLSA RRsets"
+            ));
+        }
+        let serials: BTreeSet<u32> = h.nameservers.iter().filter_map(|a| a.serial).collect();
+        if serials.len() > 1 {
+            warn.push(format!(
+                "{name}: the authoritative servers have different SOA serials {serials:?}"
+            ));
+        }
+        for a in &h.nameservers {
+            match (&a.tlsa, &a.signed) {
+                (Err(e), _) => crit.push(format!(
+                    "{name}: nameserver {} ({}) fails the TLSA query: {e}",
+                    a.name, a.ip
+                )),
+                (Ok(_), Err(e)) => crit.push(format!(
+                    "{name}: nameserver {} ({}) serves a TLSA RRset that does not validate: {e}",
+                    a.name, a.ip
+                )),
+                _ => {}
+            }
+        }
+    }
+    crit.dedup();
+    warn.dedup();
+    r.verdict = if !crit.is_empty() {
+        Verdict::Critical
+    } else if !warn.is_empty() {
+        Verdict::Warning
+    } else {
+        Verdict::Ok
+    };
+    r.critical = crit;
+    r.warnings = warn;
+}
+
+/// A TLSA record list for JSON.
+pub fn tlsa_texts(t: &[Tlsa]) -> Vec<String> {
+    t.iter().map(ToString::to_string).collect()
+}

@@ -1,0 +1,6 @@
+//! The library half of the `mxdane` command: orchestration that the command line, the daemon
+//! and the tests share.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod check;
