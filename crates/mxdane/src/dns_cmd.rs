@@ -43,19 +43,14 @@ pub(crate) struct DnsArgs {
     timeout: u64,
 }
 
-pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u8, Failure> {
-    let destination = Name::try_parse(&a.destination).map_err(|e| {
-        Failure(format!(
-            "\"{}\" is not a valid domain name: {e}",
-            a.destination
-        ))
-    })?;
-    if destination.is_root() {
-        return Err(Failure(
-            "the destination is the root name: give a domain".into(),
-        ));
-    }
-    let server = match &a.resolver {
+/// The resolver the options ask for, and the server it talks to.
+pub(crate) fn resolver(
+    resolver: &Option<String>,
+    trust_anchor: Option<&PathBuf>,
+    trust_ad: bool,
+    timeout: u64,
+) -> Result<(Arc<dyn Resolver>, std::net::SocketAddr), Failure> {
+    let server = match resolver {
         Some(text) => parse_server(text).map_err(Failure)?,
         None => {
             let conf = std::fs::read_to_string("/etc/resolv.conf").map_err(|e| {
@@ -70,18 +65,18 @@ pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u
     };
     let transport = Arc::new(NetTransport::new(
         server,
-        Duration::from_secs(a.timeout.max(1)),
+        Duration::from_secs(timeout.max(1)),
     ));
-    let resolver: Box<dyn Resolver> = if a.trust_ad {
-        if a.trust_anchor.is_some() {
+    let resolver: Arc<dyn Resolver> = if trust_ad {
+        if trust_anchor.is_some() {
             return Err(Failure(
                 "--trust-anchor has no effect with --trust-ad (the resolver validates): drop one"
                     .into(),
             ));
         }
-        Box::new(TrustedAdResolver::new(transport).map_err(Failure)?)
+        Arc::new(TrustedAdResolver::new(transport).map_err(Failure)?)
     } else {
-        let anchors = match &a.trust_anchor {
+        let anchors = match trust_anchor {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
@@ -90,8 +85,24 @@ pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u
             }
             None => iana_root_anchors(),
         };
-        Box::new(ValidatingResolver::new(transport, anchors))
+        Arc::new(ValidatingResolver::new(transport, anchors))
     };
+    Ok((resolver, server))
+}
+
+pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u8, Failure> {
+    let destination = Name::try_parse(&a.destination).map_err(|e| {
+        Failure(format!(
+            "\"{}\" is not a valid domain name: {e}",
+            a.destination
+        ))
+    })?;
+    if destination.is_root() {
+        return Err(Failure(
+            "the destination is the root name: give a domain".into(),
+        ));
+    }
+    let (resolver, server) = resolver(&a.resolver, a.trust_anchor.as_ref(), a.trust_ad, a.timeout)?;
     let request = Request {
         destination,
         port: a.port,
@@ -115,7 +126,7 @@ fn lookup_json(l: &LookupReport) -> Value {
     json!({ "name": l.name.to_string(), "type": type_name(l.qtype), "status": l.status_name(), "result": l.summary() })
 }
 
-fn host_json(h: &HostPlan) -> Value {
+pub(crate) fn host_json(h: &HostPlan) -> Value {
     json!({
         "name": h.name.to_string(),
         "preference": h.preference,

@@ -43,7 +43,30 @@ enum Command {
     /// opportunistic, skip).
     #[command(after_help = EXIT_CODES)]
     Dns(dns_cmd::DnsArgs),
+    /// Check a domain's DANE deployment: every MX host, address, key algorithm and
+    /// authoritative nameserver, with a verdict for monitoring.
+    #[command(after_help = CHECK_EXIT_CODES)]
+    Check(check_cmd::CheckArgs),
+    /// The simulated world, for trying mxdane without the internet.
+    #[command(subcommand)]
+    Lab(LabCommand),
 }
+
+#[derive(Subcommand, Debug)]
+enum LabCommand {
+    /// Start an in-process signed world with mail servers, good and broken, and check a
+    /// handful of its domains (seconds, no network beyond loopback).
+    Demo,
+}
+
+const CHECK_EXIT_CODES: &str = "\
+Exit status (monitoring-plugin convention, equal to the verdict):
+  0  ok
+  1  warning (nameservers disagree, expiring signatures or certificates, DANE not in
+     effect, an unreachable host while others work, TTLs outside advice)
+  2  critical (a DANE host fails on any address or algorithm, a bogus TLSA or MX lookup,
+     TLSA lookups failing while others work)
+  3  unknown (the checker cannot resolve or reach anything) or a usage error";
 
 #[derive(Subcommand, Debug)]
 enum TlsaCommand {
@@ -144,20 +167,40 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `check` follows the monitoring-plugin convention: a usage error is "unknown" (3).
+            let is_check = std::env::args()
+                .skip(1)
+                .find(|a| !a.starts_with('-'))
+                .as_deref()
+                == Some("check");
+            let code = e.exit_code();
+            let _ = e.print();
+            return ExitCode::from(if is_check && code != 0 {
+                3
+            } else {
+                u8::try_from(code).unwrap_or(2)
+            });
+        }
+    };
+    let is_check = matches!(cli.command, Command::Check(_));
     let mut out = io::stdout().lock();
     let result = match &cli.command {
         Command::Tlsa(TlsaCommand::Generate(a)) => generate(a, cli.json, &mut out),
         Command::Tlsa(TlsaCommand::Lint(a)) => lint(a, cli.json, &mut out),
         Command::Tlsa(TlsaCommand::Verify(a)) => verify(a, cli.json, &mut out),
         Command::Dns(a) => dns_cmd::run(a, cli.json, &mut out),
+        Command::Check(a) => check_cmd::run(a, cli.json, &mut out),
+        Command::Lab(LabCommand::Demo) => check_cmd::demo(cli.json, &mut out),
     };
     match result.and_then(|code| out.flush().map(|()| code).map_err(Failure::from_io)) {
         Ok(code) => ExitCode::from(code),
         Err(Failure(msg)) if msg == BROKEN_PIPE => ExitCode::SUCCESS,
         Err(Failure(msg)) => {
             eprintln!("mxdane: {msg}");
-            ExitCode::from(2)
+            ExitCode::from(if is_check { 3 } else { 2 })
         }
     }
 }
@@ -184,6 +227,7 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+mod check_cmd;
 mod dns_cmd;
 
 fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {

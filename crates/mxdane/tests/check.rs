@@ -1,213 +1,20 @@
-//! `mxdane check` end to end against the lab: signed DNS served in-process (recursive and every
-//! authoritative server), SMTP servers and men in the middle on loopback reached through
-//! routes. One domain per situation of issue 7's "Done when", each with its verdict.
+//! `mxdane check` end to end against the lab's demo world (mxdane::demo): signed DNS served
+//! in-process (recursive and every authoritative server), SMTP servers and men in the middle on
+//! loopback reached through routes. One domain per situation of issue 7's "Done when", each
+//! with its verdict; and the command line's exit codes against its JSON verdict.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use mxdane::check::{self, CheckReport, Environment, Options, ProbeResult, Verdict};
-use mxdane_dns::{Name, NetTransport, Transport, ValidatingResolver, parse_trust_anchors};
-use mxdane_lab::certs::{CertSpec, KeyAlg, Pki, TestCert};
-use mxdane_lab::dns::rdata::rtype;
-use mxdane_lab::dns::server::DnsServer;
-use mxdane_lab::dns::world::{ServerFault, SigFault, World, ZoneSpec, ns_address};
-use mxdane_lab::smtp::{Behaviour, Mitm, MitmKind, SmtpServer, SmtpSpec};
-use mxdane_lab::tls::Credential;
-use mxdane_smtp::{Connector, Settings};
-use mxdane_tlsa::{Certificate, MatchingType, Selector, Subject, Usage};
+use mxdane::check::{self, CheckReport, Options, ProbeResult, Verdict};
+use mxdane_dns::Name;
+use mxdane_smtp::Settings;
 
-const DOMAINS: &[&str] = &[
-    "ee", "ta", "mismatch", "twomx", "twoaddr", "dual", "nostls", "strip", "subst", "bogus",
-    "nsfail", "insecure", "unusable", "disagree", "expiring",
-];
-
-fn tlsa(cert: &TestCert, usage: Usage) -> String {
-    let c = Certificate::from_der(cert.der()).unwrap();
-    mxdane_tlsa::matching::generate(
-        Subject::Certificate(&c),
-        usage,
-        Selector::Spki,
-        MatchingType::Sha256,
-    )
-    .unwrap()
-    .to_string()
-}
-
-struct Lab {
-    world: Arc<World>,
-    env: Environment,
-    _keep: Vec<Box<dyn std::any::Any + Send + Sync>>,
-}
-
-fn lab() -> &'static Lab {
-    static LAB: OnceLock<Lab> = OnceLock::new();
-    LAB.get_or_init(build)
-}
-
-fn build() -> Lab {
-    let mut names: Vec<String> = DOMAINS.iter().map(|d| format!("mx.{d}.test")).collect();
-    names.extend(["mx1.twomx.test".to_owned(), "mx2.twomx.test".to_owned()]);
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let pki = Pki::new(KeyAlg::EcdsaP256, "unused.test");
-    let leaf = CertSpec::leaf(&name_refs).signed_by(&pki.intermediate);
-    let wrong = CertSpec::leaf(&name_refs)
-        .key_slot(5)
-        .signed_by(&pki.intermediate);
-    let rsa = Pki::new(KeyAlg::Rsa2048, "mx.dual.test");
-    let impostor_root = CertSpec::ca("Impostor").key_slot(120).self_signed();
-    let impostor = CertSpec::leaf(&name_refs)
-        .key_slot(121)
-        .signed_by(&impostor_root);
-    let chain = |l: &TestCert| Credential::new(&[l, &pki.intermediate]);
-    let server = |default: Vec<Credential>, behaviour| {
-        SmtpServer::start(SmtpSpec {
-            default,
-            behaviour,
-            ..SmtpSpec::default()
-        })
-        .unwrap()
-    };
-    let good = server(vec![chain(&leaf)], Behaviour::Normal);
-    let bad = server(vec![chain(&wrong)], Behaviour::Normal);
-    let nostls = server(vec![chain(&leaf)], Behaviour::NoStartTls);
-    let dual = server(
-        vec![
-            chain(&leaf),
-            Credential::new(&[&rsa.leaf, &rsa.intermediate]),
-        ],
-        Behaviour::Normal,
-    );
-    let strip = Mitm::start(good.addr(), MitmKind::StripStartTls).unwrap();
-    let subst = Mitm::start(
-        good.addr(),
-        MitmKind::OwnCertificate(vec![Credential::new(&[&impostor, &impostor_root])]),
-    )
-    .unwrap();
-    let ee = tlsa(&leaf, Usage::DaneEe);
-    let host = |z: ZoneSpec, ip: &str| z.mx("@", 10, "mx").a("mx", ip).tlsa("_25._tcp.mx", &ee);
-    let world = Arc::new(
-        World::builder()
-            .zone("ee.test", |z| {
-                host(z, "192.0.2.1").aaaa("mx", "2001:db8::1")
-            })
-            .zone("ta.test", |z| {
-                z.mx("@", 10, "mx")
-                    .a("mx", "192.0.2.2")
-                    .tlsa("_25._tcp.mx", &tlsa(&pki.intermediate, Usage::DaneTa))
-            })
-            .zone("mismatch.test", |z| {
-                z.mx("@", 10, "mx")
-                    .a("mx", "192.0.2.3")
-                    .tlsa("_25._tcp.mx", &tlsa(&wrong, Usage::DaneEe))
-            })
-            .zone("twomx.test", |z| {
-                z.mx("@", 10, "mx1")
-                    .mx("@", 20, "mx2")
-                    .a("mx1", "192.0.2.4")
-                    .a("mx2", "192.0.2.5")
-                    .tlsa("_25._tcp.mx1", &ee)
-                    .tlsa("_25._tcp.mx2", &ee)
-            })
-            .zone("twoaddr.test", |z| {
-                host(z, "192.0.2.6").aaaa("mx", "2001:db8::6")
-            })
-            .zone("dual.test", |z| {
-                z.mx("@", 10, "mx")
-                    .a("mx", "192.0.2.7")
-                    .tlsa("_25._tcp.mx", &tlsa(&rsa.leaf, Usage::DaneEe))
-            })
-            .zone("nostls.test", |z| host(z, "192.0.2.8"))
-            .zone("strip.test", |z| host(z, "192.0.2.9"))
-            .zone("subst.test", |z| host(z, "192.0.2.10"))
-            .zone("bogus.test", |z| {
-                host(z, "192.0.2.11").sig_fault("_25._tcp.mx", rtype::TLSA, SigFault::Expired)
-            })
-            .zone("nsfail.test", |z| {
-                host(z, "192.0.2.12")
-                    .second_server()
-                    .server_fault(1, ServerFault::Servfail(rtype::TLSA))
-            })
-            .zone("insecure.test", |z| host(z, "192.0.2.13").unsigned())
-            .zone("unusable.test", |z| {
-                z.mx("@", 10, "mx")
-                    .a("mx", "192.0.2.14")
-                    .tlsa("_25._tcp.mx", &tlsa(&leaf, Usage::PkixEe))
-            })
-            .zone("disagree.test", |z| {
-                host(z, "192.0.2.15").second_server().server_replaces(
-                    1,
-                    "_25._tcp.mx",
-                    vec![mxdane_lab::dns::world::parse_tlsa(&tlsa(
-                        &wrong,
-                        Usage::DaneEe,
-                    ))],
-                )
-            })
-            .zone("expiring.test", |z| {
-                host(z, "192.0.2.16").sig_fault("_25._tcp.mx", rtype::TLSA, SigFault::ExpiresSoon)
-            })
-            .build(),
-    );
-    let smtp = |ip: &str| SocketAddr::new(ip.parse().unwrap(), 25);
-    let connector = Connector::direct()
-        .route(smtp("192.0.2.1"), good.addr())
-        .route(smtp("2001:db8::1"), good.addr())
-        .route(smtp("192.0.2.2"), good.addr())
-        .route(smtp("192.0.2.3"), good.addr())
-        .route(smtp("192.0.2.4"), good.addr())
-        .route(smtp("192.0.2.5"), bad.addr())
-        .route(smtp("192.0.2.6"), good.addr())
-        .route(smtp("2001:db8::6"), bad.addr())
-        .route(smtp("192.0.2.7"), dual.addr())
-        .route(smtp("192.0.2.8"), nostls.addr())
-        .route(smtp("192.0.2.9"), strip.addr())
-        .route(smtp("192.0.2.10"), subst.addr())
-        .route(smtp("192.0.2.11"), good.addr())
-        .route(smtp("192.0.2.12"), good.addr())
-        .route(smtp("192.0.2.13"), good.addr())
-        .route(smtp("192.0.2.14"), good.addr())
-        .route(smtp("192.0.2.15"), good.addr())
-        .route(smtp("192.0.2.16"), good.addr());
-    // Every authoritative server of every zone, reachable at its published address.
-    let mut keep: Vec<Box<dyn std::any::Any + Send + Sync>> = Vec::new();
-    let mut ns_routes: HashMap<SocketAddr, SocketAddr> = HashMap::new();
-    for (zi, z) in world.zones().iter().enumerate() {
-        for si in 0..z.servers.len() {
-            let s = DnsServer::authoritative(world.clone(), &z.apex.to_string(), si).unwrap();
-            ns_routes.insert(SocketAddr::new(ns_address(zi, si).into(), 53), s.addr());
-            keep.push(Box::new(s));
-        }
-    }
-    let recursive = DnsServer::recursive(world.clone()).unwrap();
-    let resolver = Arc::new(ValidatingResolver::new(
-        Arc::new(NetTransport::new(
-            recursive.addr(),
-            Duration::from_millis(500),
-        )),
-        parse_trust_anchors(&world.trust_anchor_text()).unwrap(),
-    ));
-    keep.push(Box::new(recursive));
-    for s in [good, bad, nostls, dual] {
-        keep.push(Box::new(s));
-    }
-    keep.push(Box::new(strip));
-    keep.push(Box::new(subst));
-    let nameserver = Arc::new(move |addr: SocketAddr| -> Arc<dyn Transport> {
-        let to = ns_routes.get(&addr).copied().unwrap_or(addr);
-        Arc::new(NetTransport::new(to, Duration::from_millis(500)))
-    });
-    Lab {
-        world,
-        env: Environment {
-            resolver,
-            connector,
-            nameserver,
-        },
-        _keep: keep,
-    }
+fn lab() -> &'static mxdane::demo::Demo {
+    static LAB: OnceLock<mxdane::demo::Demo> = OnceLock::new();
+    LAB.get_or_init(|| mxdane::demo::start().unwrap())
 }
 
 fn options() -> Options {
@@ -223,7 +30,6 @@ fn options() -> Options {
 
 async fn run(domain: &str) -> CheckReport {
     let l = lab();
-    let _ = &l.world;
     check::check(
         l.env.clone(),
         Name::parse(&format!("{domain}.test.")),
@@ -362,4 +168,94 @@ async fn probes_say_what_happened() {
         expiring.warnings
     );
     assert_eq!(Verdict::Critical.exit_code(), 2);
+}
+
+// The command line: exit code and JSON verdict agree, for each verdict; usage errors exit 3.
+#[test]
+fn cli_exit_code_agrees_with_the_json_verdict() {
+    let l = lab();
+    let dir = std::env::temp_dir().join(format!("mxdane-check-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let anchor = dir.join("anchor");
+    std::fs::write(&anchor, l.world.trust_anchor_text()).unwrap();
+    let resolver = l.resolver.to_string();
+    let routes: Vec<String> = l.routes.iter().map(|(a, b)| format!("{a}={b}")).collect();
+    for (domain, verdict, code) in [
+        ("ee", "ok", 0),
+        ("insecure", "warning", 1),
+        ("strip", "critical", 2),
+    ] {
+        let mut args = vec![
+            "--json".to_owned(),
+            "check".into(),
+            format!("{domain}.test"),
+            "--resolver".into(),
+            resolver.clone(),
+            "--trust-anchor".into(),
+            anchor.display().to_string(),
+            "--timeout".into(),
+            "5".into(),
+        ];
+        for r in &routes {
+            args.push("--route".into());
+            args.push(r.clone());
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{domain}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        assert_eq!(
+            v["verdict"],
+            verdict,
+            "{domain}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(out.status.code(), Some(code), "{domain}");
+        assert!(
+            v["hosts"][0]["probes"]
+                .as_array()
+                .is_some_and(|p| !p.is_empty()),
+            "{domain}"
+        );
+    }
+    // The resolver cannot be reached at all: unknown (3).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane"))
+        .args([
+            "--json",
+            "check",
+            "ee.test",
+            "--resolver",
+            "127.0.0.1:9",
+            "--timeout",
+            "1",
+            "--trust-anchor",
+        ])
+        .arg(&anchor)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["verdict"].as_str(), out.status.code()),
+        (Some("unknown"), Some(3))
+    );
+    // Usage errors: 3, never 2 (which would read as "critical").
+    for bad in [
+        vec!["check"],
+        vec!["check", "ee.test", "--port", "x"],
+        vec!["check", "bad name.test", "--resolver", "127.0.0.1:9"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane"))
+            .args(&bad)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{bad:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,350 @@
+//! `mxdane check`: the report of [`mxdane::check`], as text or JSON, with monitoring-plugin
+//! exit codes (0 ok, 1 warning, 2 critical, 3 unknown or usage error).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use mxdane::check::{self, CheckReport, Environment, Family, Options};
+use mxdane_dns::{Name, NetTransport, Transport};
+use mxdane_smtp::{Connector, Settings};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::Failure;
+
+#[derive(Args, Debug)]
+pub(crate) struct CheckArgs {
+    /// The domain to check (every MX host), or with --host one host.
+    #[arg(value_name = "DOMAIN")]
+    destination: String,
+    /// Check DESTINATION as a single host (a next hop): no MX lookup.
+    #[arg(long)]
+    host: bool,
+    /// The SMTP port (and the port of the TLSA owner name).
+    #[arg(long, default_value_t = 25)]
+    port: u16,
+    /// Trust anchors in zone-file form (DS or DNSKEY records) instead of the IANA root KSKs.
+    #[arg(long, value_name = "FILE")]
+    trust_anchor: Option<PathBuf>,
+    /// The recursive resolver (default: the first nameserver of /etc/resolv.conf).
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    resolver: Option<String>,
+    /// Trust the AD bit of a validating resolver on loopback instead of validating.
+    #[arg(long)]
+    trust_ad: bool,
+    /// Seconds for each step (DNS response, connect, banner, reply, handshake).
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    timeout: u64,
+    /// Probe IPv4 addresses only.
+    #[arg(short = '4', conflicts_with = "ipv6_only")]
+    ipv4_only: bool,
+    /// Probe IPv6 addresses only.
+    #[arg(short = '6')]
+    ipv6_only: bool,
+    /// Also judge every chain at this time (RFC 3339): will it still verify then?
+    #[arg(long, value_name = "RFC3339_TIME")]
+    at: Option<String>,
+    /// Warn about signatures and certificates that expire within this many days.
+    #[arg(long, default_value_t = 7, value_name = "N")]
+    expiry_days: u32,
+    /// Send connections for ADDR:PORT to ADDR2:PORT2 instead (SMTP and authoritative DNS;
+    /// for labs and staging). Repeatable.
+    #[arg(long, value_name = "ADDR:PORT=ADDR:PORT")]
+    route: Vec<String>,
+}
+
+pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result<u8, Failure> {
+    let destination = Name::try_parse(&a.destination).map_err(|e| {
+        Failure(format!(
+            "\"{}\" is not a valid domain name: {e}",
+            a.destination
+        ))
+    })?;
+    let at = match &a.at {
+        Some(t) => Some(OffsetDateTime::parse(t, &Rfc3339).map_err(|e| {
+            Failure(format!(
+                "--at \"{t}\": not an RFC 3339 time such as 2027-01-31T00:00:00Z ({e})"
+            ))
+        })?),
+        None => None,
+    };
+    let mut routes = HashMap::new();
+    for r in &a.route {
+        let (from, to) = r
+            .split_once('=')
+            .and_then(|(f, t)| Some((f.parse::<SocketAddr>().ok()?, t.parse::<SocketAddr>().ok()?)))
+            .ok_or_else(|| Failure(format!("--route \"{r}\": expected ADDR:PORT=ADDR:PORT")))?;
+        routes.insert(from, to);
+    }
+    let (resolver, server) =
+        crate::dns_cmd::resolver(&a.resolver, a.trust_anchor.as_ref(), a.trust_ad, a.timeout)?;
+    let mut connector = Connector::direct();
+    for (from, to) in &routes {
+        connector = connector.route(*from, *to);
+    }
+    let step = Duration::from_secs(a.timeout.max(1));
+    let ns_routes = routes.clone();
+    let env = Environment {
+        resolver,
+        connector,
+        nameserver: Arc::new(move |addr: SocketAddr| -> Arc<dyn Transport> {
+            Arc::new(NetTransport::new(
+                ns_routes.get(&addr).copied().unwrap_or(addr),
+                step,
+            ))
+        }),
+    };
+    let options = Options {
+        port: a.port,
+        host: a.host,
+        expiry_days: a.expiry_days,
+        at,
+        family: if a.ipv4_only {
+            Family::V4
+        } else if a.ipv6_only {
+            Family::V6
+        } else {
+            Family::Any
+        },
+        settings: Settings {
+            step,
+            total: step * 6,
+            ..Settings::default()
+        },
+        ..Options::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(format!("cannot start the async runtime: {e}")))?;
+    let report = runtime.block_on(check::check(env, destination, options));
+    if json_out {
+        let v = to_json(&report, &server.to_string());
+        crate::say!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| Failure(e.to_string()))?
+        );
+    } else {
+        print_text(&report, out)?;
+    }
+    Ok(report.verdict.exit_code())
+}
+
+fn probe_json(p: &check::Probe) -> Value {
+    json!({
+        "ip": p.ip.to_string(),
+        "algorithm": p.algorithm,
+        "result": p.result.name(),
+        "reason": p.reason,
+        "tls_version": p.tls_version,
+        "cipher": p.cipher,
+        "chain": p.chain.iter().enumerate().map(|(d, c)| json!({
+            "depth": d, "subject": c.subject, "issuer": c.issuer, "key": c.key,
+            "not_before": c.not_before.and_then(|t| t.format(&Rfc3339).ok()),
+            "not_after": c.not_after.and_then(|t| t.format(&Rfc3339).ok()),
+            "spki_sha256": c.spki_sha256,
+        })).collect::<Vec<_>>(),
+        "matched": p.matched.as_ref().map(|(r, d)| json!({ "record": r, "depth": d })),
+        "verifies_at": p.at_verifies,
+    })
+}
+
+/// The DNS plan's JSON extended with probes, nameservers, findings and the verdict.
+pub(crate) fn to_json(r: &CheckReport, server: &str) -> Value {
+    let mut v = crate::dns_cmd::to_json(&r.plan, "check", server);
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("mode");
+        let hosts: Vec<Value> = r
+            .hosts
+            .iter()
+            .map(|h| {
+                let mut hv = crate::dns_cmd::host_json(&h.plan);
+                if let Some(o) = hv.as_object_mut() {
+                    o.insert("probes".into(), h.probes.iter().map(probe_json).collect());
+                    o.insert(
+                        "nameservers".into(),
+                        h.nameservers
+                            .iter()
+                            .map(|n| {
+                                json!({
+                                    "name": n.name.to_string(), "ip": n.ip.to_string(), "owner": n.owner.to_string(),
+                                    "tlsa": n.tlsa.as_ref().ok(), "error": n.tlsa.as_ref().err(),
+                                    "signature": match &n.signed { Ok(()) => "valid".to_owned(), Err(e) => e.clone() },
+                                    "serial": n.serial,
+                                })
+                            })
+                            .collect(),
+                    );
+                }
+                hv
+            })
+            .collect();
+        obj.insert("hosts".into(), Value::Array(hosts));
+        obj.insert("critical".into(), json!(r.critical));
+        obj.insert("warnings".into(), json!(r.warnings));
+        obj.insert("verdict".into(), json!(r.verdict.name()));
+    }
+    v
+}
+
+fn print_text(r: &CheckReport, out: &mut impl Write) -> Result<(), Failure> {
+    crate::say!(
+        out,
+        "{} {}: {}",
+        r.verdict.name().to_ascii_uppercase(),
+        r.plan.request.destination,
+        r.plan.reason
+    );
+    for c in &r.critical {
+        crate::say!(out, "  critical: {c}");
+    }
+    for w in &r.warnings {
+        crate::say!(out, "  warning: {w}");
+    }
+    for h in &r.hosts {
+        crate::say!(out);
+        let pref = h
+            .plan
+            .preference
+            .map_or(String::new(), |p| format!(" (preference {p})"));
+        crate::say!(
+            out,
+            "host {}{pref}: {} ({})",
+            h.plan.name,
+            h.plan.decision.name(),
+            h.plan.reason
+        );
+        for t in &h.plan.tlsa {
+            crate::say!(out, "  TLSA {t}");
+        }
+        for p in &h.probes {
+            let tls = match (&p.tls_version, &p.cipher) {
+                (Some(v), Some(c)) => format!(", {v} {c}"),
+                _ => String::new(),
+            };
+            let reason = if p.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", p.reason)
+            };
+            crate::say!(
+                out,
+                "  [{}] {} {}{reason}{tls}",
+                p.result.name(),
+                p.ip,
+                p.algorithm
+            );
+            if let Some((rec, depth)) = &p.matched {
+                crate::say!(out, "      matched \"{rec}\" at depth {depth}");
+            }
+            for (d, c) in p.chain.iter().enumerate() {
+                crate::say!(
+                    out,
+                    "      depth {d}: {} (issuer {}; {} to {}; {} SPKI SHA-256 {})",
+                    c.subject,
+                    c.issuer,
+                    c.not_before
+                        .map(|t| t.date().to_string())
+                        .unwrap_or_default(),
+                    c.not_after
+                        .map(|t| t.date().to_string())
+                        .unwrap_or_default(),
+                    c.key,
+                    c.spki_sha256
+                );
+            }
+        }
+        for n in &h.nameservers {
+            let what = match (&n.tlsa, &n.signed) {
+                (Ok(t), Ok(())) => format!("{} record(s), signature valid", t.len()),
+                (Ok(t), Err(e)) => format!("{} record(s), signature invalid: {e}", t.len()),
+                (Err(e), _) => format!("failed: {e}"),
+            };
+            crate::say!(
+                out,
+                "  nameserver {} {}: {what}; serial {}",
+                n.name,
+                n.ip,
+                n.serial.map_or("?".into(), |s| s.to_string())
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The domains the demo checks, with what each shows.
+const DEMO: &[(&str, &str)] = &[
+    ("ee", "DANE-EE, verified on IPv4 and IPv6"),
+    ("ta", "DANE-TA, verified through the issuing CA"),
+    ("mismatch", "a TLSA record for another key"),
+    ("twomx", "the second MX host presents the wrong certificate"),
+    ("strip", "a man in the middle strips STARTTLS"),
+    ("bogus", "the TLSA signature has expired"),
+    (
+        "nsfail",
+        "one authoritative server answers SERVFAIL for TLSA",
+    ),
+    ("insecure", "an unsigned domain: DANE does not apply"),
+];
+
+/// `mxdane lab demo`.
+pub(crate) fn demo(json_out: bool, out: &mut impl Write) -> Result<u8, Failure> {
+    let started = std::time::Instant::now();
+    let lab = mxdane::demo::start().map_err(Failure)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(format!("cannot start the async runtime: {e}")))?;
+    let options = Options {
+        settings: Settings {
+            step: Duration::from_secs(5),
+            total: Duration::from_secs(30),
+            ..Settings::default()
+        },
+        ..Options::default()
+    };
+    let mut all = Vec::new();
+    if !json_out {
+        crate::say!(
+            out,
+            "A private signed root, {} zones and {} mail servers are running in this process.\n",
+            lab.world.zones().len(),
+            6
+        );
+    }
+    for (domain, what) in DEMO {
+        let name = Name::try_parse(&format!("{domain}.test.")).map_err(Failure)?;
+        let report = runtime.block_on(check::check(lab.env.clone(), name, options.clone()));
+        if json_out {
+            all.push(to_json(&report, "lab"));
+        } else {
+            crate::say!(out, "== mxdane check {domain}.test   ({what})");
+            print_text(&report, out)?;
+            crate::say!(out);
+        }
+    }
+    if json_out {
+        crate::say!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&all).map_err(|e| Failure(e.to_string()))?
+        );
+    } else {
+        crate::say!(
+            out,
+            "{} domains checked in {:.1} s.",
+            DEMO.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(0)
+}

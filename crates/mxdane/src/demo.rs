@@ -1,0 +1,236 @@
+//! The demo world: one signed domain per situation that `mxdane check` must judge (a verified
+//! DANE-EE and DANE-TA host, mismatches, a broken second MX host or address, an unmatched
+//! algorithm, no STARTTLS, men in the middle, bogus TLSA, a failing or disagreeing
+//! nameserver, an insecure domain, unusable records, an expiring signature), with its SMTP
+//! and DNS servers running in-process. `mxdane lab demo` and the check tests use it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mxdane_dns::{NetTransport, Transport, ValidatingResolver, parse_trust_anchors};
+use mxdane_lab::certs::{CertSpec, KeyAlg, Pki, TestCert};
+use mxdane_lab::dns::rdata::rtype;
+use mxdane_lab::dns::server::DnsServer;
+use mxdane_lab::dns::world::{ServerFault, SigFault, World, ZoneSpec, ns_address};
+use mxdane_lab::smtp::{Behaviour, Mitm, MitmKind, SmtpServer, SmtpSpec};
+use mxdane_lab::tls::Credential;
+use mxdane_smtp::Connector;
+use mxdane_tlsa::{Certificate, MatchingType, Selector, Subject, Usage};
+
+use crate::check::Environment;
+
+/// The domains of the demo world, one per situation (`<name>.test`).
+pub const DOMAINS: &[&str] = &[
+    "ee", "ta", "mismatch", "twomx", "twoaddr", "dual", "nostls", "strip", "subst", "bogus",
+    "nsfail", "insecure", "unusable", "disagree", "expiring",
+];
+
+fn tlsa(cert: &TestCert, usage: Usage) -> String {
+    let c = Certificate::from_der(cert.der()).expect("lab certificates parse");
+    mxdane_tlsa::matching::generate(
+        Subject::Certificate(&c),
+        usage,
+        Selector::Spki,
+        MatchingType::Sha256,
+    )
+    .map_or_else(String::new, |t| t.to_string())
+}
+
+/// A running lab: the world, every server, and the environment that reaches them.
+pub struct Demo {
+    /// The world.
+    pub world: Arc<World>,
+    /// Resolver, SMTP routes and nameserver routes into the lab.
+    pub env: Environment,
+    /// The recursive lab resolver (for `--resolver`).
+    pub resolver: SocketAddr,
+    /// Every route (SMTP and nameservers), for `mxdane check --route FROM=TO`.
+    pub routes: Vec<(SocketAddr, SocketAddr)>,
+    _keep: Vec<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Demo({} zones)", self.world.zones().len())
+    }
+}
+
+/// Builds the world and starts every server (a fraction of a second).
+pub fn start() -> Result<Demo, String> {
+    let mut names: Vec<String> = DOMAINS.iter().map(|d| format!("mx.{d}.test")).collect();
+    names.extend(["mx1.twomx.test".to_owned(), "mx2.twomx.test".to_owned()]);
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let pki = Pki::new(KeyAlg::EcdsaP256, "unused.test");
+    let leaf = CertSpec::leaf(&name_refs).signed_by(&pki.intermediate);
+    let wrong = CertSpec::leaf(&name_refs)
+        .key_slot(5)
+        .signed_by(&pki.intermediate);
+    let rsa = Pki::new(KeyAlg::Rsa2048, "mx.dual.test");
+    let impostor_root = CertSpec::ca("Impostor").key_slot(120).self_signed();
+    let impostor = CertSpec::leaf(&name_refs)
+        .key_slot(121)
+        .signed_by(&impostor_root);
+    let chain = |l: &TestCert| Credential::new(&[l, &pki.intermediate]);
+    let server = |default: Vec<Credential>, behaviour| {
+        SmtpServer::start(SmtpSpec {
+            default,
+            behaviour,
+            ..SmtpSpec::default()
+        })
+        .map_err(|e| format!("cannot start a lab SMTP server: {e}"))
+    };
+    let good = server(vec![chain(&leaf)], Behaviour::Normal)?;
+    let bad = server(vec![chain(&wrong)], Behaviour::Normal)?;
+    let nostls = server(vec![chain(&leaf)], Behaviour::NoStartTls)?;
+    let dual = server(
+        vec![
+            chain(&leaf),
+            Credential::new(&[&rsa.leaf, &rsa.intermediate]),
+        ],
+        Behaviour::Normal,
+    )?;
+    let strip = Mitm::start(good.addr(), MitmKind::StripStartTls).map_err(|e| e.to_string())?;
+    let subst = Mitm::start(
+        good.addr(),
+        MitmKind::OwnCertificate(vec![Credential::new(&[&impostor, &impostor_root])]),
+    )
+    .map_err(|e| e.to_string())?;
+    let ee = tlsa(&leaf, Usage::DaneEe);
+    let host = |z: ZoneSpec, ip: &str| z.mx("@", 10, "mx").a("mx", ip).tlsa("_25._tcp.mx", &ee);
+    let world = Arc::new(
+        World::builder()
+            .zone("ee.test", |z| {
+                host(z, "192.0.2.1").aaaa("mx", "2001:db8::1")
+            })
+            .zone("ta.test", |z| {
+                z.mx("@", 10, "mx")
+                    .a("mx", "192.0.2.2")
+                    .tlsa("_25._tcp.mx", &tlsa(&pki.intermediate, Usage::DaneTa))
+            })
+            .zone("mismatch.test", |z| {
+                z.mx("@", 10, "mx")
+                    .a("mx", "192.0.2.3")
+                    .tlsa("_25._tcp.mx", &tlsa(&wrong, Usage::DaneEe))
+            })
+            .zone("twomx.test", |z| {
+                z.mx("@", 10, "mx1")
+                    .mx("@", 20, "mx2")
+                    .a("mx1", "192.0.2.4")
+                    .a("mx2", "192.0.2.5")
+                    .tlsa("_25._tcp.mx1", &ee)
+                    .tlsa("_25._tcp.mx2", &ee)
+            })
+            .zone("twoaddr.test", |z| {
+                host(z, "192.0.2.6").aaaa("mx", "2001:db8::6")
+            })
+            .zone("dual.test", |z| {
+                z.mx("@", 10, "mx")
+                    .a("mx", "192.0.2.7")
+                    .tlsa("_25._tcp.mx", &tlsa(&rsa.leaf, Usage::DaneEe))
+            })
+            .zone("nostls.test", |z| host(z, "192.0.2.8"))
+            .zone("strip.test", |z| host(z, "192.0.2.9"))
+            .zone("subst.test", |z| host(z, "192.0.2.10"))
+            .zone("bogus.test", |z| {
+                host(z, "192.0.2.11").sig_fault("_25._tcp.mx", rtype::TLSA, SigFault::Expired)
+            })
+            .zone("nsfail.test", |z| {
+                host(z, "192.0.2.12")
+                    .second_server()
+                    .server_fault(1, ServerFault::Servfail(rtype::TLSA))
+            })
+            .zone("insecure.test", |z| host(z, "192.0.2.13").unsigned())
+            .zone("unusable.test", |z| {
+                z.mx("@", 10, "mx")
+                    .a("mx", "192.0.2.14")
+                    .tlsa("_25._tcp.mx", &tlsa(&leaf, Usage::PkixEe))
+            })
+            .zone("disagree.test", |z| {
+                host(z, "192.0.2.15").second_server().server_replaces(
+                    1,
+                    "_25._tcp.mx",
+                    vec![mxdane_lab::dns::world::parse_tlsa(&tlsa(
+                        &wrong,
+                        Usage::DaneEe,
+                    ))],
+                )
+            })
+            .zone("expiring.test", |z| {
+                host(z, "192.0.2.16").sig_fault("_25._tcp.mx", rtype::TLSA, SigFault::ExpiresSoon)
+            })
+            .build(),
+    );
+    let smtp = |ip: &str| SocketAddr::new(ip.parse().expect("constant address"), 25);
+    let smtp_routes: Vec<(SocketAddr, SocketAddr)> = [
+        ("192.0.2.1", good.addr()),
+        ("2001:db8::1", good.addr()),
+        ("192.0.2.2", good.addr()),
+        ("192.0.2.3", good.addr()),
+        ("192.0.2.4", good.addr()),
+        ("192.0.2.5", bad.addr()),
+        ("192.0.2.6", good.addr()),
+        ("2001:db8::6", bad.addr()),
+        ("192.0.2.7", dual.addr()),
+        ("192.0.2.8", nostls.addr()),
+        ("192.0.2.9", strip.addr()),
+        ("192.0.2.10", subst.addr()),
+        ("192.0.2.11", good.addr()),
+        ("192.0.2.12", good.addr()),
+        ("192.0.2.13", good.addr()),
+        ("192.0.2.14", good.addr()),
+        ("192.0.2.15", good.addr()),
+        ("192.0.2.16", good.addr()),
+    ]
+    .iter()
+    .map(|(ip, to)| (smtp(ip), *to))
+    .collect();
+    let mut connector = Connector::direct();
+    for (from, to) in &smtp_routes {
+        connector = connector.route(*from, *to);
+    }
+    // Every authoritative server of every zone, reachable at its published address.
+    let mut keep: Vec<Box<dyn std::any::Any + Send + Sync>> = Vec::new();
+    let mut ns_routes: HashMap<SocketAddr, SocketAddr> = HashMap::new();
+    for (zi, z) in world.zones().iter().enumerate() {
+        for si in 0..z.servers.len() {
+            let s = DnsServer::authoritative(world.clone(), &z.apex.to_string(), si)
+                .map_err(|e| e.to_string())?;
+            ns_routes.insert(SocketAddr::new(ns_address(zi, si).into(), 53), s.addr());
+            keep.push(Box::new(s));
+        }
+    }
+    let recursive = DnsServer::recursive(world.clone()).map_err(|e| e.to_string())?;
+    let resolver_addr = recursive.addr();
+    let mut routes = smtp_routes;
+    routes.extend(ns_routes.iter().map(|(a, b)| (*a, *b)));
+    let resolver = Arc::new(ValidatingResolver::new(
+        Arc::new(NetTransport::new(
+            recursive.addr(),
+            Duration::from_millis(500),
+        )),
+        parse_trust_anchors(&world.trust_anchor_text()).map_err(|e| e.to_string())?,
+    ));
+    keep.push(Box::new(recursive));
+    for s in [good, bad, nostls, dual] {
+        keep.push(Box::new(s));
+    }
+    keep.push(Box::new(strip));
+    keep.push(Box::new(subst));
+    let nameserver = Arc::new(move |addr: SocketAddr| -> Arc<dyn Transport> {
+        let to = ns_routes.get(&addr).copied().unwrap_or(addr);
+        Arc::new(NetTransport::new(to, Duration::from_millis(500)))
+    });
+    Ok(Demo {
+        resolver: resolver_addr,
+        routes,
+        world,
+        env: Environment {
+            resolver,
+            connector,
+            nameserver,
+        },
+        _keep: keep,
+    })
+}
