@@ -448,8 +448,8 @@ fn mismatch_reason(outcomes: &[RecordOutcome]) -> &'static str {
     best
 }
 
-/// Asks every authoritative nameserver of the TLSA owner's zone (M-01).
-fn nameserver_answers(env: &Environment, h: &HostPlan, port: u16) -> Vec<NsAnswer> {
+/// Asks every authoritative nameserver of the zone of `h`'s TLSA RRset for it (M-01).
+pub fn nameserver_answers(env: &Environment, h: &HostPlan, port: u16) -> Vec<NsAnswer> {
     let Some(base) = &h.tlsa_base else {
         return Vec::new();
     };

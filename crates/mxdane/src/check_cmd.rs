@@ -59,6 +59,43 @@ pub(crate) struct CheckArgs {
     route: Vec<String>,
 }
 
+/// The resolver, SMTP routes and nameserver transports that the options ask for.
+pub(crate) fn environment(
+    resolver: &Option<String>,
+    trust_anchor: Option<&PathBuf>,
+    trust_ad: bool,
+    timeout: u64,
+    route: &[String],
+) -> Result<(Environment, SocketAddr), Failure> {
+    let mut routes = HashMap::new();
+    for r in route {
+        let (from, to) = r
+            .split_once('=')
+            .and_then(|(f, t)| Some((f.parse::<SocketAddr>().ok()?, t.parse::<SocketAddr>().ok()?)))
+            .ok_or_else(|| Failure(format!("--route \"{r}\": expected ADDR:PORT=ADDR:PORT")))?;
+        routes.insert(from, to);
+    }
+    let (resolver, server) = crate::dns_cmd::resolver(resolver, trust_anchor, trust_ad, timeout)?;
+    let mut connector = Connector::direct();
+    for (from, to) in &routes {
+        connector = connector.route(*from, *to);
+    }
+    let step = Duration::from_secs(timeout.max(1));
+    Ok((
+        Environment {
+            resolver,
+            connector,
+            nameserver: Arc::new(move |addr: SocketAddr| -> Arc<dyn Transport> {
+                Arc::new(NetTransport::new(
+                    routes.get(&addr).copied().unwrap_or(addr),
+                    step,
+                ))
+            }),
+        },
+        server,
+    ))
+}
+
 pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result<u8, Failure> {
     let destination = Name::try_parse(&a.destination).map_err(|e| {
         Failure(format!(
@@ -74,32 +111,14 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
         })?),
         None => None,
     };
-    let mut routes = HashMap::new();
-    for r in &a.route {
-        let (from, to) = r
-            .split_once('=')
-            .and_then(|(f, t)| Some((f.parse::<SocketAddr>().ok()?, t.parse::<SocketAddr>().ok()?)))
-            .ok_or_else(|| Failure(format!("--route \"{r}\": expected ADDR:PORT=ADDR:PORT")))?;
-        routes.insert(from, to);
-    }
-    let (resolver, server) =
-        crate::dns_cmd::resolver(&a.resolver, a.trust_anchor.as_ref(), a.trust_ad, a.timeout)?;
-    let mut connector = Connector::direct();
-    for (from, to) in &routes {
-        connector = connector.route(*from, *to);
-    }
+    let (env, server) = environment(
+        &a.resolver,
+        a.trust_anchor.as_ref(),
+        a.trust_ad,
+        a.timeout,
+        &a.route,
+    )?;
     let step = Duration::from_secs(a.timeout.max(1));
-    let ns_routes = routes.clone();
-    let env = Environment {
-        resolver,
-        connector,
-        nameserver: Arc::new(move |addr: SocketAddr| -> Arc<dyn Transport> {
-            Arc::new(NetTransport::new(
-                ns_routes.get(&addr).copied().unwrap_or(addr),
-                step,
-            ))
-        }),
-    };
     let options = Options {
         port: a.port,
         host: a.host,

@@ -24,7 +24,7 @@ use crate::check::Environment;
 /// The domains of the demo world, one per situation (`<name>.test`).
 pub const DOMAINS: &[&str] = &[
     "ee", "ta", "mismatch", "twomx", "twoaddr", "dual", "nostls", "strip", "subst", "bogus",
-    "nsfail", "insecure", "unusable", "disagree", "expiring",
+    "nsfail", "insecure", "unusable", "disagree", "expiring", "next",
 ];
 
 fn tlsa(cert: &TestCert, usage: Usage) -> String {
@@ -66,6 +66,10 @@ pub fn start() -> Result<Demo, String> {
     let leaf = CertSpec::leaf(&name_refs).signed_by(&pki.intermediate);
     let wrong = CertSpec::leaf(&name_refs)
         .key_slot(5)
+        .signed_by(&pki.intermediate);
+    // The "next" key of a current + next rollover (RFC 7671 section 8.1), published ahead.
+    let next = CertSpec::leaf(&name_refs)
+        .key_slot(7)
         .signed_by(&pki.intermediate);
     let rsa = Pki::new(KeyAlg::Rsa2048, "mx.dual.test");
     let impostor_root = CertSpec::ca("Impostor").key_slot(120).self_signed();
@@ -160,6 +164,9 @@ pub fn start() -> Result<Demo, String> {
             .zone("expiring.test", |z| {
                 host(z, "192.0.2.16").sig_fault("_25._tcp.mx", rtype::TLSA, SigFault::ExpiresSoon)
             })
+            .zone("next.test", |z| {
+                host(z, "192.0.2.17").tlsa("_25._tcp.mx", &tlsa(&next, Usage::DaneEe))
+            })
             .build(),
     );
     let smtp = |ip: &str| SocketAddr::new(ip.parse().expect("constant address"), 25);
@@ -182,6 +189,7 @@ pub fn start() -> Result<Demo, String> {
         ("192.0.2.14", good.addr()),
         ("192.0.2.15", good.addr()),
         ("192.0.2.16", good.addr()),
+        ("192.0.2.17", good.addr()),
     ]
     .iter()
     .map(|(ip, to)| (smtp(ip), *to))

@@ -143,8 +143,9 @@ struct VerifyArgs {
     /// The chain the server presents, leaf first (PEM or DER).
     #[arg(long, value_name = "FILE")]
     chain: PathBuf,
-    /// Reference identifiers for DANE-TA name checks: the TLSA base domain first.
-    #[arg(long = "name", value_name = "NAME", required = true)]
+    /// Reference identifiers for DANE-TA name checks: the TLSA base domain first (with --host,
+    /// they come from the DNS plan).
+    #[arg(long = "name", value_name = "NAME", required_unless_present = "host")]
     names: Vec<String>,
     /// A TLSA record "usage selector type hex". Repeatable.
     #[arg(long, value_name = "U S M HEX")]
@@ -155,6 +156,28 @@ struct VerifyArgs {
     /// Judge at this time (RFC 3339, e.g. 2027-01-31T00:00:00Z) instead of now.
     #[arg(long, value_name = "RFC3339_TIME")]
     at: Option<String>,
+    /// The pre-deployment gate: without --tlsa, fetch this MX host's TLSA RRset from every
+    /// authoritative server (validated) and judge the chain against each.
+    #[arg(long, value_name = "MX_HOST", conflicts_with_all = ["tlsa", "tlsa_file"])]
+    host: Option<String>,
+    /// The SMTP port of the TLSA owner name (with --host).
+    #[arg(long, default_value_t = 25)]
+    port: u16,
+    /// The recursive resolver (with --host).
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    resolver: Option<String>,
+    /// Trust anchors in zone-file form (with --host).
+    #[arg(long, value_name = "FILE")]
+    trust_anchor: Option<PathBuf>,
+    /// Trust the AD bit of a loopback resolver (with --host).
+    #[arg(long)]
+    trust_ad: bool,
+    /// Seconds for each DNS response (with --host).
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    timeout: u64,
+    /// Send DNS connections for ADDR:PORT to ADDR2:PORT2 (labs and staging). Repeatable.
+    #[arg(long, value_name = "ADDR:PORT=ADDR:PORT")]
+    route: Vec<String>,
 }
 
 /// An error for the user: one sentence naming the input; exit status 2.
@@ -449,6 +472,9 @@ fn verify(a: &VerifyArgs, json: bool, out: &mut impl Write) -> Result<u8, Failur
         })?,
         None => OffsetDateTime::now_utc(),
     };
+    if let Some(host) = &a.host {
+        return gate(a, host, &chain, at, json, out);
+    }
     let mut records: Vec<ZoneRecord> = Vec::new();
     for (i, text) in a.tlsa.iter().enumerate() {
         let record: Tlsa = text.parse().map_err(|e| Failure(format!("--tlsa: {e}")))?;
@@ -545,4 +571,120 @@ fn outcome_anchor(o: &mxdane_tls::RecordOutcome) -> (Value, Value) {
         O::ChainInvalid { anchor: a, .. } => (anchor(a), Value::Null),
         _ => (Value::Null, Value::Null),
     }
+}
+
+/// The pre-deployment gate: would `chain` authenticate against the TLSA RRset that every
+/// authoritative server of `host`'s zone publishes (each answer validated)?
+fn gate(
+    a: &VerifyArgs,
+    host: &str,
+    chain: &[Certificate],
+    at: OffsetDateTime,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<u8, Failure> {
+    let host_name = mxdane_dns::Name::try_parse(host)
+        .map_err(|e| Failure(format!("--host \"{host}\" is not a valid host name: {e}")))?;
+    let (env, _) = check_cmd::environment(
+        &a.resolver,
+        a.trust_anchor.as_ref(),
+        a.trust_ad,
+        a.timeout,
+        &a.route,
+    )?;
+    let request = mxdane_dns::plan::Request {
+        destination: host_name,
+        port: a.port,
+        host: true,
+    };
+    let plan = mxdane_dns::plan::plan(env.resolver.as_ref(), &request);
+    let Some(h) = plan.hosts.first() else {
+        return Err(Failure(format!("{host}: no plan: {}", plan.reason)));
+    };
+    let mut names: Vec<DnsName> = h
+        .reference_ids
+        .iter()
+        .filter_map(|n| DnsName::parse(&n.to_string()).ok())
+        .collect();
+    for n in &a.names {
+        names.push(DnsName::parse(n)?);
+    }
+    let answers = mxdane::check::nameserver_answers(&env, h, a.port);
+    let ders: Vec<_> = chain.iter().map(|c| c.der().to_vec().into()).collect();
+    let mut rows = Vec::new();
+    let mut pass = !answers.is_empty();
+    for ans in &answers {
+        let (ok, detail, records) = match (&ans.tlsa, &ans.signed) {
+            (Err(e), _) => (false, format!("no answer: {e}"), Vec::new()),
+            (Ok(_), Err(e)) => (
+                false,
+                format!("the RRset does not validate: {e}"),
+                Vec::new(),
+            ),
+            (Ok(t), Ok(())) if t.is_empty() => {
+                (false, "publishes no TLSA record".to_owned(), Vec::new())
+            }
+            (Ok(t), Ok(())) => {
+                let records: Vec<Tlsa> = t.iter().filter_map(|r| r.parse().ok()).collect();
+                let report =
+                    mxdane_tls::verify_chain(&ders, &records, &names, mxdane_tls::unix_time(at));
+                match report.verdict() {
+                    mxdane_tls::Verdict::Authenticated { record, depth, .. } => (
+                        true,
+                        format!("\"{}\" matches at depth {depth}", records[*record]),
+                        t.clone(),
+                    ),
+                    _ => (
+                        false,
+                        "no record authenticates the new chain".to_owned(),
+                        t.clone(),
+                    ),
+                }
+            }
+        };
+        pass &= ok;
+        rows.push((ans, ok, detail, records));
+    }
+    if json {
+        let servers: Vec<Value> = rows
+            .iter()
+            .map(|(ans, ok, detail, records)| {
+                json!({ "name": ans.name.to_string(), "ip": ans.ip.to_string(), "records": records,
+                        "result": if *ok { "pass" } else { "fail" }, "detail": detail })
+            })
+            .collect();
+        say!(
+            out,
+            "{}",
+            json!({ "gate": if pass { "pass" } else { "fail" }, "host": host,
+            "owner": answers.first().map(|a| a.owner.to_string()), "at": at.format(&Rfc3339).ok(), "servers": servers })
+        );
+    } else {
+        for (ans, ok, detail, _) in &rows {
+            say!(
+                out,
+                "{} {} ({}): {detail}",
+                if *ok { "pass" } else { "FAIL" },
+                ans.name,
+                ans.ip
+            );
+        }
+        if answers.is_empty() {
+            say!(
+                out,
+                "FAIL: no authoritative server answered for {host}'s TLSA RRset ({})",
+                h.reason
+            );
+        }
+        say!(
+            out,
+            "{}",
+            if pass {
+                "gate: pass: every authoritative server publishes a record for this chain; deploy it"
+            } else {
+                "gate: FAIL: do not deploy this chain yet"
+            }
+        );
+    }
+    Ok(u8::from(!pass))
 }

@@ -72,6 +72,7 @@ async fn every_situation_gets_its_verdict() {
         ("unusable", Verdict::Warning),
         ("disagree", Verdict::Warning),
         ("expiring", Verdict::Warning),
+        ("next", Verdict::Ok),
     ];
     let mut failures = Vec::new();
     for (domain, verdict) in want {
@@ -257,5 +258,55 @@ fn cli_exit_code_agrees_with_the_json_verdict() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// The pre-deployment gate (issue 7): a new chain whose key is published as "next" on every
+// authoritative server passes; one whose key is not published fails.
+#[test]
+fn pre_deployment_gate() {
+    use mxdane_lab::certs::{CertSpec, KeyAlg, Pki};
+    let l = lab();
+    let dir = std::env::temp_dir().join(format!("mxdane-gate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let anchor = dir.join("anchor");
+    std::fs::write(&anchor, l.world.trust_anchor_text()).unwrap();
+    let issuer = Pki::new(KeyAlg::EcdsaP256, "unused.test").intermediate;
+    let gate = |slot: usize| {
+        let cert = CertSpec::leaf(&["mx.next.test"])
+            .key_slot(slot)
+            .signed_by(&issuer);
+        let path = dir.join(format!("new-{slot}.pem"));
+        std::fs::write(&path, cert.pem() + &issuer.pem()).unwrap();
+        let mut args = vec![
+            "--json".to_owned(),
+            "tlsa".into(),
+            "verify".into(),
+            "--chain".into(),
+            path.display().to_string(),
+            "--host".into(),
+            "mx.next.test".into(),
+            "--resolver".into(),
+            l.resolver.to_string(),
+            "--trust-anchor".into(),
+            anchor.display().to_string(),
+        ];
+        for (a, b) in &l.routes {
+            args.push("--route".into());
+            args.push(format!("{a}={b}"));
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), v)
+    };
+    let (code, v) = gate(7);
+    assert_eq!((code, v["gate"].as_str()), (Some(0), Some("pass")), "{v}");
+    assert_eq!(v["servers"].as_array().unwrap().len(), 1);
+    let (code, v) = gate(8);
+    assert_eq!((code, v["gate"].as_str()), (Some(1), Some("fail")), "{v}");
     let _ = std::fs::remove_dir_all(&dir);
 }
