@@ -86,8 +86,12 @@ enum TlsaCommand {
 struct GenerateArgs {
     /// The server's current certificate (PEM or DER; a PEM file may hold the whole chain, leaf
     /// first). Repeat for servers with both RSA and ECDSA certificates.
-    #[arg(long, required = true, value_name = "FILE")]
+    #[arg(long, required_unless_present = "from_server", value_name = "FILE")]
     cert: Vec<PathBuf>,
+    /// Fetch the current chains from a live server instead (STARTTLS; one handshake per key
+    /// algorithm, so RSA and ECDSA chains are both found). HOST may be a name or an address.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    from_server: Option<String>,
     /// Chain file with the issuing CA certificates the server sends.
     #[arg(long, value_name = "FILE")]
     chain: Vec<PathBuf>,
@@ -276,6 +280,15 @@ fn generate(a: &GenerateArgs, json: bool, out: &mut impl Write) -> Result<u8, Fa
     let host = DnsName::parse(&a.host)?;
     let owner = host.tlsa_owner(a.port)?;
     let mut inputs = Inputs::default();
+    if let Some(server) = &a.from_server {
+        for (label, chain) in fetch_chains(server, &host)? {
+            let mut certs = chain.into_iter();
+            if let Some(leaf) = certs.next() {
+                inputs.leaves.push((label, leaf));
+            }
+            inputs.issuers.extend(certs);
+        }
+    }
     for path in &a.cert {
         let mut certs = read_certificates(path)?.into_iter();
         if let Some(leaf) = certs.next() {
@@ -687,4 +700,61 @@ fn gate(
         );
     }
     Ok(u8::from(!pass))
+}
+
+/// The chains a live server presents, one per key algorithm it has (STARTTLS on port 25 unless
+/// `server` names a port), each labelled with where it came from.
+fn fetch_chains(server: &str, host: &DnsName) -> Result<Vec<(String, Vec<Certificate>)>, Failure> {
+    use std::net::ToSocketAddrs;
+    let with_port = if server.parse::<std::net::SocketAddr>().is_ok() || server.rsplit_once(':').is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok()) {
+        server.to_owned()
+    } else if server.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_ipv6()) {
+        format!("[{server}]:25")
+    } else {
+        format!("{server}:25")
+    };
+    let addr = with_port
+        .to_socket_addrs()
+        .map_err(|e| Failure(format!("--from-server \"{server}\": cannot resolve: {e}")))?
+        .next()
+        .ok_or_else(|| Failure(format!("--from-server \"{server}\": no address")))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(format!("cannot start the async runtime: {e}")))?;
+    let mut out: Vec<(String, Vec<Certificate>)> = Vec::new();
+    let mut errors = Vec::new();
+    for (alg, filter) in [
+        ("default", mxdane_tls::KeyFilter::Any),
+        ("rsa", mxdane_tls::KeyFilter::Rsa),
+        ("ecdsa", mxdane_tls::KeyFilter::Ecdsa),
+    ] {
+        let target = mxdane_tls::DaneTarget::new(Vec::new(), vec![host.clone()])
+            .map_err(|e| Failure(e.to_string()))?
+            .key_filter(filter);
+        let report = runtime.block_on(mxdane_smtp::session(
+            &mxdane_smtp::Connector::direct(),
+            addr,
+            &mxdane_smtp::Policy::Encrypt(target),
+            "mxdane.invalid",
+            mxdane_smtp::Settings::default(),
+        ));
+        let chain = report.tls.as_ref().and_then(|t| t.report.as_ref()).map(|r| r.chain().to_vec());
+        match chain {
+            Some(chain) if report.success => {
+                let certs = chain
+                    .iter()
+                    .map(|c| Certificate::from_der(&c.der))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if !out.iter().any(|(_, c)| c.first().map(Certificate::der) == certs.first().map(Certificate::der)) {
+                    out.push((format!("server {addr} ({alg})"), certs));
+                }
+            }
+            _ => errors.push(format!("{alg}: {}", report.error.map_or_else(|| "no TLS".to_owned(), |e| e.to_string()))),
+        }
+    }
+    if out.is_empty() {
+        return Err(Failure(format!("--from-server {addr}: no certificate fetched ({})", errors.join("; "))));
+    }
+    Ok(out)
 }

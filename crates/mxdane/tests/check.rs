@@ -310,3 +310,40 @@ fn pre_deployment_gate() {
     assert_eq!((code, v["gate"].as_str()), (Some(1), Some("fail")), "{v}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// `tlsa generate --from-server`: one handshake per key algorithm finds both chains of a dual
+// RSA+ECDSA server; the records equal those generated from the certificate files.
+#[test]
+fn generate_from_a_live_server() {
+    use mxdane_lab::certs::{KeyAlg, Pki};
+    use mxdane_lab::smtp::{SmtpServer, SmtpSpec};
+    use mxdane_lab::tls::Credential;
+    let rsa = Pki::new(KeyAlg::Rsa2048, "mx.gen.test");
+    let ec = Pki::new(KeyAlg::EcdsaP256, "mx.gen.test");
+    let server = SmtpServer::start(SmtpSpec {
+        default: vec![Credential::new(&[&ec.leaf, &ec.intermediate]), Credential::new(&[&rsa.leaf, &rsa.intermediate])],
+        ..SmtpSpec::default()
+    })
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane")).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut lines: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.split(" ; ").next().unwrap().to_owned())
+            .collect();
+        lines.sort();
+        lines
+    };
+    let live = run(&["tlsa", "generate", "--from-server", &server.addr().to_string(), "--host", "mx.gen.test", "--preset", "current"]);
+    let dir = std::env::temp_dir().join(format!("mxdane-gen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("rsa.pem"), dir.join("ec.pem"));
+    std::fs::write(&a, rsa.leaf.pem()).unwrap();
+    std::fs::write(&b, ec.leaf.pem()).unwrap();
+    let files = run(&["tlsa", "generate", "--cert", a.to_str().unwrap(), "--cert", b.to_str().unwrap(), "--host", "mx.gen.test", "--preset", "current"]);
+    assert_eq!(live.len(), 2, "{live:?}");
+    assert_eq!(live, files);
+    let _ = std::fs::remove_dir_all(&dir);
+}
