@@ -138,6 +138,8 @@ pub struct Probe {
     pub matched: Option<(String, usize)>,
     /// With `--at`: whether the chain would still authenticate then.
     pub at_verifies: Option<bool>,
+    /// How long the probe took.
+    pub duration: std::time::Duration,
 }
 
 /// What one authoritative nameserver says about a TLSA RRset.
@@ -338,7 +340,9 @@ async fn probe(
         chain: Vec::new(),
         matched: None,
         at_verifies: None,
+        duration: std::time::Duration::ZERO,
     };
+    let started = tokio::time::Instant::now();
     let Some(t) = target(h, filter) else {
         p.reason = format!("{} is not a usable TLS name", h.name);
         return p;
@@ -357,6 +361,7 @@ async fn probe(
     )
     .await;
     fill(&mut p, &s, h, options);
+    p.duration = started.elapsed();
     p
 }
 

@@ -173,6 +173,7 @@ fn probe_json(p: &check::Probe) -> Value {
         })).collect::<Vec<_>>(),
         "matched": p.matched.as_ref().map(|(r, d)| json!({ "record": r, "depth": d })),
         "verifies_at": p.at_verifies,
+        "duration_ms": u64::try_from(p.duration.as_millis()).unwrap_or(u64::MAX),
     })
 }
 

@@ -24,7 +24,7 @@ use crate::check::Environment;
 /// The domains of the demo world, one per situation (`<name>.test`).
 pub const DOMAINS: &[&str] = &[
     "ee", "ta", "mismatch", "twomx", "twoaddr", "dual", "nostls", "strip", "subst", "bogus",
-    "nsfail", "insecure", "unusable", "disagree", "expiring", "next",
+    "nsfail", "insecure", "unusable", "disagree", "expiring", "next", "bench",
 ];
 
 fn tlsa(cert: &TestCert, usage: Usage) -> String {
@@ -59,6 +59,11 @@ impl std::fmt::Debug for Demo {
 
 /// Builds the world and starts every server (a fraction of a second).
 pub fn start() -> Result<Demo, String> {
+    start_with(Duration::ZERO)
+}
+
+/// The same, with the lab's latency knob on the main mail server (each read and write).
+pub fn start_with(latency: Duration) -> Result<Demo, String> {
     let mut names: Vec<String> = DOMAINS.iter().map(|d| format!("mx.{d}.test")).collect();
     names.extend(["mx1.twomx.test".to_owned(), "mx2.twomx.test".to_owned()]);
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -81,6 +86,7 @@ pub fn start() -> Result<Demo, String> {
         SmtpServer::start(SmtpSpec {
             default,
             behaviour,
+            latency,
             ..SmtpSpec::default()
         })
         .map_err(|e| format!("cannot start a lab SMTP server: {e}"))
@@ -164,6 +170,16 @@ pub fn start() -> Result<Demo, String> {
             .zone("expiring.test", |z| {
                 host(z, "192.0.2.16").sig_fault("_25._tcp.mx", rtype::TLSA, SigFault::ExpiresSoon)
             })
+            .zone("bench.test", |z| {
+                z.mx("@", 10, "mx1")
+                    .mx("@", 20, "mx2")
+                    .a("mx1", "192.0.2.20")
+                    .aaaa("mx1", "2001:db8::20")
+                    .a("mx2", "192.0.2.21")
+                    .aaaa("mx2", "2001:db8::21")
+                    .tlsa("_25._tcp.mx1", &ee)
+                    .tlsa("_25._tcp.mx2", &ee)
+            })
             .zone("next.test", |z| {
                 host(z, "192.0.2.17").tlsa("_25._tcp.mx", &tlsa(&next, Usage::DaneEe))
             })
@@ -190,6 +206,10 @@ pub fn start() -> Result<Demo, String> {
         ("192.0.2.15", good.addr()),
         ("192.0.2.16", good.addr()),
         ("192.0.2.17", good.addr()),
+        ("192.0.2.20", good.addr()),
+        ("2001:db8::20", good.addr()),
+        ("192.0.2.21", good.addr()),
+        ("2001:db8::21", good.addr()),
     ]
     .iter()
     .map(|(ip, to)| (smtp(ip), *to))

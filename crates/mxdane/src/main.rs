@@ -706,9 +706,16 @@ fn gate(
 /// `server` names a port), each labelled with where it came from.
 fn fetch_chains(server: &str, host: &DnsName) -> Result<Vec<(String, Vec<Certificate>)>, Failure> {
     use std::net::ToSocketAddrs;
-    let with_port = if server.parse::<std::net::SocketAddr>().is_ok() || server.rsplit_once(':').is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok()) {
+    let with_port = if server.parse::<std::net::SocketAddr>().is_ok()
+        || server
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
+    {
         server.to_owned()
-    } else if server.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_ipv6()) {
+    } else if server
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_ipv6())
+    {
         format!("[{server}]:25")
     } else {
         format!("{server}:25")
@@ -739,22 +746,36 @@ fn fetch_chains(server: &str, host: &DnsName) -> Result<Vec<(String, Vec<Certifi
             "mxdane.invalid",
             mxdane_smtp::Settings::default(),
         ));
-        let chain = report.tls.as_ref().and_then(|t| t.report.as_ref()).map(|r| r.chain().to_vec());
+        let chain = report
+            .tls
+            .as_ref()
+            .and_then(|t| t.report.as_ref())
+            .map(|r| r.chain().to_vec());
         match chain {
             Some(chain) if report.success => {
                 let certs = chain
                     .iter()
                     .map(|c| Certificate::from_der(&c.der))
                     .collect::<Result<Vec<_>, _>>()?;
-                if !out.iter().any(|(_, c)| c.first().map(Certificate::der) == certs.first().map(Certificate::der)) {
+                if !out.iter().any(|(_, c)| {
+                    c.first().map(Certificate::der) == certs.first().map(Certificate::der)
+                }) {
                     out.push((format!("server {addr} ({alg})"), certs));
                 }
             }
-            _ => errors.push(format!("{alg}: {}", report.error.map_or_else(|| "no TLS".to_owned(), |e| e.to_string()))),
+            _ => errors.push(format!(
+                "{alg}: {}",
+                report
+                    .error
+                    .map_or_else(|| "no TLS".to_owned(), |e| e.to_string())
+            )),
         }
     }
     if out.is_empty() {
-        return Err(Failure(format!("--from-server {addr}: no certificate fetched ({})", errors.join("; "))));
+        return Err(Failure(format!(
+            "--from-server {addr}: no certificate fetched ({})",
+            errors.join("; ")
+        )));
     }
     Ok(out)
 }

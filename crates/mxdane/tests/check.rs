@@ -321,13 +321,24 @@ fn generate_from_a_live_server() {
     let rsa = Pki::new(KeyAlg::Rsa2048, "mx.gen.test");
     let ec = Pki::new(KeyAlg::EcdsaP256, "mx.gen.test");
     let server = SmtpServer::start(SmtpSpec {
-        default: vec![Credential::new(&[&ec.leaf, &ec.intermediate]), Credential::new(&[&rsa.leaf, &rsa.intermediate])],
+        default: vec![
+            Credential::new(&[&ec.leaf, &ec.intermediate]),
+            Credential::new(&[&rsa.leaf, &rsa.intermediate]),
+        ],
         ..SmtpSpec::default()
     })
     .unwrap();
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane")).args(args).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut lines: Vec<String> = String::from_utf8(out.stdout)
             .unwrap()
             .lines()
@@ -336,13 +347,33 @@ fn generate_from_a_live_server() {
         lines.sort();
         lines
     };
-    let live = run(&["tlsa", "generate", "--from-server", &server.addr().to_string(), "--host", "mx.gen.test", "--preset", "current"]);
+    let live = run(&[
+        "tlsa",
+        "generate",
+        "--from-server",
+        &server.addr().to_string(),
+        "--host",
+        "mx.gen.test",
+        "--preset",
+        "current",
+    ]);
     let dir = std::env::temp_dir().join(format!("mxdane-gen-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (a, b) = (dir.join("rsa.pem"), dir.join("ec.pem"));
     std::fs::write(&a, rsa.leaf.pem()).unwrap();
     std::fs::write(&b, ec.leaf.pem()).unwrap();
-    let files = run(&["tlsa", "generate", "--cert", a.to_str().unwrap(), "--cert", b.to_str().unwrap(), "--host", "mx.gen.test", "--preset", "current"]);
+    let files = run(&[
+        "tlsa",
+        "generate",
+        "--cert",
+        a.to_str().unwrap(),
+        "--cert",
+        b.to_str().unwrap(),
+        "--host",
+        "mx.gen.test",
+        "--preset",
+        "current",
+    ]);
     assert_eq!(live.len(), 2, "{live:?}");
     assert_eq!(live, files);
     let _ = std::fs::remove_dir_all(&dir);
