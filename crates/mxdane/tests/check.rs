@@ -17,6 +17,26 @@ fn lab() -> &'static mxdane::demo::Demo {
     LAB.get_or_init(|| mxdane::demo::start().unwrap())
 }
 
+/// Every demo domain and its verdict (README's verdict table).
+const WANT: &[(&str, Verdict)] = &[
+    ("ee", Verdict::Ok),
+    ("ta", Verdict::Ok),
+    ("mismatch", Verdict::Critical),
+    ("twomx", Verdict::Critical),
+    ("twoaddr", Verdict::Critical),
+    ("dual", Verdict::Critical),
+    ("nostls", Verdict::Critical),
+    ("strip", Verdict::Critical),
+    ("subst", Verdict::Critical),
+    ("bogus", Verdict::Critical),
+    ("nsfail", Verdict::Critical),
+    ("insecure", Verdict::Warning),
+    ("unusable", Verdict::Warning),
+    ("disagree", Verdict::Warning),
+    ("expiring", Verdict::Warning),
+    ("next", Verdict::Ok),
+];
+
 fn options() -> Options {
     Options {
         settings: Settings {
@@ -56,26 +76,9 @@ fn results(r: &CheckReport) -> Vec<(String, String, &'static str, &'static str)>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_situation_gets_its_verdict() {
-    let want = [
-        ("ee", Verdict::Ok),
-        ("ta", Verdict::Ok),
-        ("mismatch", Verdict::Critical),
-        ("twomx", Verdict::Critical),
-        ("twoaddr", Verdict::Critical),
-        ("dual", Verdict::Critical),
-        ("nostls", Verdict::Critical),
-        ("strip", Verdict::Critical),
-        ("subst", Verdict::Critical),
-        ("bogus", Verdict::Critical),
-        ("nsfail", Verdict::Critical),
-        ("insecure", Verdict::Warning),
-        ("unusable", Verdict::Warning),
-        ("disagree", Verdict::Warning),
-        ("expiring", Verdict::Warning),
-        ("next", Verdict::Ok),
-    ];
+    let want = WANT;
     let mut failures = Vec::new();
-    for (domain, verdict) in want {
+    for &(domain, verdict) in want {
         let r = run(domain).await;
         if r.verdict != verdict {
             failures.push(format!(
@@ -377,4 +380,32 @@ fn generate_from_a_live_server() {
     assert_eq!(live.len(), 2, "{live:?}");
     assert_eq!(live, files);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// --at: DANE-EE ignores dates, DANE-TA does not: two years on, the TA chain has expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_asks_whether_chains_still_verify_later() {
+    let later = time::OffsetDateTime::now_utc() + time::Duration::days(730);
+    let opts = Options {
+        at: Some(later),
+        ..options()
+    };
+    let ee = check::check(lab().env.clone(), Name::parse("ee.test."), opts.clone()).await;
+    assert!(
+        ee.hosts[0]
+            .probes
+            .iter()
+            .filter(|p| p.result == ProbeResult::Verified)
+            .all(|p| p.at_verifies == Some(true))
+    );
+    assert_eq!(ee.verdict, Verdict::Ok);
+    let ta = check::check(lab().env.clone(), Name::parse("ta.test."), opts).await;
+    assert!(
+        ta.hosts[0]
+            .probes
+            .iter()
+            .filter(|p| p.result == ProbeResult::Verified)
+            .all(|p| p.at_verifies == Some(false))
+    );
+    assert_eq!(ta.verdict, Verdict::Warning, "{:?}", ta.warnings);
 }
