@@ -24,7 +24,7 @@ use crate::check::Environment;
 /// The domains of the demo world, one per situation (`<name>.test`).
 pub const DOMAINS: &[&str] = &[
     "ee", "ta", "mismatch", "twomx", "twoaddr", "dual", "nostls", "strip", "subst", "bogus",
-    "nsfail", "insecure", "unusable", "disagree", "expiring", "next", "bench",
+    "nsfail", "insecure", "unusable", "disagree", "expiring", "next", "bench", "taexp",
 ];
 
 fn tlsa(cert: &TestCert, usage: Usage) -> String {
@@ -94,6 +94,20 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
     let good = server(vec![chain(&leaf)], Behaviour::Normal)?;
     let bad = server(vec![chain(&wrong)], Behaviour::Normal)?;
     let nostls = server(vec![chain(&leaf)], Behaviour::NoStartTls)?;
+    // A DANE-TA anchor that expires in three days (monitoring should warn).
+    let now = time::OffsetDateTime::now_utc();
+    let short_ca = CertSpec::ca("Short-lived Issuer")
+        .key_slot(102)
+        .validity(
+            now - time::Duration::days(30),
+            now + time::Duration::days(3),
+        )
+        .signed_by(&pki.root);
+    let short_leaf = CertSpec::leaf(&["mx.taexp.test"]).signed_by(&short_ca);
+    let taexp = server(
+        vec![Credential::new(&[&short_leaf, &short_ca])],
+        Behaviour::Normal,
+    )?;
     let dual = server(
         vec![
             chain(&leaf),
@@ -180,6 +194,11 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
                     .tlsa("_25._tcp.mx1", &ee)
                     .tlsa("_25._tcp.mx2", &ee)
             })
+            .zone("taexp.test", |z| {
+                z.mx("@", 10, "mx")
+                    .a("mx", "192.0.2.22")
+                    .tlsa("_25._tcp.mx", &tlsa(&short_ca, Usage::DaneTa))
+            })
             .zone("next.test", |z| {
                 host(z, "192.0.2.17").tlsa("_25._tcp.mx", &tlsa(&next, Usage::DaneEe))
             })
@@ -210,6 +229,7 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         ("2001:db8::20", good.addr()),
         ("192.0.2.21", good.addr()),
         ("2001:db8::21", good.addr()),
+        ("192.0.2.22", taexp.addr()),
     ]
     .iter()
     .map(|(ip, to)| (smtp(ip), *to))
@@ -241,7 +261,7 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         parse_trust_anchors(&world.trust_anchor_text()).map_err(|e| e.to_string())?,
     ));
     keep.push(Box::new(recursive));
-    for s in [good, bad, nostls, dual] {
+    for s in [good, bad, nostls, dual, taexp] {
         keep.push(Box::new(s));
     }
     keep.push(Box::new(strip));

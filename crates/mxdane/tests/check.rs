@@ -35,6 +35,8 @@ const WANT: &[(&str, Verdict)] = &[
     ("disagree", Verdict::Warning),
     ("expiring", Verdict::Warning),
     ("next", Verdict::Ok),
+    ("bench", Verdict::Ok),
+    ("taexp", Verdict::Warning),
 ];
 
 fn options() -> Options {
@@ -170,6 +172,15 @@ async fn probes_say_what_happened() {
             .any(|w| w.contains("RRSIG expires")),
         "{:?}",
         expiring.warnings
+    );
+    let taexp = run("taexp").await;
+    assert!(
+        taexp
+            .warnings
+            .iter()
+            .any(|w| w.contains("chain certificate CN=Short-lived Issuer expires")),
+        "{:?}",
+        taexp.warnings
     );
     assert_eq!(Verdict::Critical.exit_code(), 2);
 }
