@@ -502,3 +502,56 @@ fn relay(
     }
     Ok(())
 }
+
+/// A plain TCP relay from `bind` to `to` (e.g. port 25 of a namespace address to a lab server
+/// on a loopback port chosen at run time).
+#[derive(Debug)]
+pub struct Forwarder {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Forwarder {
+    /// Starts relaying.
+    pub fn start(bind: SocketAddr, to: SocketAddr) -> io::Result<Self> {
+        let listener = TcpListener::bind(bind)?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = accept_loop(listener, stop.clone(), move |client| {
+            let Ok(server) = TcpStream::connect_timeout(&to, IO_TIMEOUT) else {
+                return;
+            };
+            let (Ok(mut c2), Ok(mut s2)) = (client.try_clone(), server.try_clone()) else {
+                return;
+            };
+            let (mut c3, mut s3) = (client, server);
+            let up = std::thread::spawn(move || {
+                let _ = io::copy(&mut c2, &mut s3);
+                let _ = s3.shutdown(Shutdown::Both);
+            });
+            let _ = io::copy(&mut s2, &mut c3);
+            let _ = c3.shutdown(Shutdown::Both);
+            let _ = up.join();
+        })?;
+        Ok(Self {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

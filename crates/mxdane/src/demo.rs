@@ -19,13 +19,39 @@ use mxdane_lab::tls::Credential;
 use mxdane_smtp::Connector;
 use mxdane_tlsa::{Certificate, MatchingType, Selector, Subject, Usage};
 
-use crate::check::Environment;
+use crate::check::{Environment, Verdict};
 
 /// The domains of the demo world, one per situation (`<name>.test`).
 pub const DOMAINS: &[&str] = &[
     "ee", "ta", "mismatch", "twomx", "twoaddr", "dual", "nostls", "strip", "subst", "bogus",
     "nsfail", "insecure", "unusable", "disagree", "expiring", "next", "bench", "taexp",
 ];
+
+/// Every demo domain and the verdict `mxdane check` must reach (README's verdict table).
+pub const VERDICTS: &[(&str, Verdict)] = &[
+    ("ee", Verdict::Ok),
+    ("ta", Verdict::Ok),
+    ("mismatch", Verdict::Critical),
+    ("twomx", Verdict::Critical),
+    ("twoaddr", Verdict::Critical),
+    ("dual", Verdict::Critical),
+    ("nostls", Verdict::Critical),
+    ("strip", Verdict::Critical),
+    ("subst", Verdict::Critical),
+    ("bogus", Verdict::Critical),
+    ("nsfail", Verdict::Critical),
+    ("insecure", Verdict::Warning),
+    ("unusable", Verdict::Warning),
+    ("disagree", Verdict::Warning),
+    ("expiring", Verdict::Warning),
+    ("next", Verdict::Ok),
+    ("bench", Verdict::Ok),
+    ("taexp", Verdict::Warning),
+];
+
+/// Demo domains whose situation only the in-process lab can stage: the interop tier skips
+/// them. (`nsfail`: one authoritative server answering SERVFAIL for TLSA only.)
+pub const LAB_ONLY: &[&str] = &["nsfail"];
 
 fn tlsa(cert: &TestCert, usage: Usage) -> String {
     let c = Certificate::from_der(cert.der()).expect("lab certificates parse");
@@ -48,6 +74,8 @@ pub struct Demo {
     pub resolver: SocketAddr,
     /// Every route (SMTP and nameservers), for `mxdane check --route FROM=TO`.
     pub routes: Vec<(SocketAddr, SocketAddr)>,
+    /// The SMTP routes alone (public address and port 25 to the lab server).
+    pub smtp_routes: Vec<(SocketAddr, SocketAddr)>,
     _keep: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
@@ -251,6 +279,7 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
     }
     let recursive = DnsServer::recursive(world.clone()).map_err(|e| e.to_string())?;
     let resolver_addr = recursive.addr();
+    let smtp_only = smtp_routes.clone();
     let mut routes = smtp_routes;
     routes.extend(ns_routes.iter().map(|(a, b)| (*a, *b)));
     let resolver = Arc::new(ValidatingResolver::new(
@@ -273,6 +302,7 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
     Ok(Demo {
         resolver: resolver_addr,
         routes,
+        smtp_routes: smtp_only,
         world,
         env: Environment {
             resolver,

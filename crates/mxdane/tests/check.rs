@@ -17,27 +17,7 @@ fn lab() -> &'static mxdane::demo::Demo {
     LAB.get_or_init(|| mxdane::demo::start().unwrap())
 }
 
-/// Every demo domain and its verdict (README's verdict table).
-const WANT: &[(&str, Verdict)] = &[
-    ("ee", Verdict::Ok),
-    ("ta", Verdict::Ok),
-    ("mismatch", Verdict::Critical),
-    ("twomx", Verdict::Critical),
-    ("twoaddr", Verdict::Critical),
-    ("dual", Verdict::Critical),
-    ("nostls", Verdict::Critical),
-    ("strip", Verdict::Critical),
-    ("subst", Verdict::Critical),
-    ("bogus", Verdict::Critical),
-    ("nsfail", Verdict::Critical),
-    ("insecure", Verdict::Warning),
-    ("unusable", Verdict::Warning),
-    ("disagree", Verdict::Warning),
-    ("expiring", Verdict::Warning),
-    ("next", Verdict::Ok),
-    ("bench", Verdict::Ok),
-    ("taexp", Verdict::Warning),
-];
+use mxdane::demo::VERDICTS as WANT;
 
 fn options() -> Options {
     Options {

@@ -1,0 +1,376 @@
+//! The interop tier (issue 8, first slice): the demo world served by real software inside a
+//! network namespace, judged by mxdane in both resolver modes and by Postfix's posttls-finger.
+//!
+//! Outside the namespace the test creates it (`ip netns add`), gives it a resolv.conf pointing
+//! at 127.0.0.1, re-runs itself inside (`ip netns exec`), and always deletes both afterwards.
+//! Inside: the lab's signed zones exported to Knot, which answers on every nameserver address
+//! of the world (127.0.X.Y port 53); Unbound on 127.0.0.1:53 iterating from the lab root (root
+//! hints, the lab trust anchor, `do-not-query-localhost: no`); the lab's SMTP servers and men in
+//! the middle reachable on port 25 of the MX addresses (192.0.2.x and 2001:db8::x, added to the
+//! namespace's loopback). Every scenario of `mxdane::demo::VERDICTS` (except the lab-only ones)
+//! goes through `mxdane check --json` with the embedded validator and with `--trust-ad`, and
+//! each DANE host through `posttls-finger -l dane`. Disagreements fail the run unless listed in
+//! tests/interop/divergences.txt.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mxdane_lab::dns::world::ns_address;
+use mxdane_lab::smtp::Forwarder;
+
+const INNER: &str = "MXDANE_INTEROP_INNER";
+
+fn sh(cmd: &str) -> std::process::Output {
+    Command::new("sh").arg("-c").arg(cmd).output().unwrap()
+}
+
+fn require(program: &str) {
+    assert!(
+        sh(&format!("command -v {program}")).status.success(),
+        "{program} is not installed: the interop tier needs it (see .ci/run)"
+    );
+}
+
+struct Namespace(String);
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = sh(&format!(
+            "ip netns pids {0} | xargs -r kill -9; ip netns del {0}",
+            self.0
+        ));
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.0));
+    }
+}
+
+#[test]
+#[ignore = "needs root, ip (iproute2), knotd (knot), unbound, posttls-finger (postfix)"]
+fn interop_tier() {
+    if std::env::var_os(INNER).is_some() {
+        inner();
+        return;
+    }
+    let uid = String::from_utf8(sh("id -u").stdout).unwrap();
+    assert_eq!(
+        uid.trim(),
+        "0",
+        "the interop tier needs root (it creates a network namespace); run it through .ci/run"
+    );
+    for p in ["ip", "knotd", "unbound", "posttls-finger"] {
+        require(p);
+    }
+    let ns = Namespace(format!("mxdane-interop-{}", std::process::id()));
+    assert!(sh(&format!("ip netns add {}", ns.0)).status.success());
+    std::fs::create_dir_all(format!("/etc/netns/{}", ns.0)).unwrap();
+    std::fs::write(
+        format!("/etc/netns/{}/resolv.conf", ns.0),
+        "nameserver 127.0.0.1\n",
+    )
+    .unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let started = Instant::now();
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.0])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "interop_tier",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(INNER, "1")
+        .output()
+        .unwrap();
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    println!("interop tier: {:.1} s", started.elapsed().as_secs_f64());
+    assert!(
+        out.status.success(),
+        "the interop tier failed inside the namespace"
+    );
+}
+
+struct Daemons(Vec<Child>);
+
+impl Drop for Daemons {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn spawn(dir: &Path, program: &str, args: &[&str], log: &str) -> Child {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(log)).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}"))
+}
+
+fn wait_for(what: &str, log: &Path, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what} did not come up: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn mxdane(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mxdane"))
+        .args(args)
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "mxdane {args:?}: {e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code(), v)
+}
+
+fn inner() {
+    assert!(sh("ip link set lo up").status.success());
+    let lab = mxdane::demo::start().unwrap();
+    let dir = PathBuf::from(format!("/var/tmp/mxdane-interop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The MX addresses on this namespace's loopback, each forwarded to its lab server.
+    let mut forwarders = Vec::new();
+    for (public, to) in &lab.smtp_routes {
+        let ip = public.ip();
+        let cmd = if ip.is_ipv6() {
+            format!("ip -6 addr add {ip}/128 dev lo nodad")
+        } else {
+            format!("ip addr add {ip}/32 dev lo")
+        };
+        assert!(sh(&cmd).status.success(), "{cmd}");
+        forwarders.push(Forwarder::start(*public, *to).unwrap());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // Knot: every zone (first server's copy) on every nameserver address; the second servers'
+    // copies on their own addresses from a second instance.
+    let world = lab.world.clone();
+    let exported = world.export(&dir, 5300, 5301).unwrap();
+    let mut daemons = Daemons(Vec::new());
+    for server in 0..2 {
+        let zones: Vec<_> = exported
+            .zone_files
+            .iter()
+            .filter(|(_, s, _)| *s == server)
+            .collect();
+        let apexes: BTreeSet<&String> = zones.iter().map(|(a, _, _)| a).collect();
+        let mut listen = String::new();
+        for (zi, z) in world.zones().iter().enumerate() {
+            if z.servers.len() > server && (server == 0 || apexes.contains(&z.apex.to_string())) {
+                listen.push_str(&format!("  listen: {}@53\n", ns_address(zi, server)));
+            }
+        }
+        let mut zone_conf = String::new();
+        for (apex, _, file) in &zones {
+            zone_conf.push_str(&format!(
+                "  - domain: \"{apex}\"\n    file: \"{}\"\n",
+                file.display()
+            ));
+        }
+        let storage = dir.join(format!("knot{server}"));
+        std::fs::create_dir_all(&storage).unwrap();
+        let conf = dir.join(format!("knot{server}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "server:\n{listen}  rundir: \"{s}\"\ndatabase:\n  storage: \"{s}\"\nlog:\n  - target: stderr\n    any: warning\ntemplate:\n  - id: default\n    semantic-checks: off\n    zonefile-sync: -1\n    zonefile-load: whole\n    journal-content: none\nzone:\n{zone_conf}",
+                s = storage.display()
+            ),
+        )
+        .unwrap();
+        if !zone_conf.is_empty() {
+            daemons.0.push(spawn(
+                &dir,
+                "knotd",
+                &["-c", conf.to_str().unwrap()],
+                &format!("knot{server}.log"),
+            ));
+        }
+    }
+    let root_ns = ns_address(0, 0);
+    wait_for("knotd", &dir.join("knot0.log"), || {
+        String::from_utf8_lossy(&sh(&format!("dig +short +norec @{root_ns} . SOA")).stdout)
+            .contains("hostmaster")
+    });
+    // Unbound iterating from the lab root.
+    std::fs::write(
+        dir.join("root.hints"),
+        format!(". 3600 IN NS ns1.\nns1. 3600 IN A {root_ns}\n"),
+    )
+    .unwrap();
+    let tlds: String = world
+        .zones()
+        .iter()
+        .filter(|z| z.apex.len() == 1)
+        .map(|z| format!("    local-zone: \"{}\" nodefault\n", z.apex))
+        .collect();
+    let unbound_conf = dir.join("unbound-interop.conf");
+    std::fs::write(
+        &unbound_conf,
+        format!(
+            "server:\n    interface: 127.0.0.1\n    port: 53\n    do-ip6: no\n    do-not-query-localhost: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    use-syslog: no\n    logfile: \"\"\n    verbosity: 1\n    root-hints: \"{d}/root.hints\"\n    trust-anchor-file: \"{ta}\"\n    module-config: \"validator iterator\"\n    qname-minimisation: no\n    aggressive-nsec: no\n{tlds}remote-control:\n    control-enable: no\n",
+            d = dir.display(),
+            ta = exported.trust_anchor.display()
+        ),
+    )
+    .unwrap();
+    daemons.0.push(spawn(
+        &dir,
+        "unbound",
+        &["-d", "-c", unbound_conf.to_str().unwrap()],
+        "unbound.log",
+    ));
+    wait_for("unbound", &dir.join("unbound.log"), || {
+        String::from_utf8_lossy(&sh("dig +short @127.0.0.1 mx.ee.test A").stdout)
+            .contains("192.0.2.1")
+    });
+    let ta = exported.trust_anchor.display().to_string();
+    // posttls-finger reads main.cf: a minimal one with DNSSEC lookups (DANE needs them).
+    let postfix = dir.join("postfix");
+    std::fs::create_dir_all(&postfix).unwrap();
+    std::fs::write(
+        postfix.join("main.cf"),
+        "compatibility_level = 3.6\nsmtp_dns_support_level = dnssec\nsmtp_host_lookup = dns\nsmtp_tls_loglevel = 1\n",
+    )
+    .unwrap();
+    let divergences = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/interop/divergences.txt"
+    ))
+    .unwrap();
+    let listed = |line: &str| {
+        divergences
+            .lines()
+            .any(|l| !l.starts_with('#') && l.starts_with(line))
+    };
+    let mut failures = Vec::new();
+    let mut rows = Vec::new();
+    let mut posttls_checked = 0;
+    for (domain, want) in mxdane::demo::VERDICTS {
+        if mxdane::demo::LAB_ONLY.contains(domain) {
+            continue;
+        }
+        let d = format!("{domain}.test");
+        let (code_v, validating) = mxdane(&[
+            "--json",
+            "check",
+            &d,
+            "--resolver",
+            "127.0.0.1",
+            "--trust-anchor",
+            &ta,
+            "--timeout",
+            "5",
+        ]);
+        let (code_a, trusted) = mxdane(&[
+            "--json",
+            "check",
+            &d,
+            "--resolver",
+            "127.0.0.1",
+            "--trust-ad",
+            "--timeout",
+            "5",
+        ]);
+        let (vv, va) = (
+            validating["verdict"].as_str().unwrap_or("?"),
+            trusted["verdict"].as_str().unwrap_or("?"),
+        );
+        for (mode, verdict, code) in [("validating", vv, code_v), ("trusted-ad", va, code_a)] {
+            if verdict != want.name() && !listed(&format!("{domain} mxdane-{mode} ")) {
+                failures.push(format!(
+                    "{domain}: mxdane {mode} says {verdict}, the lab says {} ({})",
+                    want.name(),
+                    validating["critical"]
+                ));
+            }
+            if code != Some(i32::from(want.exit_code())) && verdict == want.name() {
+                failures.push(format!("{domain}: {mode} exit code {code:?} for {verdict}"));
+            }
+        }
+        // posttls-finger at DANE level, host by host, IPv4.
+        let mut posttls = Vec::new();
+        for h in validating["hosts"].as_array().into_iter().flatten() {
+            let name = h["name"].as_str().unwrap_or("").trim_end_matches('.');
+            let ours = h["probes"]
+                .as_array()
+                .and_then(|p| {
+                    p.iter().find(|p| {
+                        p["algorithm"] == "default"
+                            && p["ip"].as_str().is_some_and(|ip| ip.contains('.'))
+                    })
+                })
+                .and_then(|p| p["result"].as_str())
+                .unwrap_or(if h["decision"] == "skip" {
+                    "skip"
+                } else {
+                    "none"
+                });
+            let out = sh(&format!(
+                "MAIL_CONFIG={} timeout 60 posttls-finger -o inet_protocols=ipv4 -c -l dane -t 10 -T 30 '[{name}]' 2>&1",
+                postfix.display()
+            ));
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            let theirs = if text.contains("Verified TLS connection established") {
+                "verified"
+            } else if text.contains("no matching DANE TLSA records") {
+                "mismatch"
+            } else if text.contains("Untrusted TLS connection established")
+                || text.contains("Anonymous TLS connection established")
+            {
+                "encrypted"
+            } else {
+                "failed"
+            };
+            let agree = match ours {
+                "verified" => theirs == "verified",
+                "mismatch" => theirs == "mismatch",
+                "encrypted" | "plaintext" => theirs == "encrypted",
+                _ => theirs == "failed",
+            };
+            posttls_checked += 1;
+            if !agree && !listed(&format!("{domain} posttls-finger {name} ")) {
+                failures.push(format!(
+                    "{domain}: host {name}: mxdane {ours}, posttls-finger {theirs}\n{text}"
+                ));
+            }
+            posttls.push(format!("{name}={theirs}"));
+        }
+        rows.push(format!(
+            "{domain:10} lab {:9} validating {vv:9} trusted-ad {va:9} posttls-finger {}",
+            want.name(),
+            posttls.join(" ")
+        ));
+    }
+    println!("\ninterop tier summary (Knot + Unbound in a network namespace):");
+    for r in &rows {
+        println!("  {r}");
+    }
+    println!(
+        "  {} scenarios, {posttls_checked} posttls-finger runs",
+        rows.len()
+    );
+    drop(daemons);
+    drop(forwarders);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
