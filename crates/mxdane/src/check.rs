@@ -602,6 +602,12 @@ fn judge(r: &mut CheckReport, options: &Options) {
     if !any_dane && r.plan.outcome == Outcome::Deliverable {
         warn.push("DANE is not in effect: no host has usable TLSA records".into());
     }
+    if any_dane && r.plan.mx_status() == Some("insecure") {
+        warn.push(
+            "the MX lookup is insecure: DANE protects the hosts, but not the list of hosts (RFC 7672 section 2.2.1)"
+                .into(),
+        );
+    }
     let working = r.hosts.iter().any(|h| {
         h.probes.iter().any(|p| {
             matches!(

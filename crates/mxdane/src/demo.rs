@@ -23,8 +23,33 @@ use crate::check::{Environment, Verdict};
 
 /// The domains of the demo world, one per situation (`<name>.test`).
 pub const DOMAINS: &[&str] = &[
-    "ee", "ta", "mismatch", "twomx", "twoaddr", "dual", "nostls", "strip", "subst", "bogus",
-    "nsfail", "insecure", "unusable", "disagree", "expiring", "next", "bench", "taexp",
+    "ee",
+    "ta",
+    "mismatch",
+    "twomx",
+    "twoaddr",
+    "dual",
+    "nostls",
+    "strip",
+    "subst",
+    "bogus",
+    "nsfail",
+    "insecure",
+    "unusable",
+    "disagree",
+    "expiring",
+    "next",
+    "bench",
+    "taexp",
+    "cnamemx",
+    "tlsacname",
+    "insecurecname",
+    "insecuremx",
+    "tanotsent",
+    "taname",
+    "bogusmx",
+    "nullmx",
+    "nosuch",
 ];
 
 /// Every demo domain and the verdict `mxdane check` must reach (README's verdict table).
@@ -47,6 +72,15 @@ pub const VERDICTS: &[(&str, Verdict)] = &[
     ("next", Verdict::Ok),
     ("bench", Verdict::Ok),
     ("taexp", Verdict::Warning),
+    ("cnamemx", Verdict::Ok),
+    ("tlsacname", Verdict::Ok),
+    ("insecurecname", Verdict::Ok),
+    ("insecuremx", Verdict::Warning),
+    ("tanotsent", Verdict::Critical),
+    ("taname", Verdict::Critical),
+    ("bogusmx", Verdict::Critical),
+    ("nullmx", Verdict::Warning),
+    ("nosuch", Verdict::Warning),
 ];
 
 /// Demo domains whose situation only the in-process lab can stage: the interop tier skips
@@ -154,7 +188,9 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
     let world = Arc::new(
         World::builder()
             .zone("ee.test", |z| {
-                host(z, "192.0.2.1").aaaa("mx", "2001:db8::1")
+                host(z, "192.0.2.1")
+                    .aaaa("mx", "2001:db8::1")
+                    .tlsa("3.1.1._dane", &ee)
             })
             .zone("ta.test", |z| {
                 z.mx("@", 10, "mx")
@@ -227,6 +263,43 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
                     .a("mx", "192.0.2.22")
                     .tlsa("_25._tcp.mx", &tlsa(&short_ca, Usage::DaneTa))
             })
+            // D-10: an MX exchange that is a CNAME.
+            .zone("cnamemx.test", |z| {
+                z.mx("@", 10, "alias").cname("alias", "mx.ee.test.")
+            })
+            // D-11: TLSA reached through a CNAME into a _dane name.
+            .zone("tlsacname.test", |z| {
+                z.mx("@", 10, "mx")
+                    .a("mx", "192.0.2.23")
+                    .cname("_25._tcp.mx", "3.1.1._dane.ee.test.")
+            })
+            // D-15: a signed name aliasing a host in an unsigned zone; TLSA at the alias.
+            .zone("insecurecname.test", |z| {
+                z.mx("@", 10, "mx")
+                    .cname("mx", "mx.insecure.test.")
+                    .tlsa("_25._tcp.mx", &ee)
+            })
+            // D-07: an unsigned domain whose MX host lives in a signed zone.
+            .zone("insecuremx.test", |z| {
+                z.unsigned().mx("@", 10, "mx.ee.test.")
+            })
+            // T-07: a DANE-TA record for the root, which the server does not send.
+            .zone("tanotsent.test", |z| {
+                z.mx("@", 10, "mx")
+                    .a("mx", "192.0.2.24")
+                    .tlsa("_25._tcp.mx", &tlsa(&pki.root, Usage::DaneTa))
+            })
+            // T-08: DANE-TA, but the certificate does not name the host.
+            .zone("taname.test", |z| {
+                z.mx("@", 10, "mx2")
+                    .a("mx2", "192.0.2.25")
+                    .tlsa("_25._tcp.mx2", &tlsa(&pki.intermediate, Usage::DaneTa))
+            })
+            // D-06: a bogus MX lookup defers the domain.
+            .zone("bogusmx.test", |z| {
+                host(z, "192.0.2.26").sig_fault("@", rtype::MX, SigFault::Corrupt)
+            })
+            .zone("nullmx.test", |z| z.null_mx("@"))
             .zone("next.test", |z| {
                 host(z, "192.0.2.17").tlsa("_25._tcp.mx", &tlsa(&next, Usage::DaneEe))
             })
@@ -258,6 +331,10 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         ("192.0.2.21", good.addr()),
         ("2001:db8::21", good.addr()),
         ("192.0.2.22", taexp.addr()),
+        ("192.0.2.23", good.addr()),
+        ("192.0.2.24", good.addr()),
+        ("192.0.2.25", good.addr()),
+        ("192.0.2.26", good.addr()),
     ]
     .iter()
     .map(|(ip, to)| (smtp(ip), *to))

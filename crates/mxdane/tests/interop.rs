@@ -332,7 +332,8 @@ fn inner() {
             let text = String::from_utf8_lossy(&out.stdout).to_string();
             let theirs = if text.contains("Verified TLS connection established") {
                 "verified"
-            } else if text.contains("no matching DANE TLSA records") {
+            } else if text.contains("certificate verification failed") && h["decision"] == "dane" {
+                // num=65 (no matching TLSA record) or num=62 (hostname mismatch under DANE-TA).
                 "mismatch"
             } else if text.contains("Untrusted TLS connection established")
                 || text.contains("Anonymous TLS connection established")
