@@ -229,6 +229,10 @@ fn commands(io: &mut (impl BufRead + Write), behaviour: Behaviour, tls: bool) ->
             }
             "HELO" => send(io, "250 lab.test\r\n", split)?,
             "STARTTLS" if tls => send(io, "503 5.5.1 TLS already active\r\n", split)?,
+            // A server that does not offer STARTTLS does not accept it either.
+            "STARTTLS" if matches!(behaviour, Behaviour::NoStartTls | Behaviour::NoEhlo) => {
+                send(io, "502 5.5.1 command not implemented\r\n", split)?;
+            }
             "STARTTLS" => match behaviour {
                 Behaviour::RefuseStartTls => send(io, "454 4.7.0 TLS not available\r\n", split)?,
                 Behaviour::AbortHandshake => {

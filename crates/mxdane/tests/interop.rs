@@ -8,8 +8,9 @@
 //! hints, the lab trust anchor, `do-not-query-localhost: no`); the lab's SMTP servers and men in
 //! the middle reachable on port 25 of the MX addresses (192.0.2.x and 2001:db8::x, added to the
 //! namespace's loopback). Every scenario of `mxdane::demo::VERDICTS` (except the lab-only ones)
-//! goes through `mxdane check --json` with the embedded validator and with `--trust-ad`, and
-//! each DANE host through `posttls-finger -l dane`. Disagreements fail the run unless listed in
+//! goes through `mxdane check --json` with the embedded validator and with `--trust-ad`, each
+//! host through `posttls-finger -l dane`, and each DANE host whose TLSA base is its own name
+//! through `ldns-dane` (chain fetched with `openssl s_client -starttls smtp`). Disagreements fail the run unless listed in
 //! tests/interop/divergences.txt.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -47,7 +48,7 @@ impl Drop for Namespace {
 }
 
 #[test]
-#[ignore = "needs root, ip (iproute2), knotd (knot), unbound, posttls-finger (postfix)"]
+#[ignore = "needs root, ip (iproute2), knotd (knot), unbound, posttls-finger (postfix), ldns-dane, openssl"]
 fn interop_tier() {
     if std::env::var_os(INNER).is_some() {
         inner();
@@ -59,7 +60,15 @@ fn interop_tier() {
         "0",
         "the interop tier needs root (it creates a network namespace); run it through .ci/run"
     );
-    for p in ["ip", "knotd", "unbound", "posttls-finger"] {
+    for p in [
+        "ip",
+        "knotd",
+        "unbound",
+        "posttls-finger",
+        "ldns-dane",
+        "openssl",
+        "dig",
+    ] {
         require(p);
     }
     let ns = Namespace(format!("mxdane-interop-{}", std::process::id()));
@@ -265,6 +274,7 @@ fn inner() {
     let mut failures = Vec::new();
     let mut rows = Vec::new();
     let mut posttls_checked = 0;
+    let mut ldns_checked = 0;
     for (domain, want) in mxdane::demo::VERDICTS {
         if mxdane::demo::LAB_ONLY.contains(domain) {
             continue;
@@ -355,6 +365,59 @@ fn inner() {
                 ));
             }
             posttls.push(format!("{name}={theirs}"));
+            // ldns-dane (no STARTTLS of its own): the chain from openssl s_client, then TLSA
+            // lookup and signature chasing from the lab trust anchor.
+            let ip = h["addresses"]
+                .as_array()
+                .and_then(|a| {
+                    a.iter()
+                        .find_map(|a| a["ip"].as_str().filter(|ip| ip.contains('.')))
+                })
+                .unwrap_or("");
+            if h["decision"] == "dane"
+                && h["tlsa_base"].as_str().map(|b| b.trim_end_matches('.')) == Some(name)
+                && !ip.is_empty()
+            {
+                let chain = dir.join(format!("{name}.pem"));
+                let _ = sh(&format!(
+                    "timeout 30 openssl s_client -starttls smtp -connect {ip}:25 -servername {name} -showcerts </dev/null 2>/dev/null | awk '/BEGIN CERT/,/END CERT/' > {}",
+                    chain.display()
+                ));
+                // No STARTTLS, no chain: ldns-dane does not apply.
+                if std::fs::metadata(&chain).map_or(0, |m| m.len()) == 0 {
+                    continue;
+                }
+                // RFC 7672 section 3.1.1: no name check for DANE-EE(3); ldns-dane checks names
+                // unless told not to (-n), so -n when every record is DANE-EE.
+                let ee_only = h["tlsa"].as_array().is_some_and(|t| {
+                    t.iter()
+                        .all(|r| r.as_str().is_some_and(|r| r.starts_with("3 ")))
+                });
+                let out = sh(&format!(
+                    "timeout 30 ldns-dane -r 127.0.0.1 -S -k {} -c {} {} verify {name} 25 2>&1",
+                    dir.join("trust-anchor.dnskey").display(),
+                    chain.display(),
+                    if ee_only { "-n" } else { "" }
+                ));
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                let ldns = if text.contains("dane-validated successfully") {
+                    "verified"
+                } else {
+                    "failed"
+                };
+                let want = if ours == "verified" {
+                    "verified"
+                } else {
+                    "failed"
+                };
+                ldns_checked += 1;
+                if ldns != want && !listed(&format!("{domain} ldns-dane {name} ")) {
+                    failures.push(format!(
+                        "{domain}: host {name}: mxdane {ours}, ldns-dane {ldns}\n{text}"
+                    ));
+                }
+                posttls.push(format!("ldns-dane={ldns}"));
+            }
         }
         rows.push(format!(
             "{domain:10} lab {:9} validating {vv:9} trusted-ad {va:9} posttls-finger {}",
@@ -367,7 +430,7 @@ fn inner() {
         println!("  {r}");
     }
     println!(
-        "  {} scenarios, {posttls_checked} posttls-finger runs",
+        "  {} scenarios, {posttls_checked} posttls-finger runs, {ldns_checked} ldns-dane runs",
         rows.len()
     );
     drop(daemons);
