@@ -338,7 +338,11 @@ pub(crate) fn demo(json_out: bool, out: &mut impl Write) -> Result<u8, Failure> 
             out,
             "A private signed root, {} zones and {} mail servers are running in this process.\n",
             lab.world.zones().len(),
-            6
+            lab.smtp_routes
+                .iter()
+                .map(|(_, to)| *to)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
         );
     }
     for (domain, what) in DEMO {

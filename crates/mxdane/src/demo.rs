@@ -81,6 +81,8 @@ pub const VERDICTS: &[(&str, Verdict)] = &[
     ("bogusmx", Verdict::Critical),
     ("nullmx", Verdict::Warning),
     ("nosuch", Verdict::Warning),
+    ("abort", Verdict::Critical),
+    ("subinsecure", Verdict::Warning),
 ];
 
 /// Demo domains whose situation only the in-process lab can stage: the interop tier skips
@@ -166,6 +168,7 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         )
         .signed_by(&pki.root);
     let short_leaf = CertSpec::leaf(&["mx.taexp.test"]).signed_by(&short_ca);
+    let abort = server(vec![chain(&leaf)], Behaviour::AbortHandshake)?;
     let taexp = server(
         vec![Credential::new(&[&short_leaf, &short_ca])],
         Behaviour::Normal,
@@ -300,6 +303,15 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
                 host(z, "192.0.2.26").sig_fault("@", rtype::MX, SigFault::Corrupt)
             })
             .zone("nullmx.test", |z| z.null_mx("@"))
+            // A server that accepts STARTTLS and then drops the connection.
+            .zone("abort.test", |z| host(z, "192.0.2.27"))
+            // An insecure delegation below a signed domain holds its MX host (D-15).
+            .zone("subinsecure.test", |z| {
+                z.mx("@", 10, "mx.child.subinsecure.test.")
+            })
+            .zone("child.subinsecure.test", |z| {
+                z.unsigned().a("mx", "192.0.2.28").tlsa("_25._tcp.mx", &ee)
+            })
             .zone("next.test", |z| {
                 host(z, "192.0.2.17").tlsa("_25._tcp.mx", &tlsa(&next, Usage::DaneEe))
             })
@@ -335,6 +347,8 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         ("192.0.2.24", good.addr()),
         ("192.0.2.25", good.addr()),
         ("192.0.2.26", good.addr()),
+        ("192.0.2.27", abort.addr()),
+        ("192.0.2.28", good.addr()),
     ]
     .iter()
     .map(|(ip, to)| (smtp(ip), *to))
@@ -367,7 +381,7 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         parse_trust_anchors(&world.trust_anchor_text()).map_err(|e| e.to_string())?,
     ));
     keep.push(Box::new(recursive));
-    for s in [good, bad, nostls, dual, taexp] {
+    for s in [good, bad, nostls, dual, taexp, abort] {
         keep.push(Box::new(s));
     }
     keep.push(Box::new(strip));
