@@ -83,6 +83,8 @@ pub const VERDICTS: &[(&str, Verdict)] = &[
     ("nosuch", Verdict::Warning),
     ("abort", Verdict::Critical),
     ("subinsecure", Verdict::Warning),
+    ("postfix", Verdict::Ok),
+    ("postfix1", Verdict::Critical),
 ];
 
 /// Demo domains whose situation only the in-process lab can stage: the interop tier skips
@@ -112,6 +114,9 @@ pub struct Demo {
     pub routes: Vec<(SocketAddr, SocketAddr)>,
     /// The SMTP routes alone (public address and port 25 to the lab server).
     pub smtp_routes: Vec<(SocketAddr, SocketAddr)>,
+    /// The address where a real Postfix may stand in for the lab's dual server, and its
+    /// certificates: ECDSA leaf, RSA leaf, their issuer.
+    pub postfix: (SocketAddr, [TestCert; 3]),
     _keep: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
@@ -169,6 +174,17 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         .signed_by(&pki.root);
     let short_leaf = CertSpec::leaf(&["mx.taexp.test"]).signed_by(&short_ca);
     let abort = server(vec![chain(&leaf)], Behaviour::AbortHandshake)?;
+    // The RSA and ECDSA certificates of the mail server at 192.0.2.30: a lab server here, a
+    // real Postfix smtpd in the interop tier ([`Demo::postfix_certs`]).
+    let pf_names = ["mx.postfix.test", "mx.postfix1.test"];
+    let pf_ec = CertSpec::leaf(&pf_names)
+        .key_slot(31)
+        .signed_by(&pki.intermediate);
+    let pf_rsa = CertSpec::leaf(&pf_names)
+        .alg(KeyAlg::Rsa2048)
+        .key_slot(30)
+        .signed_by(&pki.intermediate);
+    let pfdual = server(vec![chain(&pf_ec), chain(&pf_rsa)], Behaviour::Normal)?;
     let taexp = server(
         vec![Credential::new(&[&short_leaf, &short_ca])],
         Behaviour::Normal,
@@ -303,6 +319,18 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
                 host(z, "192.0.2.26").sig_fault("@", rtype::MX, SigFault::Corrupt)
             })
             .zone("nullmx.test", |z| z.null_mx("@"))
+            // A dual RSA+ECDSA server with both keys pinned, and with only the ECDSA key.
+            .zone("postfix.test", |z| {
+                z.mx("@", 10, "mx")
+                    .a("mx", "192.0.2.30")
+                    .tlsa("_25._tcp.mx", &tlsa(&pf_ec, Usage::DaneEe))
+                    .tlsa("_25._tcp.mx", &tlsa(&pf_rsa, Usage::DaneEe))
+            })
+            .zone("postfix1.test", |z| {
+                z.mx("@", 10, "mx")
+                    .a("mx", "192.0.2.30")
+                    .tlsa("_25._tcp.mx", &tlsa(&pf_ec, Usage::DaneEe))
+            })
             // A server that accepts STARTTLS and then drops the connection.
             .zone("abort.test", |z| host(z, "192.0.2.27"))
             // An insecure delegation below a signed domain holds its MX host (D-15).
@@ -349,6 +377,7 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         ("192.0.2.26", good.addr()),
         ("192.0.2.27", abort.addr()),
         ("192.0.2.28", good.addr()),
+        ("192.0.2.30", pfdual.addr()),
     ]
     .iter()
     .map(|(ip, to)| (smtp(ip), *to))
@@ -381,7 +410,7 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         parse_trust_anchors(&world.trust_anchor_text()).map_err(|e| e.to_string())?,
     ));
     keep.push(Box::new(recursive));
-    for s in [good, bad, nostls, dual, taexp, abort] {
+    for s in [good, bad, nostls, dual, taexp, abort, pfdual] {
         keep.push(Box::new(s));
     }
     keep.push(Box::new(strip));
@@ -394,6 +423,10 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         resolver: resolver_addr,
         routes,
         smtp_routes: smtp_only,
+        postfix: (
+            smtp("192.0.2.30"),
+            [pf_ec, pf_rsa, pki.intermediate.clone()],
+        ),
         world,
         env: Environment {
             resolver,

@@ -7,7 +7,8 @@
 //! of the world (127.0.X.Y port 53); Unbound on 127.0.0.1:53 iterating from the lab root (root
 //! hints, the lab trust anchor, `do-not-query-localhost: no`); the lab's SMTP servers and men in
 //! the middle reachable on port 25 of the MX addresses (192.0.2.x and 2001:db8::x, added to the
-//! namespace's loopback). Every scenario of `mxdane::demo::VERDICTS` (except the lab-only ones)
+//! namespace's loopback), except 192.0.2.30, where a real Postfix smtpd with an RSA and an
+//! ECDSA chain answers. Every scenario of `mxdane::demo::VERDICTS` (except the lab-only ones)
 //! goes through `mxdane check --json` with the embedded validator and with `--trust-ad`, each
 //! host through `posttls-finger -l dane`, and each DANE host whose TLSA base is its own name
 //! through `ldns-dane` (chain fetched with `openssl s_client -starttls smtp`). Disagreements fail the run unless listed in
@@ -103,6 +104,62 @@ fn interop_tier() {
     );
 }
 
+/// A real Postfix smtpd (master, smtpd, tlsmgr, ...) with an ECDSA and an RSA chain, on port
+/// 25 of one address, with its own configuration directory.
+struct PostfixServer(PathBuf);
+
+impl PostfixServer {
+    fn start(dir: &Path, ip: std::net::IpAddr, certs: &[mxdane_lab::certs::TestCert; 3]) -> Self {
+        let conf = dir.join("postfix-server");
+        for d in ["", "queue", "data"] {
+            std::fs::create_dir_all(conf.join(d)).unwrap();
+        }
+        let [ec, rsa, issuer] = certs;
+        std::fs::write(
+            conf.join("ec.pem"),
+            ec.key_pem() + &ec.pem() + &issuer.pem(),
+        )
+        .unwrap();
+        std::fs::write(
+            conf.join("rsa.pem"),
+            rsa.key_pem() + &rsa.pem() + &issuer.pem(),
+        )
+        .unwrap();
+        std::fs::copy("/etc/postfix/master.cf", conf.join("master.cf")).unwrap();
+        let c = conf.display();
+        std::fs::write(
+            conf.join("main.cf"),
+            format!(
+                "compatibility_level = 3.6\nqueue_directory = {c}/queue\ndata_directory = {c}/data\nmail_owner = postfix\ninet_interfaces = {ip}\ninet_protocols = ipv4\nmyhostname = mx.postfix.test\nmydestination =\nalias_maps =\nalias_database =\nsmtpd_tls_security_level = may\nsmtpd_tls_chain_files = {c}/ec.pem, {c}/rsa.pem\nmaillog_file = {c}/maillog\n"
+            ),
+        )
+        .unwrap();
+        assert!(
+            sh(&format!(
+                "chown -R postfix {c}/queue {c}/data && chmod 600 {c}/ec.pem {c}/rsa.pem"
+            ))
+            .status
+            .success()
+        );
+        let out = sh(&format!("timeout 60 postfix -c {c} start 2>&1"));
+        assert!(
+            out.status.success(),
+            "postfix start: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        wait_for("postfix smtpd", &conf.join("maillog"), || {
+            std::net::TcpStream::connect((ip, 25)).is_ok()
+        });
+        Self(conf)
+    }
+}
+
+impl Drop for PostfixServer {
+    fn drop(&mut self) {
+        let _ = sh(&format!("timeout 30 postfix -c {} stop", self.0.display()));
+    }
+}
+
 struct Daemons(Vec<Child>);
 
 impl Drop for Daemons {
@@ -159,6 +216,7 @@ fn inner() {
     std::fs::create_dir_all(&dir).unwrap();
     // The MX addresses on this namespace's loopback, each forwarded to its lab server.
     let mut forwarders = Vec::new();
+    let (postfix_addr, postfix_certs) = &lab.postfix;
     for (public, to) in &lab.smtp_routes {
         let ip = public.ip();
         let cmd = if ip.is_ipv6() {
@@ -167,8 +225,12 @@ fn inner() {
             format!("ip addr add {ip}/32 dev lo")
         };
         assert!(sh(&cmd).status.success(), "{cmd}");
-        forwarders.push(Forwarder::start(*public, *to).unwrap());
+        // A real Postfix smtpd takes the place of the lab's dual RSA+ECDSA server.
+        if public != postfix_addr {
+            forwarders.push(Forwarder::start(*public, *to).unwrap());
+        }
     }
+    let postfix_server = PostfixServer::start(&dir, postfix_addr.ip(), postfix_certs);
     std::thread::sleep(Duration::from_millis(300));
     // Knot: every zone (first server's copy) on every nameserver address; the second servers'
     // copies on their own addresses from a second instance.
@@ -435,6 +497,7 @@ fn inner() {
     );
     drop(daemons);
     drop(forwarders);
+    drop(postfix_server);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
