@@ -379,6 +379,79 @@ fn inner() {
                 failures.push(format!("{domain}: {mode} exit code {code:?} for {verdict}"));
             }
         }
+        // mxdane dns in both modes: the same decision and TLSA base for every host.
+        let (_, dns_v) = mxdane(&[
+            "--json",
+            "dns",
+            &d,
+            "--resolver",
+            "127.0.0.1",
+            "--trust-anchor",
+            &ta,
+            "--timeout",
+            "5",
+        ]);
+        let (_, dns_a) = mxdane(&[
+            "--json",
+            "dns",
+            &d,
+            "--resolver",
+            "127.0.0.1",
+            "--trust-ad",
+            "--timeout",
+            "5",
+        ]);
+        let view = |v: &serde_json::Value| -> Vec<(String, String, String)> {
+            let mut hosts: Vec<(String, String, String)> = v["hosts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|h| {
+                    (
+                        h["name"].to_string(),
+                        h["decision"].to_string(),
+                        h["tlsa_base"].to_string(),
+                    )
+                })
+                .collect();
+            hosts.sort();
+            hosts
+        };
+        if (view(&dns_v), &dns_v["outcome"]) != (view(&dns_a), &dns_a["outcome"])
+            && !listed(&format!("{domain} mxdane-dns "))
+        {
+            failures.push(format!(
+                "{domain}: mxdane dns disagrees between modes: {:?} / {:?}",
+                view(&dns_v),
+                view(&dns_a)
+            ));
+        }
+        // An insecure MX in front of a DANE host: Postfix with smtp_tls_dane_insecure_mx_policy
+        // = dane (its default) must verify the host too (D-07).
+        if validating["mx_status"] == "insecure"
+            && validating["hosts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|h| h["decision"] == "dane")
+        {
+            let out = sh(&format!(
+                "MAIL_CONFIG={} timeout 60 posttls-finger -o inet_protocols=ipv4 -o smtp_tls_dane_insecure_mx_policy=dane -c -l dane -t 10 -T 30 '{d}' 2>&1",
+                postfix.display()
+            ));
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            posttls_checked += 1;
+            // Postfix authenticates the host by DANE but logs it as "Trusted", not "Verified",
+            // because the MX RRset is insecure: the same judgement as our warning.
+            let authenticated = text.contains("Verified TLS connection established")
+                || (text.contains("Trusted TLS connection established")
+                    && text.contains("Matched DANE"));
+            if !authenticated && !listed(&format!("{domain} posttls-finger-insecure-mx ")) {
+                failures.push(format!(
+                    "{domain}: posttls-finger with an insecure MX did not verify\n{text}"
+                ));
+            }
+        }
         // posttls-finger at DANE level, host by host, IPv4.
         let mut posttls = Vec::new();
         for h in validating["hosts"].as_array().into_iter().flatten() {
