@@ -452,54 +452,70 @@ fn inner() {
                 ));
             }
         }
-        // posttls-finger at DANE level, host by host, IPv4.
+        // posttls-finger at DANE level, host by host, per address family.
         let mut posttls = Vec::new();
         for h in validating["hosts"].as_array().into_iter().flatten() {
             let name = h["name"].as_str().unwrap_or("").trim_end_matches('.');
-            let ours = h["probes"]
-                .as_array()
-                .and_then(|p| {
-                    p.iter().find(|p| {
-                        p["algorithm"] == "default"
-                            && p["ip"].as_str().is_some_and(|ip| ip.contains('.'))
-                    })
-                })
-                .and_then(|p| p["result"].as_str())
-                .unwrap_or(if h["decision"] == "skip" {
-                    "skip"
-                } else {
-                    "none"
+            // Each address family the host has: posttls-finger picks one address of it.
+            let mut ours = "none";
+            for (family, v6) in [("ipv4", false), ("ipv6", true)] {
+                let has = h["addresses"].as_array().is_some_and(|a| {
+                    a.iter()
+                        .any(|a| a["ip"].as_str().is_some_and(|ip| ip.contains(':') == v6))
                 });
-            let out = sh(&format!(
-                "MAIL_CONFIG={} timeout 60 posttls-finger -o inet_protocols=ipv4 -c -l dane -t 10 -T 30 '[{name}]' 2>&1",
-                postfix.display()
-            ));
-            let text = String::from_utf8_lossy(&out.stdout).to_string();
-            let theirs = if text.contains("Verified TLS connection established") {
-                "verified"
-            } else if text.contains("certificate verification failed") && h["decision"] == "dane" {
-                // num=65 (no matching TLSA record) or num=62 (hostname mismatch under DANE-TA).
-                "mismatch"
-            } else if text.contains("Untrusted TLS connection established")
-                || text.contains("Anonymous TLS connection established")
-            {
-                "encrypted"
-            } else {
-                "failed"
-            };
-            let agree = match ours {
-                "verified" => theirs == "verified",
-                "mismatch" => theirs == "mismatch",
-                "encrypted" | "plaintext" => theirs == "encrypted",
-                _ => theirs == "failed",
-            };
-            posttls_checked += 1;
-            if !agree && !listed(&format!("{domain} posttls-finger {name} ")) {
-                failures.push(format!(
-                    "{domain}: host {name}: mxdane {ours}, posttls-finger {theirs}\n{text}"
+                if !has && (v6 || h["decision"] != "skip") {
+                    continue;
+                }
+                let mine = h["probes"]
+                    .as_array()
+                    .and_then(|p| {
+                        p.iter().find(|p| {
+                            p["algorithm"] == "default"
+                                && p["ip"].as_str().is_some_and(|ip| ip.contains(':') == v6)
+                        })
+                    })
+                    .and_then(|p| p["result"].as_str())
+                    .unwrap_or(if h["decision"] == "skip" {
+                        "skip"
+                    } else {
+                        "none"
+                    });
+                if !v6 {
+                    ours = mine;
+                }
+                let out = sh(&format!(
+                    "MAIL_CONFIG={} timeout 60 posttls-finger -o inet_protocols={family} -c -l dane -t 10 -T 30 '[{name}]' 2>&1",
+                    postfix.display()
                 ));
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                let theirs = if text.contains("Verified TLS connection established") {
+                    "verified"
+                } else if text.contains("certificate verification failed")
+                    && h["decision"] == "dane"
+                {
+                    // num=65 (no matching TLSA record) or num=62 (hostname mismatch under DANE-TA).
+                    "mismatch"
+                } else if text.contains("Untrusted TLS connection established")
+                    || text.contains("Anonymous TLS connection established")
+                {
+                    "encrypted"
+                } else {
+                    "failed"
+                };
+                let agree = match mine {
+                    "verified" => theirs == "verified",
+                    "mismatch" => theirs == "mismatch",
+                    "encrypted" | "plaintext" => theirs == "encrypted",
+                    _ => theirs == "failed",
+                };
+                posttls_checked += 1;
+                if !agree && !listed(&format!("{domain} posttls-finger {name} ")) {
+                    failures.push(format!(
+                        "{domain}: host {name} ({family}): mxdane {mine}, posttls-finger {theirs}\n{text}"
+                    ));
+                }
+                posttls.push(format!("{name}/{family}={theirs}"));
             }
-            posttls.push(format!("{name}={theirs}"));
             // ldns-dane (no STARTTLS of its own): the chain from openssl s_client, then TLSA
             // lookup and signature chasing from the lab trust anchor.
             let ip = h["addresses"]
