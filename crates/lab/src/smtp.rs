@@ -60,8 +60,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SmtpServer {
     addr: SocketAddr,
     sni: SniLog,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _acceptor: Acceptor,
 }
 
 impl SmtpServer {
@@ -79,15 +78,13 @@ impl SmtpServer {
         );
         let listener = TcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = accept_loop(listener, stop.clone(), move |stream| {
+        let acceptor = accept_loop(listener, move |stream| {
             let _ = serve(stream, &config, spec.behaviour, spec.latency);
         })?;
         Ok(Self {
             addr,
             sni,
-            stop,
-            thread: Some(thread),
+            _acceptor: acceptor,
         })
     }
 
@@ -102,7 +99,14 @@ impl SmtpServer {
     }
 }
 
-impl Drop for SmtpServer {
+/// The accept thread of a lab server; it stops (and waits for its connections) when dropped.
+#[derive(Debug)]
+struct Acceptor {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Acceptor {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
@@ -114,15 +118,16 @@ impl Drop for SmtpServer {
 /// Accepts connections until stopped, each served on its own thread (bounded by timeouts).
 fn accept_loop(
     listener: TcpListener,
-    stop: Arc<AtomicBool>,
     handle: impl Fn(TcpStream) + Send + Sync + 'static,
-) -> io::Result<JoinHandle<()>> {
+) -> io::Result<Acceptor> {
     listener.set_nonblocking(true)?;
     let handle = Arc::new(handle);
-    Ok(std::thread::spawn(move || {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_inner = stop.clone();
+    let thread = std::thread::spawn(move || {
         let started = Instant::now();
         let mut workers: Vec<JoinHandle<()>> = Vec::new();
-        while !stop.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
+        while !stop_inner.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
             match listener.accept() {
                 Ok((stream, _)) => {
                     let _ = stream.set_nonblocking(false);
@@ -141,7 +146,26 @@ fn accept_loop(
         for w in workers {
             let _ = w.join();
         }
-    }))
+    });
+    Ok(Acceptor {
+        stop,
+        thread: Some(thread),
+    })
+}
+
+/// Copies bytes both ways until either side closes, then closes both (nobody waits for a
+/// timeout).
+fn splice(a: TcpStream, b: TcpStream) -> io::Result<()> {
+    let (mut a_read, mut b_write) = (a.try_clone()?, b.try_clone()?);
+    let (mut b_read, mut a_write) = (b, a);
+    let up = std::thread::spawn(move || {
+        let _ = io::copy(&mut a_read, &mut b_write);
+        let _ = b_write.shutdown(Shutdown::Both);
+    });
+    let _ = io::copy(&mut b_read, &mut a_write);
+    let _ = a_write.shutdown(Shutdown::Both);
+    let _ = up.join();
+    Ok(())
 }
 
 /// A stream that waits `latency` before each read and write.
@@ -348,8 +372,7 @@ pub enum MitmKind {
 #[derive(Debug)]
 pub struct Mitm {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _acceptor: Acceptor,
 }
 
 impl Mitm {
@@ -357,35 +380,24 @@ impl Mitm {
     pub fn start(upstream: SocketAddr, kind: MitmKind) -> io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
         let own = match &kind {
             MitmKind::OwnCertificate(c) => {
                 Some(server_config_by_name(c.clone(), Vec::new(), ServerOptions::default()).0)
             }
             _ => None,
         };
-        let thread = accept_loop(listener, stop.clone(), move |client| {
+        let acceptor = accept_loop(listener, move |client| {
             let _ = relay(client, upstream, &kind, own.as_ref());
         })?;
         Ok(Self {
             addr,
-            stop,
-            thread: Some(thread),
+            _acceptor: acceptor,
         })
     }
 
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
-    }
-}
-
-impl Drop for Mitm {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -468,18 +480,7 @@ fn relay(
                     };
                     to_client.write_all(format!("{first}\r\n250 2.0.0 injected\r\n").as_bytes())?;
                     // From here on, relay raw bytes both ways.
-                    let mut c2 = from_client.into_inner();
-                    let mut s2 = from_server.into_inner();
-                    let (mut c3, mut s3) = (c2.try_clone()?, s2.try_clone()?);
-                    // When either side closes, close both, so that nobody waits for a timeout.
-                    let up = std::thread::spawn(move || {
-                        let _ = io::copy(&mut c2, &mut s3);
-                        let _ = s3.shutdown(Shutdown::Both);
-                    });
-                    let _ = io::copy(&mut s2, &mut c3);
-                    let _ = c3.shutdown(Shutdown::Both);
-                    let _ = up.join();
-                    return Ok(());
+                    return splice(from_client.into_inner(), from_server.into_inner());
                 }
                 MitmKind::StripStartTls => {
                     // The client should never ask; refuse as if unknown.
@@ -512,8 +513,7 @@ fn relay(
 #[derive(Debug)]
 pub struct Forwarder {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _acceptor: Acceptor,
 }
 
 impl Forwarder {
@@ -521,41 +521,19 @@ impl Forwarder {
     pub fn start(bind: SocketAddr, to: SocketAddr) -> io::Result<Self> {
         let listener = TcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = accept_loop(listener, stop.clone(), move |client| {
-            let Ok(server) = TcpStream::connect_timeout(&to, IO_TIMEOUT) else {
-                return;
-            };
-            let (Ok(mut c2), Ok(mut s2)) = (client.try_clone(), server.try_clone()) else {
-                return;
-            };
-            let (mut c3, mut s3) = (client, server);
-            let up = std::thread::spawn(move || {
-                let _ = io::copy(&mut c2, &mut s3);
-                let _ = s3.shutdown(Shutdown::Both);
-            });
-            let _ = io::copy(&mut s2, &mut c3);
-            let _ = c3.shutdown(Shutdown::Both);
-            let _ = up.join();
+        let acceptor = accept_loop(listener, move |client| {
+            if let Ok(server) = TcpStream::connect_timeout(&to, IO_TIMEOUT) {
+                let _ = splice(client, server);
+            }
         })?;
         Ok(Self {
             addr,
-            stop,
-            thread: Some(thread),
+            _acceptor: acceptor,
         })
     }
 
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
-    }
-}
-
-impl Drop for Forwarder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
