@@ -4,9 +4,11 @@
 //!   lab's signer, so that one canonical form exists in the workspace).
 //! - [`message`], [`transport`]: the client side of the DNS protocol, UDP with TCP fallback,
 //!   responses checked against the question.
-//! - [`lookup`]: the [`Resolver`] trait, with the embedded [`ValidatingResolver`] (default;
-//!   CHECKLIST D-01 to D-03b) and [`TrustedAdResolver`] (D-04). Every [`Lookup`] carries one
-//!   [`Status`] per step and overall; only this crate can make one.
+//! - [`lookup`]: the [`Resolver`] trait, with [`UnboundResolver`] (default: libunbound validates
+//!   in this process; CHECKLIST D-01 to D-03b) and [`TrustedAdResolver`] (D-04). Every
+//!   [`Lookup`] carries one [`Status`] per step and overall; only this crate can make one.
+//! - `validate`: trust anchors, and RRSIG checks over single RRsets fetched from authoritative
+//!   servers with keys libunbound validated.
 //! - [`plan`]: the RFC 7672 section 2.2 destination plan (D-05 to D-15).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -21,12 +23,11 @@ pub mod transport;
 mod validate;
 
 pub use lookup::{
-    Answer, Hop, Lookup, Resolver, Status, TrustedAdResolver, ValidatingResolver,
+    Answer, Hop, Lookup, Resolver, Status, TrustedAdResolver, UnboundResolver, Upstream,
     parse_trust_anchors,
 };
 pub use name::Name;
 pub use transport::{LookupError, NetTransport, Transport};
 pub use validate::{
-    MAX_NSEC3_ITERATIONS, SUPPORTED_ALGORITHMS, SUPPORTED_DIGESTS, TrustAnchor, iana_root_anchors,
-    verify_rrset,
+    MAX_VERIFICATIONS, SUPPORTED_ALGORITHMS, TrustAnchor, iana_root_anchors, sigs_for, verify_rrset,
 };

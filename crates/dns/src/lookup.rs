@@ -6,13 +6,15 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::message::{Message, QueryFlags, rcode};
+use crate::message::{Message, QueryFlags, parse_response, rcode};
 use crate::name::Name;
-use crate::rdata::{Rdata, Record, rtype, type_name};
-use crate::transport::{LookupError, Transport};
-use crate::validate::{Denial, Proven, TrustAnchor, Validator, ZoneState, sigs_for, verify_rrset};
+use crate::rdata::{Rdata, rtype};
+use crate::transport::{LookupError, Transport, check_question};
+use crate::validate::TrustAnchor;
 
 /// The longest CNAME/DNAME chain followed (D-10: never loop).
 pub const MAX_CHAIN: usize = 8;
@@ -191,159 +193,6 @@ pub trait Resolver: Send + Sync {
     fn mode(&self) -> &'static str;
 }
 
-/// The embedded validating resolver.
-pub struct ValidatingResolver {
-    v: Validator,
-}
-
-impl ValidatingResolver {
-    /// Validates answers from `transport` with `anchors`, at the current time.
-    pub fn new(transport: Arc<dyn Transport>, anchors: Vec<TrustAnchor>) -> Self {
-        let clock = Arc::new(|| {
-            u32::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(u32::MAX)
-        });
-        Self {
-            v: Validator::new(transport, anchors, clock),
-        }
-    }
-
-    /// The same with a clock (seconds since 1970) that tests control.
-    pub fn with_clock(
-        transport: Arc<dyn Transport>,
-        anchors: Vec<TrustAnchor>,
-        clock: Arc<dyn Fn() -> u32 + Send + Sync>,
-    ) -> Self {
-        Self {
-            v: Validator::new(transport, anchors, clock),
-        }
-    }
-
-    /// The status of the RRset `owner`/`t` in `msg`.
-    fn judge_rrset(
-        &self,
-        owner: &Name,
-        t: u16,
-        msg: &Message,
-    ) -> Result<(Status, Option<u32>), LookupError> {
-        let rrset: Vec<Record> = msg
-            .answer
-            .iter()
-            .filter(|r| r.name == *owner && r.rtype() == t)
-            .cloned()
-            .collect();
-        let sigs = sigs_for(&msg.answer, owner, t);
-        let hint = sigs
-            .iter()
-            .find_map(|s| match &s.rdata {
-                Rdata::Rrsig { signer, .. } if owner.is_at_or_below(signer) => Some(signer.clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| {
-                if t == rtype::DS {
-                    owner.parent()
-                } else {
-                    owner.clone()
-                }
-            });
-        let (zone, state) = self.v.zone_of(&hint)?;
-        let expires = sigs
-            .iter()
-            .filter_map(|s| match &s.rdata {
-                Rdata::Rrsig { expiration, .. } => Some(*expiration),
-                _ => None,
-            })
-            .min();
-        let status = match state {
-            ZoneState::Insecure => Status::Insecure,
-            ZoneState::Bogus(why) => Status::Bogus(why),
-            ZoneState::Secure(keys) => {
-                match verify_rrset(&rrset, &sigs, &zone, &keys, self.v.now()) {
-                    Err(why) => Status::Bogus(why),
-                    Ok(()) => {
-                        let labels = sigs
-                            .iter()
-                            .find_map(|s| match &s.rdata {
-                                Rdata::Rrsig { labels, .. } => Some(usize::from(*labels)),
-                                _ => None,
-                            })
-                            .unwrap_or(owner.len());
-                        if labels < owner.len() {
-                            // A wildcard expansion must come with proof that the name itself
-                            // does not exist.
-                            match Denial::collect(msg, &zone, &keys, self.v.now())
-                                .and_then(|d| d.wildcard_answer(owner, labels))
-                            {
-                                Ok(()) => Status::Secure,
-                                Err(why) => {
-                                    Status::Bogus(format!("wildcard answer for {owner}: {why}"))
-                                }
-                            }
-                        } else {
-                            Status::Secure
-                        }
-                    }
-                }
-            }
-        };
-        let expires = expires.filter(|_| status == Status::Secure);
-        Ok((status, expires))
-    }
-
-    /// The status of a NODATA or NXDOMAIN answer for `name`/`qtype`.
-    fn judge_denial(&self, name: &Name, qtype: u16, msg: &Message) -> Result<Status, LookupError> {
-        let hint = msg
-            .authority
-            .iter()
-            .find(|r| r.rtype() == rtype::SOA && name.is_at_or_below(&r.name))
-            .map(|r| r.name.clone())
-            .unwrap_or_else(|| {
-                if qtype == rtype::DS {
-                    name.parent()
-                } else {
-                    name.clone()
-                }
-            });
-        // The DS of a zone apex lives in the parent: never judge it with the child's keys.
-        let hint = if qtype == rtype::DS && hint == *name && !name.is_root() {
-            name.parent()
-        } else {
-            hint
-        };
-        let (zone, state) = self.v.zone_of(&hint)?;
-        let keys = match state {
-            ZoneState::Insecure => return Ok(Status::Insecure),
-            ZoneState::Bogus(why) => return Ok(Status::Bogus(why)),
-            ZoneState::Secure(keys) => keys,
-        };
-        let proof = match Denial::collect(msg, &zone, &keys, self.v.now()) {
-            Ok(p) => p,
-            Err(why) => return Ok(Status::Bogus(format!("denial for {name}: {why}"))),
-        };
-        let verdict = if msg.rcode == rcode::NXDOMAIN {
-            proof.nxdomain(name)
-        } else {
-            match proof.types_at(name) {
-                Ok(Some(types)) if types.contains(&qtype) || types.contains(&rtype::CNAME) => {
-                    Err(format!(
-                        "the proof for {name} lists {} in its type bitmap",
-                        type_name(qtype)
-                    ))
-                }
-                Ok(Some(_)) => Ok(Proven::Secure),
-                Ok(None) => proof
-                    .nodata_without_match(name)
-                    .or_else(|_| proof.wildcard_nodata(name, qtype)),
-                Err(e) => Err(e),
-            }
-        };
-        Ok(match verdict {
-            Ok(Proven::Secure) => Status::Secure,
-            Ok(Proven::OptOut) => Status::Insecure,
-            Err(why) => Status::Bogus(format!("denial for {name}: {why}")),
-        })
-    }
-}
-
 fn dname_above(msg: &Message, name: &Name) -> Option<(Name, Name)> {
     msg.answer.iter().find_map(|r| match &r.rdata {
         Rdata::Dname(target) if name.is_at_or_below(&r.name) && *name != r.name => {
@@ -375,60 +224,97 @@ fn chain_error(qname: &Name, seen: &HashSet<Name>) -> LookupError {
     ))
 }
 
-impl Resolver for ValidatingResolver {
-    fn lookup(&self, qname: &Name, qtype: u16) -> Result<Lookup, LookupError> {
-        let mut name = qname.clone();
-        let mut hops = Vec::new();
-        let mut seen = HashSet::new();
-        for _ in 0..=MAX_CHAIN {
-            if !seen.insert(name.clone()) {
+/// One answer from a resolver that has already judged it: the message and its status.
+/// SERVFAIL that is not a validation failure must be an error, never a message.
+type Judged = (Message, Status);
+
+/// The earliest expiration of the RRSIGs in `msg`'s answer section that cover `owner`/`t`.
+fn expiry_of(msg: &Message, owner: &Name, t: u16) -> Option<u32> {
+    msg.answer
+        .iter()
+        .filter_map(|r| match &r.rdata {
+            Rdata::Rrsig {
+                type_covered,
+                expiration,
+                ..
+            } if r.name == *owner && *type_covered == t => Some(*expiration),
+            _ => None,
+        })
+        .min()
+}
+
+/// Follows the alias chain of `qname`/`qtype` through responses that `ask` returns already
+/// judged (a validating resolver did the DNSSEC work), one [`Hop`] per step.
+fn walk(
+    qname: &Name,
+    qtype: u16,
+    ask: &dyn Fn(&Name, u16) -> Result<Judged, LookupError>,
+) -> Result<Lookup, LookupError> {
+    let mut name = qname.clone();
+    let mut hops = Vec::new();
+    let mut seen = HashSet::new();
+    for _ in 0..=MAX_CHAIN {
+        let (msg, status) = ask(&name, qtype)?;
+        let secure = status == Status::Secure;
+        let expires = |msg: &Message, owner: &Name, t: u16| {
+            if secure {
+                expiry_of(msg, owner, t)
+            } else {
+                None
+            }
+        };
+        // Walk the chain inside the response.
+        loop {
+            if !seen.insert(name.clone()) || seen.len() > MAX_CHAIN + 1 {
                 return Err(chain_error(qname, &seen));
             }
-            let msg = self.v.ask(&name, qtype)?;
-            if let Some((owner, target)) = dname_above(&msg, &name) {
-                let (status, expires) = self.judge_rrset(&owner, rtype::DNAME, &msg)?;
-                let next = name.replace_suffix(&owner, &target).ok_or_else(|| {
-                    LookupError::Malformed(format!("DNAME substitution of {name} is too long"))
-                })?;
-                hops.push(Hop {
-                    name,
-                    status,
-                    expires,
-                });
-                name = next;
-                continue;
-            }
-            let records = records_at(&msg, &name, qtype);
+            let mut records = records_at(&msg, &name, qtype);
             if !records.is_empty() {
+                // Canonical RRset order (RFC 4034 section 6.3), whatever order the resolver
+                // used: reports stay stable (MX records come by preference).
+                records.sort_by_cached_key(Rdata::to_wire);
                 let ttl = msg
                     .answer
                     .iter()
                     .filter(|r| r.name == name && r.rtype() == qtype)
                     .map(|r| r.ttl)
                     .min();
-                let (status, expires) = self.judge_rrset(&name, qtype, &msg)?;
+                let exp = expires(&msg, &name, qtype);
                 hops.push(Hop {
                     name,
                     status,
-                    expires,
+                    expires: exp,
                 });
                 return Ok(
                     Lookup::new(qname.clone(), qtype, Answer::Records(records), hops).with_ttl(ttl),
                 );
             }
-            if qtype != rtype::CNAME
-                && let Some(target) = cname_at(&msg, &name)
-            {
-                let (status, expires) = self.judge_rrset(&name, rtype::CNAME, &msg)?;
-                hops.push(Hop {
-                    name,
-                    status,
-                    expires,
-                });
-                name = target;
-                continue;
+            let next = match dname_above(&msg, &name) {
+                Some((owner, target)) => name
+                    .replace_suffix(&owner, &target)
+                    .map(|n| (n, owner, rtype::DNAME)),
+                None if qtype != rtype::CNAME => {
+                    cname_at(&msg, &name).map(|n| (n, name.clone(), rtype::CNAME))
+                }
+                None => None,
+            };
+            match next {
+                Some((next, owner, t)) => {
+                    let exp = expires(&msg, &owner, t);
+                    hops.push(Hop {
+                        name,
+                        status: status.clone(),
+                        expires: exp,
+                    });
+                    name = next;
+                }
+                None => break,
             }
-            let status = self.judge_denial(&name, qtype, &msg)?;
+        }
+        // The chain ended without data: a denial for `name`, unless the response stopped
+        // at an alias whose target it did not include (then ask again).
+        let answered_here = msg.answer.is_empty() || hops.last().is_some_and(|h| h.name != name);
+        if answered_here || msg.rcode == rcode::NXDOMAIN || !msg.authority.is_empty() {
             let answer = if msg.rcode == rcode::NXDOMAIN {
                 Answer::NxDomain
             } else {
@@ -441,17 +327,32 @@ impl Resolver for ValidatingResolver {
             });
             return Ok(Lookup::new(qname.clone(), qtype, answer, hops));
         }
-        Err(chain_error(qname, &seen))
+        seen.remove(&name);
     }
+    Err(chain_error(qname, &seen))
+}
 
-    fn mode(&self) -> &'static str {
-        "validating"
+/// A response that is not secure and has aliases hides which step was not secure. Asking for
+/// each alias record alone (type CNAME) shows it: the resolver calls that response secure only
+/// if the alias itself is (RFC 7672 section 2.1.3; D-15's "insecure CNAME" needs it). The last
+/// step keeps the status of the whole answer.
+fn refine(
+    mut lookup: Lookup,
+    ask: &dyn Fn(&Name, u16) -> Result<Judged, LookupError>,
+) -> Result<Lookup, LookupError> {
+    if lookup.status == Status::Secure || lookup.hops.len() < 2 {
+        return Ok(lookup);
     }
+    let last = lookup.hops.len() - 1;
+    for hop in &mut lookup.hops[..last] {
+        let (_, status) = ask(&hop.name, rtype::CNAME)?;
+        hop.status = status;
+    }
+    Ok(lookup)
 }
 
 /// Trusted-AD mode: a validating resolver on loopback does the work and says "secure" with the
-/// AD bit (RFC 7672 section 2.1.3). Bogus data arrives as SERVFAIL; per-step status of a CNAME
-/// chain is not visible, so every step gets the response's status.
+/// AD bit (RFC 7672 section 2.1.3). Bogus data arrives as SERVFAIL, an error.
 pub struct TrustedAdResolver {
     transport: Arc<dyn Transport>,
 }
@@ -467,6 +368,21 @@ impl TrustedAdResolver {
         }
         Ok(Self { transport })
     }
+
+    fn ask(&self, name: &Name, qtype: u16) -> Result<Judged, LookupError> {
+        let msg = self.transport.exchange(name, qtype, AD_QUERY)?;
+        match msg.rcode {
+            rcode::NOERROR | rcode::NXDOMAIN => {}
+            rcode::SERVFAIL => return Err(LookupError::Servfail),
+            other => return Err(LookupError::Rcode(other)),
+        }
+        let status = if msg.flags.ad {
+            Status::Secure
+        } else {
+            Status::Insecure
+        };
+        Ok((msg, status))
+    }
 }
 
 const AD_QUERY: QueryFlags = QueryFlags {
@@ -475,109 +391,133 @@ const AD_QUERY: QueryFlags = QueryFlags {
     dnssec_ok: true,
 };
 
-impl TrustedAdResolver {
-    /// An insecure response with aliases hides which step was insecure. Asking for each alias
-    /// record alone (type CNAME) shows it: the resolver sets AD on that response only if the
-    /// alias itself is secure (RFC 7672 section 2.1.3; D-15's "insecure CNAME" needs it).
-    fn refine(&self, mut lookup: Lookup) -> Result<Lookup, LookupError> {
-        if lookup.status != Status::Insecure || lookup.hops.len() < 2 {
-            return Ok(lookup);
-        }
-        let last = lookup.hops.len() - 1;
-        for hop in &mut lookup.hops[..last] {
-            let msg = self.transport.exchange(&hop.name, rtype::CNAME, AD_QUERY)?;
-            hop.status = match msg.rcode {
-                rcode::SERVFAIL => return Err(LookupError::Servfail),
-                rcode::NOERROR if msg.flags.ad => Status::Secure,
-                _ => Status::Insecure,
-            };
-        }
-        Ok(lookup)
-    }
-
-    fn lookup_raw(&self, qname: &Name, qtype: u16) -> Result<Lookup, LookupError> {
-        let mut name = qname.clone();
-        let mut hops = Vec::new();
-        let mut seen = HashSet::new();
-        for _ in 0..=MAX_CHAIN {
-            let msg = self.transport.exchange(&name, qtype, AD_QUERY)?;
-            match msg.rcode {
-                rcode::NOERROR | rcode::NXDOMAIN => {}
-                rcode::SERVFAIL => return Err(LookupError::Servfail),
-                other => return Err(LookupError::Rcode(other)),
-            }
-            let status = if msg.flags.ad {
-                Status::Secure
-            } else {
-                Status::Insecure
-            };
-            // Walk the chain inside the response.
-            loop {
-                if !seen.insert(name.clone()) || seen.len() > MAX_CHAIN + 1 {
-                    return Err(chain_error(qname, &seen));
-                }
-                let records = records_at(&msg, &name, qtype);
-                if !records.is_empty() {
-                    hops.push(Hop {
-                        name,
-                        status,
-                        expires: None,
-                    });
-                    return Ok(Lookup::new(
-                        qname.clone(),
-                        qtype,
-                        Answer::Records(records),
-                        hops,
-                    ));
-                }
-                let next = match dname_above(&msg, &name) {
-                    Some((owner, target)) => name.replace_suffix(&owner, &target),
-                    None if qtype != rtype::CNAME => cname_at(&msg, &name),
-                    None => None,
-                };
-                match next {
-                    Some(next) => {
-                        hops.push(Hop {
-                            name,
-                            status: status.clone(),
-                            expires: None,
-                        });
-                        name = next;
-                    }
-                    None => break,
-                }
-            }
-            // The chain ended without data: a denial for `name`, unless the response stopped
-            // at an alias whose target it did not include (then ask again).
-            let answered_here =
-                msg.answer.is_empty() || hops.last().is_some_and(|h| h.name != name);
-            if answered_here || msg.rcode == rcode::NXDOMAIN || !msg.authority.is_empty() {
-                let answer = if msg.rcode == rcode::NXDOMAIN {
-                    Answer::NxDomain
-                } else {
-                    Answer::NoData
-                };
-                hops.push(Hop {
-                    name,
-                    status,
-                    expires: None,
-                });
-                return Ok(Lookup::new(qname.clone(), qtype, answer, hops));
-            }
-            seen.remove(&name);
-        }
-        Err(chain_error(qname, &seen))
-    }
-}
-
 impl Resolver for TrustedAdResolver {
     fn lookup(&self, qname: &Name, qtype: u16) -> Result<Lookup, LookupError> {
-        let lookup = self.lookup_raw(qname, qtype)?;
-        self.refine(lookup)
+        let ask = |n: &Name, t: u16| self.ask(n, t);
+        let lookup = walk(qname, qtype, &ask)?;
+        refine(lookup, &ask)
     }
 
     fn mode(&self) -> &'static str {
         "trusted-ad"
+    }
+}
+
+/// The validating resolver: libunbound (NLnet Labs' validator, the one inside Unbound) checks
+/// every answer from a trust anchor in this process; the upstream (a forwarder or the root
+/// servers) is not trusted. One [`mxdane_unbound::Context`], and so one cache, can serve many
+/// resolvers.
+pub struct UnboundResolver {
+    ctx: Arc<mxdane_unbound::Context>,
+    timeout: Duration,
+    label: String,
+}
+
+/// Where the validating resolver sends its questions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Upstream {
+    /// A recursive resolver (validation still happens here; its AD bit is ignored).
+    Forward(SocketAddr),
+    /// The root servers (built-in), or those of a root hints file.
+    Recursive {
+        /// A root hints file (private roots, labs).
+        root_hints: Option<String>,
+    },
+}
+
+impl UnboundResolver {
+    /// A context that validates answers from `upstream` with `anchors`, at the current time or
+    /// at `at` (seconds since 1970).
+    pub fn context(
+        upstream: &Upstream,
+        anchors: &[TrustAnchor],
+        at: Option<u32>,
+    ) -> Result<mxdane_unbound::Context, String> {
+        let upstream = match upstream {
+            Upstream::Forward(addr) => {
+                mxdane_unbound::Upstream::Forward(vec![format!("{}@{}", addr.ip(), addr.port())])
+            }
+            Upstream::Recursive { root_hints } => mxdane_unbound::Upstream::Recursive {
+                root_hints: root_hints.clone(),
+            },
+        };
+        let config = mxdane_unbound::Config {
+            upstream,
+            trust_anchors: anchors.iter().map(TrustAnchor::presentation).collect(),
+            override_date: at,
+            options: Vec::new(),
+        };
+        mxdane_unbound::Context::new(&config).map_err(|e| e.to_string())
+    }
+
+    /// A resolver over `ctx`; each lookup step must be answered within `timeout`.
+    pub fn new(ctx: Arc<mxdane_unbound::Context>, timeout: Duration, label: &str) -> Self {
+        Self {
+            ctx,
+            timeout,
+            label: label.to_string(),
+        }
+    }
+
+    /// Forwards to `upstream`, validates with `anchors` (a context of its own).
+    pub fn forwarding(
+        upstream: SocketAddr,
+        anchors: &[TrustAnchor],
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let ctx = Self::context(&Upstream::Forward(upstream), anchors, None)?;
+        Ok(Self::new(Arc::new(ctx), timeout, &upstream.to_string()))
+    }
+
+    fn ask(&self, name: &Name, qtype: u16) -> Result<Judged, LookupError> {
+        let r = self
+            .ctx
+            .query(&name.to_string(), qtype)
+            .wait(self.timeout)
+            .map_err(|e| match e {
+                mxdane_unbound::Error::Timeout(_) => LookupError::Timeout {
+                    server: self.label.clone(),
+                },
+                other => LookupError::Network(other.to_string()),
+            })?;
+        if r.bogus {
+            let why = r
+                .why_bogus
+                .clone()
+                .unwrap_or_else(|| "validation failed".into());
+            // The data, if libunbound hands it over, is kept for the report; its status says
+            // it must not be used.
+            let msg = parse_response(&r.packet)
+                .ok()
+                .filter(|m| m.rcode != rcode::SERVFAIL)
+                .unwrap_or_else(|| Message::empty(name, qtype));
+            return Ok((msg, Status::Bogus(why)));
+        }
+        match u16::from(r.rcode) {
+            rcode::NOERROR | rcode::NXDOMAIN => {}
+            rcode::SERVFAIL => return Err(LookupError::Servfail),
+            other => return Err(LookupError::Rcode(other)),
+        }
+        let msg = parse_response(&r.packet).map_err(|e| LookupError::Malformed(e.to_string()))?;
+        check_question(&msg, name, qtype)?;
+        let status = if r.secure {
+            Status::Secure
+        } else {
+            Status::Insecure
+        };
+        Ok((msg, status))
+    }
+}
+
+impl Resolver for UnboundResolver {
+    fn lookup(&self, qname: &Name, qtype: u16) -> Result<Lookup, LookupError> {
+        let ask = |n: &Name, t: u16| self.ask(n, t);
+        let lookup = walk(qname, qtype, &ask)?;
+        refine(lookup, &ask)
+    }
+
+    fn mode(&self) -> &'static str {
+        "validating"
     }
 }
 

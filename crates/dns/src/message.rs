@@ -58,6 +58,22 @@ pub struct Message {
     pub additional: Vec<Record>,
 }
 
+impl Message {
+    /// A response with no records, answering `qname`/`qtype` (stands in where a resolver gave
+    /// a verdict but no usable message).
+    pub fn empty(qname: &Name, qtype: u16) -> Self {
+        Self {
+            id: 0,
+            flags: Flags::default(),
+            rcode: 0,
+            question: Some((qname.clone(), qtype)),
+            answer: Vec::new(),
+            authority: Vec::new(),
+            additional: Vec::new(),
+        }
+    }
+}
+
 /// How a query is flagged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueryFlags {

@@ -5,8 +5,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use mxdane_dns::{
-    Answer, LookupError, Name, NetTransport, Resolver, Status, TrustedAdResolver,
-    ValidatingResolver, parse_trust_anchors,
+    Answer, LookupError, Name, NetTransport, Resolver, Status, TrustedAdResolver, UnboundResolver,
+    Upstream, parse_trust_anchors,
 };
 use mxdane_lab::dns::fixtures::{self, Verdict};
 use mxdane_lab::dns::server::DnsServer;
@@ -17,12 +17,10 @@ fn world() -> Arc<World> {
     W.get_or_init(|| Arc::new(fixtures::every_knob())).clone()
 }
 
-fn validating(server: &DnsServer) -> ValidatingResolver {
+fn validating(server: &DnsServer) -> UnboundResolver {
     let anchors = parse_trust_anchors(&world().trust_anchor_text()).unwrap();
-    ValidatingResolver::new(
-        Arc::new(NetTransport::new(server.addr(), Duration::from_millis(500))),
-        anchors,
-    )
+    let ctx = UnboundResolver::context(&Upstream::Forward(server.addr()), &anchors, None).unwrap();
+    UnboundResolver::new(Arc::new(ctx), Duration::from_secs(3), "lab")
 }
 
 fn matches(verdict: Verdict, got: &Result<mxdane_dns::Lookup, LookupError>) -> bool {
@@ -44,7 +42,8 @@ fn matches(verdict: Verdict, got: &Result<mxdane_dns::Lookup, LookupError>) -> b
         }
         (Verdict::Bogus, Ok(l)) => matches!(l.status(), Status::Bogus(_)),
         (Verdict::Servfail, Err(LookupError::Servfail)) => true,
-        (Verdict::Timeout, Err(LookupError::Timeout { .. })) => true,
+        // Silence: the deadline, or libunbound giving up first.
+        (Verdict::Timeout, Err(LookupError::Timeout { .. } | LookupError::Servfail)) => true,
         _ => false,
     }
 }
@@ -131,7 +130,7 @@ fn d04_validating_mode_ignores_the_ad_bit() {
         )
         .unwrap();
     assert!(
-        matches!(l.status(), Status::Bogus(r) if r.contains("validation time")),
+        matches!(l.status(), Status::Bogus(r) if r.contains("signature expired")),
         "{:?}",
         l.status()
     );

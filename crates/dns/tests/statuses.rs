@@ -10,7 +10,7 @@ use mxdane_dns::dnssec::ds;
 use mxdane_dns::message::QueryFlags;
 use mxdane_dns::{
     Answer, LookupError, Name, NetTransport, Resolver, Status, Transport, TrustAnchor,
-    TrustedAdResolver, ValidatingResolver, parse_trust_anchors,
+    TrustedAdResolver, UnboundResolver, Upstream, parse_trust_anchors,
 };
 use mxdane_lab::dns::fixtures;
 use mxdane_lab::dns::rdata::rtype;
@@ -40,10 +40,16 @@ fn anchors() -> Vec<TrustAnchor> {
     parse_trust_anchors(&world().trust_anchor_text()).unwrap()
 }
 
+/// libunbound forwarding to `server`, validating with `anchors` at `at` (default: now).
+fn unbound(server: &DnsServer, anchors: &[TrustAnchor], at: Option<u32>) -> UnboundResolver {
+    let ctx = UnboundResolver::context(&Upstream::Forward(server.addr()), anchors, at).unwrap();
+    UnboundResolver::new(Arc::new(ctx), Duration::from_secs(3), "lab")
+}
+
 fn both() -> Vec<Box<dyn Resolver>> {
     let (plain, validating) = servers();
     vec![
-        Box::new(ValidatingResolver::new(transport(plain), anchors())),
+        Box::new(unbound(plain, &anchors(), None)),
         Box::new(TrustedAdResolver::new(transport(validating)).unwrap()),
     ]
 }
@@ -65,9 +71,10 @@ fn d01_one_status_per_lookup_and_errors_are_never_empty_answers() {
             look(r.as_ref(), "_25._tcp.mx.servfail.test.", rtype::TLSA).unwrap_err(),
             LookupError::Servfail
         );
+        // Silence: our deadline, or libunbound giving up first (SERVFAIL).
         assert!(matches!(
             look(r.as_ref(), "_25._tcp.mx.timeout.test.", rtype::TLSA),
-            Err(LookupError::Timeout { .. })
+            Err(LookupError::Timeout { .. } | LookupError::Servfail)
         ));
     }
     // No anchor covers the name: insecure, not indeterminate.
@@ -75,7 +82,7 @@ fn d01_one_status_per_lookup_and_errors_are_never_empty_answers() {
         zone: Name::parse("elsewhere.example."),
         data: anchors()[0].data.clone(),
     }];
-    let r = ValidatingResolver::new(transport(&servers().0), only_elsewhere);
+    let r = unbound(&servers().0, &only_elsewhere, None);
     assert_eq!(
         *look(&r, "mx.secure.test.", rtype::A).unwrap().status(),
         Status::Insecure
@@ -127,7 +134,7 @@ fn d03_trust_anchors_and_the_clock() {
         .filter(|a| matches!(a.data, mxdane_dns::rdata::Rdata::Dnskey { .. }))
         .collect();
     assert!(!dnskey_only.is_empty());
-    let r = ValidatingResolver::new(transport(plain), dnskey_only);
+    let r = unbound(plain, &dnskey_only, None);
     assert_eq!(
         *look(&r, "mx.secure.test.", rtype::A).unwrap().status(),
         Status::Secure
@@ -139,7 +146,7 @@ fn d03_trust_anchors_and_the_clock() {
         zone: Name::root(),
         data: ds(&Name::root(), &other_key.dnskey()).unwrap(),
     }];
-    let r = ValidatingResolver::new(transport(plain), wrong);
+    let r = unbound(plain, &wrong, None);
     assert!(matches!(
         look(&r, "mx.secure.test.", rtype::A).unwrap().status(),
         Status::Bogus(_)
@@ -148,7 +155,7 @@ fn d03_trust_anchors_and_the_clock() {
     let now = u32::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap();
     for (offset, secure) in [(0i64, true), (60 * 86_400, false), (-60 * 86_400, false)] {
         let at = u32::try_from(i64::from(now) + offset).unwrap();
-        let r = ValidatingResolver::with_clock(transport(plain), anchors(), Arc::new(move || at));
+        let r = unbound(plain, &anchors(), Some(at));
         let status = look(&r, "mx.secure.test.", rtype::A)
             .unwrap()
             .status()
@@ -159,13 +166,7 @@ fn d03_trust_anchors_and_the_clock() {
             "offset {offset}: {status}"
         );
         if !secure {
-            assert!(
-                status
-                    .reason()
-                    .unwrap()
-                    .contains("outside the validation time"),
-                "{status}"
-            );
+            assert!(status.reason().unwrap().contains("signature"), "{status}");
         }
     }
 }
@@ -175,10 +176,10 @@ fn d03_trust_anchors_and_the_clock() {
 #[test]
 fn d03b_checking_disabled_hands_bogus_data_to_our_validator() {
     let validating_upstream = &servers().1;
-    let ours = ValidatingResolver::new(transport(validating_upstream), anchors());
+    let ours = unbound(validating_upstream, &anchors(), None);
     let l = look(&ours, "_25._tcp.corrupt.faults.test.", rtype::TLSA).unwrap();
     assert!(
-        matches!(l.status(), Status::Bogus(r) if r.contains("does not verify")),
+        matches!(l.status(), Status::Bogus(r) if r.contains("signature")),
         "{:?}",
         l.status()
     );
@@ -267,9 +268,10 @@ fn a_truncated_udp_answer_is_retried_over_tcp() {
             .build(),
     );
     let server = DnsServer::recursive(big.clone()).unwrap();
-    let r = ValidatingResolver::new(
-        Arc::new(NetTransport::new(server.addr(), Duration::from_millis(500))),
-        parse_trust_anchors(&big.trust_anchor_text()).unwrap(),
+    let r = unbound(
+        &server,
+        &parse_trust_anchors(&big.trust_anchor_text()).unwrap(),
+        None,
     );
     let l = r.lookup(&Name::parse("t.big.test."), rtype::TXT).unwrap();
     assert_eq!((l.records().len(), l.status()), (40, &Status::Secure));

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mxdane_dns::{NetTransport, Transport, ValidatingResolver, parse_trust_anchors};
+use mxdane_dns::{NetTransport, Transport, UnboundResolver, parse_trust_anchors};
 use mxdane_lab::certs::{CertSpec, KeyAlg, Pki, TestCert};
 use mxdane_lab::dns::rdata::rtype;
 use mxdane_lab::dns::server::DnsServer;
@@ -402,13 +402,11 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
     let smtp_only = smtp_routes.clone();
     let mut routes = smtp_routes;
     routes.extend(ns_routes.iter().map(|(a, b)| (*a, *b)));
-    let resolver = Arc::new(ValidatingResolver::new(
-        Arc::new(NetTransport::new(
-            recursive.addr(),
-            Duration::from_millis(500),
-        )),
-        parse_trust_anchors(&world.trust_anchor_text()).map_err(|e| e.to_string())?,
-    ));
+    let resolver = Arc::new(UnboundResolver::forwarding(
+        recursive.addr(),
+        &parse_trust_anchors(&world.trust_anchor_text()).map_err(|e| e.to_string())?,
+        Duration::from_secs(3),
+    )?);
     keep.push(Box::new(recursive));
     for s in [good, bad, nostls, dual, taexp, abort, pfdual] {
         keep.push(Box::new(s));

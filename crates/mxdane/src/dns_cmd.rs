@@ -10,7 +10,7 @@ use mxdane_dns::plan::{self, HostPlan, LookupReport, Plan, Request};
 use mxdane_dns::rdata::type_name;
 use mxdane_dns::transport::{parse_server, resolv_conf_server};
 use mxdane_dns::{
-    Name, NetTransport, Resolver, TrustedAdResolver, ValidatingResolver, iana_root_anchors,
+    Name, NetTransport, Resolver, TrustedAdResolver, UnboundResolver, iana_root_anchors,
     parse_trust_anchors,
 };
 use serde_json::{Value, json};
@@ -85,7 +85,10 @@ pub(crate) fn resolver(
             }
             None => iana_root_anchors(),
         };
-        Arc::new(ValidatingResolver::new(transport, anchors))
+        Arc::new(
+            UnboundResolver::forwarding(server, &anchors, Duration::from_secs(timeout.max(1)))
+                .map_err(Failure)?,
+        )
     };
     Ok((resolver, server))
 }
