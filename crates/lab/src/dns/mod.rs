@@ -5,6 +5,7 @@
 
 pub mod export;
 pub mod fixtures;
+pub mod forge;
 pub mod interop;
 pub mod keys;
 pub mod message;

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::forge::{self, Forgery};
 use super::message::{self, Response, rcode};
 use super::name::Name;
 use super::resolve::{self, Mode, Outcome};
@@ -43,6 +44,12 @@ impl DnsServer {
         Self::start(world, Mode::Validating)
     }
 
+    /// Answers like [`DnsServer::recursive`], then rewrites the answers as `forgeries` say: a
+    /// man in the middle between a validating stub and its resolver (issue 12's forgery suite).
+    pub fn forging(world: Arc<World>, forgeries: Vec<Forgery>) -> io::Result<Self> {
+        Self::start_with(world, Mode::Recursive, forgeries)
+    }
+
     /// Answers as authoritative server `server` (0-based) of the zone `apex`.
     pub fn authoritative(world: Arc<World>, apex: &str, server: usize) -> io::Result<Self> {
         let apex = Name::parse(apex);
@@ -55,23 +62,33 @@ impl DnsServer {
     }
 
     fn start(world: Arc<World>, mode: Mode) -> io::Result<Self> {
+        Self::start_with(world, mode, Vec::new())
+    }
+
+    fn start_with(world: Arc<World>, mode: Mode, forgeries: Vec<Forgery>) -> io::Result<Self> {
         let (udp, tcp) = bind_pair()?;
         let addr = udp.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let log = QueryLog::default();
+        let service = Arc::new(Service {
+            world,
+            mode,
+            forgeries,
+            log: log.clone(),
+        });
         udp.set_read_timeout(Some(Duration::from_millis(20)))?;
         tcp.set_nonblocking(true)?;
         let mut threads = Vec::new();
         {
-            let (world, stop, log) = (world.clone(), stop.clone(), log.clone());
+            let (service, stop) = (service.clone(), stop.clone());
             threads.push(std::thread::spawn(move || {
-                serve_udp(&udp, &world, mode, &stop, &log);
+                serve_udp(&udp, &service, &stop);
             }));
         }
         {
-            let (world, stop, log) = (world, stop.clone(), log.clone());
+            let stop = stop.clone();
             threads.push(std::thread::spawn(move || {
-                serve_tcp(&tcp, &world, mode, &stop, &log);
+                serve_tcp(&tcp, &service, &stop);
             }));
         }
         Ok(Self {
@@ -115,8 +132,17 @@ fn bind_pair() -> io::Result<(UdpSocket, TcpListener)> {
     Err(last.unwrap_or_else(|| io::Error::other("no free port pair")))
 }
 
+/// What one server answers from, shared by its threads.
+struct Service {
+    world: Arc<World>,
+    mode: Mode,
+    forgeries: Vec<Forgery>,
+    log: QueryLog,
+}
+
 /// Answers one message; `None` means stay silent.
-fn respond(buf: &[u8], world: &World, mode: Mode, log: &QueryLog, limit: usize) -> Option<Vec<u8>> {
+fn respond(buf: &[u8], service: &Service, limit: usize) -> Option<Vec<u8>> {
+    let (world, mode, log) = (&*service.world, service.mode, &service.log);
     let q = match message::parse_query(buf) {
         Ok(q) => q,
         Err(_) => {
@@ -137,7 +163,8 @@ fn respond(buf: &[u8], world: &World, mode: Mode, log: &QueryLog, limit: usize) 
         }
     } else {
         match resolve::answer(world, mode, &q.qname, q.qtype, q.dnssec_ok, q.cd) {
-            Outcome::Reply(r) => r,
+            Outcome::Reply(r) if service.forgeries.is_empty() => r,
+            Outcome::Reply(r) => forge::rewrite(world, &service.forgeries, &q.qname, q.qtype, r),
             Outcome::Drop => return None,
         }
     };
@@ -154,13 +181,13 @@ fn respond(buf: &[u8], world: &World, mode: Mode, log: &QueryLog, limit: usize) 
     ))
 }
 
-fn serve_udp(socket: &UdpSocket, world: &World, mode: Mode, stop: &AtomicBool, log: &QueryLog) {
+fn serve_udp(socket: &UdpSocket, service: &Service, stop: &AtomicBool) {
     let started = Instant::now();
     let mut buf = [0u8; 4096];
     while !stop.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
         match socket.recv_from(&mut buf) {
             Ok((n, peer)) => {
-                if let Some(out) = respond(&buf[..n], world, mode, log, UDP_LIMIT) {
+                if let Some(out) = respond(&buf[..n], service, UDP_LIMIT) {
                     let _ = socket.send_to(&out, peer);
                 }
             }
@@ -174,21 +201,15 @@ fn serve_udp(socket: &UdpSocket, world: &World, mode: Mode, stop: &AtomicBool, l
     }
 }
 
-fn serve_tcp(
-    listener: &TcpListener,
-    world: &Arc<World>,
-    mode: Mode,
-    stop: &Arc<AtomicBool>,
-    log: &QueryLog,
-) {
+fn serve_tcp(listener: &TcpListener, service: &Arc<Service>, stop: &Arc<AtomicBool>) {
     let started = Instant::now();
     let mut handlers: Vec<JoinHandle<()>> = Vec::new();
     while !stop.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
         match listener.accept() {
             Ok((stream, _)) => {
-                let (world, stop, log) = (world.clone(), stop.clone(), log.clone());
+                let (service, stop) = (service.clone(), stop.clone());
                 handlers.push(std::thread::spawn(move || {
-                    serve_tcp_connection(stream, &world, mode, &stop, &log);
+                    serve_tcp_connection(stream, &service, &stop);
                 }));
                 handlers.retain(|h| !h.is_finished());
             }
@@ -203,13 +224,7 @@ fn serve_tcp(
     }
 }
 
-fn serve_tcp_connection(
-    mut stream: TcpStream,
-    world: &World,
-    mode: Mode,
-    stop: &AtomicBool,
-    log: &QueryLog,
-) {
+fn serve_tcp_connection(mut stream: TcpStream, service: &Service, stop: &AtomicBool) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(TCP_TIMEOUT));
     let _ = stream.set_write_timeout(Some(TCP_TIMEOUT));
@@ -226,7 +241,7 @@ fn serve_tcp_connection(
         if stream.read_exact(&mut buf).is_err() {
             return;
         }
-        let Some(out) = respond(&buf, world, mode, log, usize::MAX) else {
+        let Some(out) = respond(&buf, service, usize::MAX) else {
             continue;
         };
         let mut framed = u16::try_from(out.len())
