@@ -92,7 +92,7 @@ impl NetTransport {
         let socket = UdpSocket::bind(bind)?;
         socket.connect(self.server)?;
         socket.send(query)?;
-        let deadline = Instant::now() + self.timeout;
+        let deadline = deadline_after(self.timeout);
         let mut buf = vec![0u8; 65_535];
         // Datagrams with another id are ignored (bounded: until the deadline).
         loop {
@@ -119,20 +119,57 @@ impl NetTransport {
         }
     }
 
+    /// One exchange over TCP with one deadline for all of it (connect, write, every read): a
+    /// server that sends a byte per read timeout cannot keep it alive (issue 12, F8; D-19).
     fn tcp(&self, query: &[u8]) -> Result<Vec<u8>, io::Error> {
-        let mut s = TcpStream::connect_timeout(&self.server, self.timeout)?;
-        s.set_read_timeout(Some(self.timeout))?;
-        s.set_write_timeout(Some(self.timeout))?;
+        let deadline = deadline_after(self.timeout);
+        let left = || {
+            let d = deadline.saturating_duration_since(Instant::now());
+            if d.is_zero() {
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "the TCP exchange took longer than {} ms",
+                        self.timeout.as_millis()
+                    ),
+                ))
+            } else {
+                Ok(d)
+            }
+        };
+        let mut s = TcpStream::connect_timeout(&self.server, left()?)?;
+        s.set_write_timeout(Some(left()?))?;
         let len = u16::try_from(query.len()).map_err(io::Error::other)?;
         let mut framed = len.to_be_bytes().to_vec();
         framed.extend_from_slice(query);
         s.write_all(&framed)?;
+        let mut read_all = |buf: &mut [u8]| -> Result<(), io::Error> {
+            let mut done = 0;
+            while done < buf.len() {
+                s.set_read_timeout(Some(left()?))?;
+                match s.read(&mut buf[done..]) {
+                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        };
         let mut len = [0u8; 2];
-        s.read_exact(&mut len)?;
+        read_all(&mut len)?;
         let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        s.read_exact(&mut buf)?;
+        read_all(&mut buf)?;
         Ok(buf)
     }
+}
+
+/// `timeout` from now, or a day from now when the clock cannot hold that (a huge `--timeout`).
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(now)
 }
 
 fn random_id() -> u16 {

@@ -276,3 +276,54 @@ fn a_truncated_udp_answer_is_retried_over_tcp() {
     let l = r.lookup(&Name::parse("t.big.test."), rtype::TXT).unwrap();
     assert_eq!((l.records().len(), l.status()), (40, &Status::Secure));
 }
+
+// F8 (D-19): a TCP exchange has one deadline. The server sets TC over UDP, then drips its TCP
+// answer one byte every 100 ms (longer than a whole answer would take at this rate, bounded):
+// the exchange must give up after its 300 ms, not after each byte's read timeout.
+#[test]
+fn d19_f8_a_dripping_tcp_answer_cannot_outlast_the_deadline() {
+    use std::io::Write;
+    use std::net::TcpListener;
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    let listener = TcpListener::bind(addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        if let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            let mut r = buf[..n].to_vec();
+            r[2] |= 0x82; // QR and TC
+            let _ = socket.send_to(&r, peer);
+        }
+    });
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            // A 256-octet answer announced, then one octet at a time.
+            if s.write_all(&[1, 0]).is_err() {
+                return;
+            }
+            for _ in 0..100 {
+                if s.write_all(&[0]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+    let t = NetTransport::new(addr, Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let flags = QueryFlags {
+        rd: true,
+        cd: true,
+        dnssec_ok: true,
+    };
+    let err = t
+        .exchange(&Name::parse("mx.secure.test."), rtype::A, flags)
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, LookupError::Network(_)), "{err}");
+    // 300 ms for UDP, 300 ms for all of TCP; the old code took 100 x 100 ms.
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}

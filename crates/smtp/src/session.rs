@@ -277,7 +277,11 @@ async fn run(
     settings: Settings,
     report: &mut SessionReport,
 ) -> Result<(), SmtpError> {
-    let deadline = Instant::now() + settings.total;
+    // A total beyond what the clock holds (a huge --timeout) means a year.
+    let now = Instant::now();
+    let deadline = now
+        .checked_add(settings.total)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
     let tcp = match timeout(settings.step, connector.connect(report.address)).await {
         Ok(r) => r?,
         Err(_) => return Err(SmtpError::Timeout(Stage::Connect)),
