@@ -1,5 +1,6 @@
 //! Lookups with one DNSSEC status per RRset (CHECKLIST D-01, D-02), behind one trait with two
-//! implementations: the embedded validator ([`ValidatingResolver`], the default) and trusted-AD
+//! implementations: the validating resolver ([`UnboundResolver`], libunbound in-process, the
+//! default) and trusted-AD
 //! mode for a validating resolver on loopback ([`TrustedAdResolver`], D-04).
 //!
 //! A [`Lookup`] can only be made in this crate: code elsewhere cannot forge a "secure".
@@ -95,7 +96,7 @@ pub struct Hop {
     /// The status of this step.
     pub status: Status,
     /// The earliest expiration (seconds since 1970) of the RRSIGs that made this step
-    /// secure, when the embedded validator checked them.
+    /// secure, when the resolver handed them over (the validating mode does).
     pub expires: Option<u32>,
 }
 
@@ -135,7 +136,7 @@ impl Lookup {
         self.ttl
     }
 
-    /// The earliest RRSIG expiration along the lookup (embedded validator only).
+    /// The earliest RRSIG expiration along the lookup (validating mode only).
     pub fn expires(&self) -> Option<u32> {
         self.hops.iter().filter_map(|h| h.expires).min()
     }

@@ -191,6 +191,8 @@ pub struct HostPlan {
     pub decision: Decision,
     /// Why.
     pub reason: String,
+    /// The bound this host hit, named ([`MAX_ADDRESSES`]), if any.
+    pub limited: Option<String>,
     /// Every lookup made for this host.
     pub lookups: Vec<LookupReport>,
 }
@@ -208,7 +210,16 @@ pub struct Plan {
     pub reason: String,
     /// Candidate hosts in the order to try them.
     pub hosts: Vec<HostPlan>,
+    /// The work bounds this destination hit ([`MAX_MX_HOSTS`], [`MAX_ADDRESSES`]), each named:
+    /// hostile DNS data cannot make a plan, or the probes that follow it, unbounded (D-19).
+    pub limits: Vec<String>,
 }
+
+/// The most MX hosts planned (the most preferred ones); more is either a mistake or an attack
+/// (issue 12, F7). Postfix tries at most 5 addresses per delivery (`smtp_mx_address_limit`).
+pub const MAX_MX_HOSTS: usize = 16;
+/// The most addresses (IPv4 and IPv6 together) used per host.
+pub const MAX_ADDRESSES: usize = 16;
 
 impl Plan {
     /// The MX lookup's status name (`secure`, `insecure`, `bogus`, `indeterminate`, `failed`),
@@ -240,16 +251,21 @@ pub fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
             mx: None,
             outcome,
             reason: format!("host {}: {}", host.name, host.reason),
+            limits: host.limited.iter().cloned().collect(),
             hosts: vec![host],
         };
     }
     let mx = report(resolver, &request.destination, rtype::MX);
-    let done = |outcome, reason: String, hosts| Plan {
-        request: request.clone(),
-        mx: Some(mx.clone()),
-        outcome,
-        reason,
-        hosts,
+    let done = |outcome, reason: String, hosts: Vec<HostPlan>, mut limits: Vec<String>| {
+        limits.extend(hosts.iter().filter_map(|h| h.limited.clone()));
+        Plan {
+            request: request.clone(),
+            mx: Some(mx.clone()),
+            outcome,
+            reason,
+            hosts,
+            limits,
+        }
     };
     let lookup = match &mx.result {
         // D-06: a failed MX lookup defers the whole destination, never downgrades it.
@@ -257,6 +273,7 @@ pub fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
             return done(
                 Outcome::Defer,
                 format!("the MX lookup failed: {e}"),
+                Vec::new(),
                 Vec::new(),
             );
         }
@@ -268,6 +285,7 @@ pub fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
                 Outcome::Defer,
                 format!("the MX lookup is {}: {why}", lookup.status().name()),
                 Vec::new(),
+                Vec::new(),
             );
         }
         Status::Secure | Status::Insecure => {}
@@ -275,6 +293,7 @@ pub fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
     let secure_mx = *lookup.status() == Status::Secure;
     let mut candidates: Vec<(Name, Option<u16>)> = Vec::new();
     let mut notes = Vec::new();
+    let mut limits = Vec::new();
     match lookup.answer() {
         // D-08: NXDOMAIN is a permanent failure, not an implicit MX.
         Answer::NxDomain => {
@@ -285,6 +304,7 @@ pub fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
                     request.destination,
                     lookup.status().name()
                 ),
+                Vec::new(),
                 Vec::new(),
             );
         }
@@ -307,6 +327,7 @@ pub fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
                         request.destination
                     ),
                     Vec::new(),
+                    Vec::new(),
                 );
             }
             for (p, n) in mx {
@@ -321,6 +342,13 @@ pub fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
             // D-05: by preference; equal preferences in random order.
             shuffle(&mut candidates);
             candidates.sort_by_key(|(_, p)| *p);
+            if candidates.len() > MAX_MX_HOSTS {
+                limits.push(format!(
+                    "{} MX hosts: only the {MAX_MX_HOSTS} most preferred are used (limit MAX_MX_HOSTS)",
+                    candidates.len()
+                ));
+                candidates.truncate(MAX_MX_HOSTS);
+            }
         }
     }
     // T-08: after a secure MX lookup the next-hop domain and its expanded form are reference
@@ -351,16 +379,16 @@ pub fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
         // D-07: DANE may still apply per host; say that the MX lookup itself was unprotected.
         reason.push_str("; the MX lookup is insecure, so the host list itself is not protected");
     }
-    for n in notes {
+    for n in notes.iter().chain(&limits) {
         reason.push_str("; ");
-        reason.push_str(&n);
+        reason.push_str(n);
     }
     let outcome = if usable == 0 {
         Outcome::Defer
     } else {
         Outcome::Deliverable
     };
-    done(outcome, reason, hosts)
+    done(outcome, reason, hosts, limits)
 }
 
 fn is_ip_literal(name: &Name) -> bool {
@@ -397,6 +425,7 @@ fn plan_host(
         tlsa: Vec::new(),
         decision: Decision::Skip,
         reason: String::new(),
+        limited: None,
         lookups: Vec::new(),
     };
     // D-09: address lookups first.
@@ -433,6 +462,14 @@ fn plan_host(
     if host.addresses.is_empty() {
         host.reason = "no address".into();
         return host;
+    }
+    if host.addresses.len() > MAX_ADDRESSES {
+        host.limited = Some(format!(
+            "{}: {} addresses, only the first {MAX_ADDRESSES} are used (limit MAX_ADDRESSES)",
+            host.name,
+            host.addresses.len()
+        ));
+        host.addresses.truncate(MAX_ADDRESSES);
     }
     // The expansion as the address lookup saw it (A first, AAAA when A found nothing).
     let expansion = match (&a.result, &aaaa.result) {

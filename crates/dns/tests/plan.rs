@@ -473,3 +473,72 @@ fn both_modes_agree_on_every_destination() {
         assert_eq!(view(&plans[0]), view(&plans[1]), "{d}");
     }
 }
+
+// D-19, F7: hostile DNS data cannot make the plan unbounded: 40 MX hosts and a host with 300
+// addresses are cut to the limits, and each cut is named.
+#[test]
+fn d19_f7_mx_hosts_and_addresses_are_bounded_and_the_bound_is_named() {
+    use mxdane_dns::plan::{MAX_ADDRESSES, MAX_MX_HOSTS};
+    let tlsa = format!("3 1 1 {}", mxdane_lab::dns::fixtures::DIGEST);
+    let world = Arc::new(
+        World::builder()
+            .zone("many.test", |mut z| {
+                for i in 0..40u16 {
+                    z = z
+                        .mx("@", i, &format!("mx{i}"))
+                        .a(&format!("mx{i}"), "192.0.2.1");
+                }
+                z
+            })
+            .zone("fat.test", |mut z| {
+                z = z.mx("@", 10, "mx").tlsa("_25._tcp.mx", &tlsa);
+                for i in 0..300u32 {
+                    z = z.a("mx", &format!("10.0.{}.{}", i / 250, i % 250 + 1));
+                }
+                z
+            })
+            .build(),
+    );
+    let server = DnsServer::recursive(world.clone()).unwrap();
+    let anchors = parse_trust_anchors(&world.trust_anchor_text()).unwrap();
+    let r = UnboundResolver::new(
+        Arc::new(
+            UnboundResolver::context(&Upstream::Forward(server.addr()), &anchors, None).unwrap(),
+        ),
+        Duration::from_secs(5),
+        "lab",
+    );
+    let p = plan_in(&r, "many.test.", 25, false);
+    assert_eq!(p.hosts.len(), MAX_MX_HOSTS);
+    // The most preferred ones.
+    assert_eq!(p.hosts[0].preference, Some(0));
+    assert!(
+        p.limits.iter().any(|l| l.contains("MAX_MX_HOSTS")),
+        "{:?}",
+        p.limits
+    );
+    assert!(p.reason.contains("40 MX hosts"), "{}", p.reason);
+    let p = plan_in(&r, "fat.test.", 25, false);
+    assert_eq!(p.hosts[0].addresses.len(), MAX_ADDRESSES);
+    assert_eq!(p.hosts[0].decision, Decision::Dane);
+    assert!(
+        p.limits
+            .iter()
+            .any(|l| l.contains("300 addresses") && l.contains("MAX_ADDRESSES")),
+        "{:?}",
+        p.limits
+    );
+    // Negative: an ordinary destination hits no bound.
+    let ordinary = World::builder()
+        .zone("one.test", |z| z.mx("@", 10, "mx").a("mx", "192.0.2.1"))
+        .build();
+    let ordinary = Arc::new(ordinary);
+    let s2 = DnsServer::recursive(ordinary.clone()).unwrap();
+    let r2 = UnboundResolver::forwarding(
+        s2.addr(),
+        &parse_trust_anchors(&ordinary.trust_anchor_text()).unwrap(),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert!(plan_in(&r2, "one.test.", 25, false).limits.is_empty());
+}

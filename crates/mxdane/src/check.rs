@@ -576,6 +576,10 @@ fn judge(r: &mut CheckReport, options: &Options) {
         r.verdict = Verdict::Unknown;
         return;
     }
+    // D-19: a bound that cut the work short is said; what was checked is only part.
+    for l in &r.plan.limits {
+        warn.push(format!("work bound reached: {l}"));
+    }
     if let Some(mx) = &r.plan.mx {
         match &mx.result {
             Ok(l) if matches!(l.status(), Status::Bogus(_)) => {

@@ -9,7 +9,7 @@
 //! the middle reachable on port 25 of the MX addresses (192.0.2.x and 2001:db8::x, added to the
 //! namespace's loopback), except 192.0.2.30, where a real Postfix smtpd with an RSA and an
 //! ECDSA chain answers. Every scenario of `mxdane::demo::VERDICTS` (except the lab-only ones)
-//! goes through `mxdane check --json` with the embedded validator and with `--trust-ad`, each
+//! goes through `mxdane check --json` with the validating mode (libunbound in-process) and with `--trust-ad`, each
 //! host through `posttls-finger -l dane`, and each DANE host whose TLSA base is its own name
 //! through `ldns-dane` (chain fetched with `openssl s_client -starttls smtp`). Disagreements fail the run unless listed in
 //! tests/interop/divergences.txt.
