@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use super::keys::nsec3_hash;
+use super::keys::{key_tag, nsec3_hash};
 use super::message::{Response, rcode};
 use super::name::Name;
 use super::rdata::{Rdata, Record, rtype};
@@ -391,22 +391,16 @@ pub fn colliding_key(tag: u16, flags: u16, seed: u64) -> Rdata {
         algorithm: 8,
         key: key.to_vec(),
     };
-    // RFC 4034 appendix B: the tag is a folded 16-bit sum. The wire form (4 octets of header
-    // and the key) has an even length, so the last two octets add (hi << 8) + lo.
-    let wire = rdata(&key).to_wire();
-    let mut sum: u32 = 0;
-    for (i, b) in wire.iter().enumerate() {
-        sum += if i & 1 == 1 {
-            u32::from(*b)
-        } else {
-            u32::from(*b) << 8
-        };
-    }
-    for x in 0..=0xffffu32 {
-        let t = sum + x;
-        if ((t + (t >> 16)) & 0xffff) as u16 == tag {
-            key[n - 2] = (x >> 8) as u8;
-            key[n - 1] = (x & 0xff) as u8;
+    // RFC 4034 appendix B: the tag is a 16-bit sum with end-around carry, so it moves by `x`
+    // (modulo 65535) when the last two octets, at an even offset, become (hi, lo) = x. The
+    // candidate is checked with the real key-tag function; a scan covers the carry's edges.
+    let base = i64::from(key_tag(&rdata(&key).to_wire()));
+    let want = (i64::from(tag) - base).rem_euclid(65_535);
+    let candidates = [want, want + 65_535].into_iter().chain(0..=0xffff);
+    for x in candidates.filter(|x| *x <= 0xffff) {
+        key[n - 2] = (x >> 8) as u8;
+        key[n - 1] = (x & 0xff) as u8;
+        if key_tag(&rdata(&key).to_wire()) == tag {
             break;
         }
     }
@@ -509,7 +503,7 @@ mod tests {
     fn colliding_keys_hit_the_tag() {
         for (tag, seed) in [(0u16, 1u64), (12345, 2), (65535, 3), (20326, 4)] {
             let k = colliding_key(tag, 256, seed);
-            assert_eq!(mxdane_dns::dnssec::key_tag(&k.to_wire()), tag);
+            assert_eq!(key_tag(&k.to_wire()), tag);
         }
         assert_ne!(colliding_key(7, 256, 1), colliding_key(7, 256, 2));
     }
