@@ -121,15 +121,40 @@ fn deferred(r: &dyn Resolver, domain: &str, what: &str) {
     );
 }
 
-/// Runs `forgeries` and checks every named lookup and destination.
-fn attack(forgeries: Vec<Forgery>, lookups: &[(&str, u16)], domains: &[&str], what: &str) {
-    let server = DnsServer::forging(world(), forgeries).unwrap();
-    let r = through(&server);
-    for (n, t) in lookups {
-        refused(&r, n, *t, what);
+/// One attack: the forgeries, and the lookups and destinations that must not be fooled.
+struct Scenario {
+    what: String,
+    forgeries: Vec<Forgery>,
+    lookups: Vec<(&'static str, u16)>,
+    domains: Vec<&'static str>,
+}
+
+fn scenario(
+    forgeries: Vec<Forgery>,
+    lookups: &[(&'static str, u16)],
+    domains: &[&'static str],
+    what: &str,
+) -> Scenario {
+    Scenario {
+        what: what.to_owned(),
+        forgeries,
+        lookups: lookups.to_vec(),
+        domains: domains.to_vec(),
     }
-    for d in domains {
-        deferred(&r, d, what);
+}
+
+/// Runs every scenario through our validating resolver (libunbound in-process).
+fn run(scenarios: Vec<Scenario>) {
+    assert!(!scenarios.is_empty());
+    for s in scenarios {
+        let server = DnsServer::forging(world(), s.forgeries).unwrap();
+        let r = through(&server);
+        for (n, t) in &s.lookups {
+            refused(&r, n, *t, &s.what);
+        }
+        for d in &s.domains {
+            deferred(&r, d, &s.what);
+        }
     }
 }
 
@@ -168,9 +193,14 @@ fn d18_control_without_the_man_in_the_middle_everything_is_secure() {
 
 #[test]
 fn d18_f1_denials_replayed_from_the_root_or_the_parent_are_bogus() {
+    run(f1());
+}
+
+fn f1() -> Vec<Scenario> {
+    let mut out = Vec::new();
     let tlsa = "_25._tcp.mx.victim.test.";
     for (from, nodata) in [(".", false), (".", true), ("test.", false), ("test.", true)] {
-        attack(
+        out.push(scenario(
             vec![Forgery::ReplayDenial {
                 target: name(tlsa),
                 qtype: rtype::TLSA,
@@ -180,11 +210,11 @@ fn d18_f1_denials_replayed_from_the_root_or_the_parent_are_bogus() {
             &[(tlsa, rtype::TLSA)],
             &["victim.test."],
             &format!("F1 TLSA from {from} nodata={nodata}"),
-        );
+        ));
     }
     // The MX RRset: "no such domain" and a zone-apex "no MX" (implicit MX) alike.
     for (from, nodata) in [(".", false), ("test.", false), ("test.", true)] {
-        attack(
+        out.push(scenario(
             vec![Forgery::ReplayDenial {
                 target: name("victim.test."),
                 qtype: rtype::MX,
@@ -194,10 +224,10 @@ fn d18_f1_denials_replayed_from_the_root_or_the_parent_are_bogus() {
             &[("victim.test.", rtype::MX)],
             &["victim.test."],
             &format!("F1 MX from {from} nodata={nodata}"),
-        );
+        ));
     }
     // An NSEC3 zone's TLSA denied with the root's NSEC.
-    attack(
+    out.push(scenario(
         vec![Forgery::ReplayDenial {
             target: name("_25._tcp.mx.n3.test."),
             qtype: rtype::TLSA,
@@ -207,13 +237,19 @@ fn d18_f1_denials_replayed_from_the_root_or_the_parent_are_bogus() {
         &[("_25._tcp.mx.n3.test.", rtype::TLSA)],
         &["n3.test."],
         "F1 NSEC3 zone",
-    );
+    ));
+    out
 }
 
 #[test]
 fn d18_f2_an_unsigned_cname_for_a_ds_does_not_remove_the_zone_cut() {
+    run(f2());
+}
+
+fn f2() -> Vec<Scenario> {
+    let mut out = Vec::new();
     let tlsa = "_25._tcp.mx.victim.test.";
-    attack(
+    out.push(scenario(
         vec![
             Forgery::CnameForDs {
                 child: name("victim.test."),
@@ -228,13 +264,19 @@ fn d18_f2_an_unsigned_cname_for_a_ds_does_not_remove_the_zone_cut() {
         &[(tlsa, rtype::TLSA), ("mx.victim.test.", rtype::A)],
         &["victim.test."],
         "F2",
-    );
+    ));
+    out
 }
 
 #[test]
 fn d18_f3_a_wildcard_nsec_moved_to_the_name_proves_nothing() {
+    run(f3());
+}
+
+fn f3() -> Vec<Scenario> {
+    let mut out = Vec::new();
     let tlsa = "_25._tcp.mx.w3.test.";
-    attack(
+    out.push(scenario(
         vec![Forgery::MovedWildcardNsec {
             target: name(tlsa),
             qtype: rtype::TLSA,
@@ -243,13 +285,19 @@ fn d18_f3_a_wildcard_nsec_moved_to_the_name_proves_nothing() {
         &[(tlsa, rtype::TLSA)],
         &["w3.test."],
         "F3",
-    );
+    ));
+    out
 }
 
 #[test]
 fn d18_f4_a_wildcard_answer_without_its_proof_is_bogus_whatever_rrsig_comes_first() {
+    run(f4());
+}
+
+fn f4() -> Vec<Scenario> {
+    let mut out = Vec::new();
     let tlsa = "_25._tcp.mx.w4.test.";
-    attack(
+    out.push(scenario(
         vec![Forgery::JunkFirstRrsig {
             target: name(tlsa),
             qtype: rtype::TLSA,
@@ -258,7 +306,8 @@ fn d18_f4_a_wildcard_answer_without_its_proof_is_bogus_whatever_rrsig_comes_firs
         &[(tlsa, rtype::TLSA)],
         &["w4.test."],
         "F4",
-    );
+    ));
+    out
 }
 
 /// F6. The second chain is the same zone signed with the same keys but another salt, without
@@ -269,13 +318,18 @@ fn d18_f4_a_wildcard_answer_without_its_proof_is_bogus_whatever_rrsig_comes_firs
 /// must refuse is the mix once the old chain's signatures have expired.
 #[test]
 fn d18_f6_nsec3_records_of_two_chains_make_no_proof() {
+    run(f6());
+}
+
+fn f6() -> Vec<Scenario> {
+    let mut out = Vec::new();
     let other = Arc::new(
         builder("ccdd", false, Some(DIGEST))
             .now(now() - 60 * DAY)
             .build(),
     );
     let tlsa = "_25._tcp.mx.n3.test.";
-    attack(
+    out.push(scenario(
         vec![Forgery::MixedNsec3Chains {
             target: name(tlsa),
             qtype: rtype::TLSA,
@@ -284,12 +338,17 @@ fn d18_f6_nsec3_records_of_two_chains_make_no_proof() {
         &[(tlsa, rtype::TLSA)],
         &["n3.test."],
         "F6",
-    );
+    ));
+    out
 }
 
 #[test]
 fn d18_stripped_signatures_are_bogus() {
-    attack(
+    run(stripped());
+}
+
+fn stripped() -> Vec<Scenario> {
+    vec![scenario(
         vec![Forgery::StripRrsigs {
             below: name("victim.test."),
         }],
@@ -300,11 +359,16 @@ fn d18_stripped_signatures_are_bogus() {
         ],
         &["victim.test."],
         "stripped RRSIGs",
-    );
+    )]
 }
 
 #[test]
 fn d18_replayed_expired_signatures_are_bogus() {
+    run(expired());
+}
+
+fn expired() -> Vec<Scenario> {
+    let mut out = Vec::new();
     let tlsa = "_25._tcp.mx.victim.test.";
     // Sixty days ago the zone had no TLSA record (a denial), or another one: both genuinely
     // signed with today's keys, both expired.
@@ -314,7 +378,7 @@ fn d18_replayed_expired_signatures_are_bogus() {
                 .now(now() - 60 * DAY)
                 .build(),
         );
-        attack(
+        out.push(scenario(
             vec![Forgery::Replay {
                 target: name(tlsa),
                 qtype: rtype::TLSA,
@@ -323,13 +387,18 @@ fn d18_replayed_expired_signatures_are_bogus() {
             &[(tlsa, rtype::TLSA)],
             &["victim.test."],
             &format!("replayed expired, old TLSA {old_tlsa:?}"),
-        );
+        ));
     }
+    out
 }
 
 #[test]
 fn d18_a_swapped_ds_is_bogus() {
-    attack(
+    run(swapped_ds());
+}
+
+fn swapped_ds() -> Vec<Scenario> {
+    vec![scenario(
         vec![Forgery::SwapDs {
             child: name("victim.test."),
             with: name("sibling.test."),
@@ -340,5 +409,79 @@ fn d18_a_swapped_ds_is_bogus() {
         ],
         &["victim.test."],
         "swapped DS",
-    );
+    )]
+}
+
+/// The same scenarios through the Unbound daemon (forwarding to the man in the middle) and
+/// trusted-AD mode: Unbound must refuse each forgery too (SERVFAIL), so the forgeries are real
+/// attacks and not artefacts of one validator. Counts its comparisons.
+#[test]
+#[ignore = "needs unbound"]
+fn d18_unbound_refuses_every_forgery_too() {
+    use mxdane_dns::{NetTransport, TrustedAdResolver};
+    use mxdane_lab::dns::interop::UnboundForwarder;
+    let all: Vec<Scenario> = [
+        f1(),
+        f2(),
+        f3(),
+        f4(),
+        f6(),
+        stripped(),
+        expired(),
+        swapped_ds(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let want: usize = all.iter().map(|s| s.lookups.len() + s.domains.len()).sum();
+    let mut compared = 0;
+    for (i, s) in all.into_iter().enumerate() {
+        let server = DnsServer::forging(world(), s.forgeries).unwrap();
+        let unbound =
+            UnboundForwarder::start(&world(), server.addr(), &format!("forgery{i}")).unwrap();
+        let r = TrustedAdResolver::new(Arc::new(NetTransport::new(
+            unbound.addr,
+            Duration::from_secs(5),
+        )))
+        .unwrap();
+        for (n, t) in &s.lookups {
+            refused(&r, n, *t, &format!("unbound: {}", s.what));
+            compared += 1;
+        }
+        for d in &s.domains {
+            deferred(&r, d, &format!("unbound: {}", s.what));
+            compared += 1;
+        }
+    }
+    println!("oracle unbound (forgeries): {compared} comparisons of {want} cases");
+    assert_eq!(compared, want);
+    assert!(compared >= 20, "{compared}");
+}
+
+/// Control for the Unbound tier: without forgeries Unbound says secure (AD), so its refusals
+/// above are about the forgeries.
+#[test]
+#[ignore = "needs unbound"]
+fn d18_unbound_control_is_secure() {
+    use mxdane_dns::{NetTransport, TrustedAdResolver};
+    use mxdane_lab::dns::interop::UnboundForwarder;
+    let server = DnsServer::forging(world(), Vec::new()).unwrap();
+    let unbound = UnboundForwarder::start(&world(), server.addr(), "forgery-control").unwrap();
+    let r = TrustedAdResolver::new(Arc::new(NetTransport::new(
+        unbound.addr,
+        Duration::from_secs(5),
+    )))
+    .unwrap();
+    for d in [
+        "victim.test.",
+        "n3.test.",
+        "w3.test.",
+        "w4.test.",
+        "rsa.test.",
+    ] {
+        let l = r
+            .lookup(&name(&format!("_25._tcp.mx.{d}")), rtype::TLSA)
+            .unwrap();
+        assert_eq!(*l.status(), Status::Secure, "{d}");
+    }
 }
