@@ -10,6 +10,7 @@
 //! - `validate`: trust anchors, and RRSIG checks over single RRsets fetched from authoritative
 //!   servers with keys libunbound validated.
 //! - [`plan`]: the RFC 7672 section 2.2 destination plan (D-05 to D-15).
+//! - [`nameservers`]: every authoritative server's view of a TLSA RRset (M-01).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -17,6 +18,7 @@ pub mod dnssec;
 pub mod lookup;
 pub mod message;
 pub mod name;
+pub mod nameservers;
 pub mod plan;
 pub mod rdata;
 pub mod transport;

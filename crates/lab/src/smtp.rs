@@ -48,7 +48,8 @@ pub struct SmtpSpec {
     pub by_name: Vec<(String, Vec<Credential>)>,
     /// The misbehaviour.
     pub behaviour: Behaviour,
-    /// Added before each read and write (the latency knob).
+    /// The latency knob: one round trip, added to everything the server writes (and to the
+    /// TCP handshake).
     pub latency: Duration,
 }
 
@@ -168,27 +169,76 @@ fn splice(a: TcpStream, b: TcpStream) -> io::Result<()> {
     Ok(())
 }
 
-/// A stream that waits `latency` before each read and write.
-struct Slow<S> {
-    inner: S,
+/// The latency knob as a network link: every octet the server writes reaches the client one
+/// round trip (`latency`) later, without holding the server up, so each request and reply
+/// costs one round trip whatever the flights look like (TLS included). With [`serve`]'s wait
+/// after accepting (the TCP handshake), connect and banner cost two, as on a real network.
+struct Slow {
+    inner: TcpStream,
     latency: Duration,
+    link: Option<(Delayed, JoinHandle<()>)>,
 }
 
-impl<S: Read> Read for Slow<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if !self.latency.is_zero() {
-            std::thread::sleep(self.latency);
+/// Octets on their way, with the time they may arrive.
+type Delayed = std::sync::mpsc::Sender<(Instant, Vec<u8>)>;
+
+impl Slow {
+    fn new(inner: TcpStream, latency: Duration) -> io::Result<Self> {
+        if latency.is_zero() {
+            return Ok(Self {
+                inner,
+                latency,
+                link: None,
+            });
         }
+        let mut out = inner.try_clone()?;
+        let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
+        // Ends when the sender is dropped (bounded by the connection's life).
+        let writer = std::thread::spawn(move || {
+            while let Ok((at, bytes)) = rx.recv() {
+                let wait = at.saturating_duration_since(Instant::now());
+                if !wait.is_zero() {
+                    std::thread::sleep(wait);
+                }
+                if out.write_all(&bytes).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Self {
+            inner,
+            latency,
+            link: Some((tx, writer)),
+        })
+    }
+}
+
+impl Drop for Slow {
+    fn drop(&mut self) {
+        // Everything written is delivered before the connection is shut down.
+        if let Some((tx, writer)) = self.link.take() {
+            drop(tx);
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Read for Slow {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf)
     }
 }
 
-impl<S: Write> Write for Slow<S> {
+impl Write for Slow {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if !self.latency.is_zero() {
-            std::thread::sleep(self.latency);
+        match &self.link {
+            None => self.inner.write(buf),
+            Some((tx, _)) => {
+                tx.send((Instant::now() + self.latency, buf.to_vec()))
+                    .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+                Ok(buf.len())
+            }
         }
-        self.inner.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -294,10 +344,11 @@ fn serve(
     latency: Duration,
 ) -> io::Result<()> {
     let raw = stream.try_clone()?;
-    let mut io = BufReader::new(Slow {
-        inner: stream,
-        latency,
-    });
+    // The TCP handshake's round trip.
+    if !latency.is_zero() {
+        std::thread::sleep(latency);
+    }
+    let mut io = BufReader::new(Slow::new(stream, latency)?);
     if let Behaviour::SlowBanner(d) = behaviour {
         std::thread::sleep(d);
     }
@@ -309,6 +360,7 @@ fn serve(
     let mut rw = ReadWrite(&mut io);
     match commands(&mut rw, behaviour, false)? {
         Next::Quit => {
+            drop(io);
             let _ = raw.shutdown(Shutdown::Both);
             Ok(())
         }
@@ -322,6 +374,7 @@ fn serve(
             let mut tls_io = BufReader::new(tls);
             let mut rw = ReadWrite(&mut tls_io);
             let _ = commands(&mut rw, behaviour, true)?;
+            drop(tls_io);
             let _ = raw.shutdown(Shutdown::Both);
             Ok(())
         }

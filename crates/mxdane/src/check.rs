@@ -6,10 +6,9 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use mxdane_dns::message::{QueryFlags, rcode};
 use mxdane_dns::plan::{self, Decision, HostPlan, Outcome, Plan, Request, TlsaStatus};
-use mxdane_dns::rdata::{Rdata, Record, rtype};
-use mxdane_dns::{Name, Resolver, Status, Transport, verify_rrset};
+use mxdane_dns::rdata::rtype;
+use mxdane_dns::{Name, Resolver, Status, Transport};
 use mxdane_smtp::{Connector, Policy, Security, SessionReport, Settings, SmtpError};
 use mxdane_tls::{
     ChainCert, DaneTarget, KeyFilter, RecordOutcome, TlsFailure, Verdict as TlsVerdict,
@@ -142,22 +141,8 @@ pub struct Probe {
     pub duration: std::time::Duration,
 }
 
-/// What one authoritative nameserver says about a TLSA RRset.
-#[derive(Clone, Debug)]
-pub struct NsAnswer {
-    /// The TLSA owner asked.
-    pub owner: Name,
-    /// The nameserver's name.
-    pub name: Name,
-    /// Its address.
-    pub ip: IpAddr,
-    /// The TLSA RRset (presentation, sorted), or why there is none.
-    pub tlsa: Result<Vec<String>, String>,
-    /// Whether the RRset's signature verifies with the zone's keys.
-    pub signed: Result<(), String>,
-    /// The zone's SOA serial as that server sees it.
-    pub serial: Option<u32>,
-}
+/// What one authoritative nameserver says about a TLSA RRset (M-01).
+pub use mxdane_dns::nameservers::ServerAnswer as NsAnswer;
 
 /// One host's checks.
 #[derive(Clone, Debug)]
@@ -235,18 +220,25 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
         host: options.host,
     };
     let dns_env = env.clone();
-    let dns_options = options.clone();
-    let (plan, nameservers) = tokio::task::spawn_blocking(move || {
-        let p = plan::plan(dns_env.resolver.as_ref(), &request);
-        let ns: Vec<Vec<NsAnswer>> = p
-            .hosts
-            .iter()
-            .map(|h| nameserver_answers(&dns_env, h, dns_options.port))
-            .collect();
-        (p, ns)
-    })
-    .await
-    .unwrap_or_else(|e| panic!("the DNS task failed: {e}"));
+    let plan = tokio::task::spawn_blocking(move || plan::plan(dns_env.resolver.as_ref(), &request))
+        .await
+        .unwrap_or_else(|e| panic!("the DNS task failed: {e}"));
+    // The nameserver comparison runs beside the probes (it needs only the plan).
+    let nameservers = {
+        let (ns_env, hosts, port) = (env.clone(), plan.hosts.clone(), options.port);
+        tokio::task::spawn_blocking(move || {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = hosts
+                    .iter()
+                    .map(|h| s.spawn(|| nameserver_answers(&ns_env, h, port)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_default())
+                    .collect::<Vec<Vec<NsAnswer>>>()
+            })
+        })
+    };
     let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut tasks = Vec::new();
     for (hi, h) in plan.hosts.iter().enumerate() {
@@ -280,6 +272,9 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
             }
         }
     }
+    let nameservers = nameservers
+        .await
+        .unwrap_or_else(|e| panic!("the nameserver task failed: {e}"));
     let mut hosts: Vec<HostCheck> = plan
         .hosts
         .iter()
@@ -461,102 +456,8 @@ pub fn nameserver_answers(env: &Environment, h: &HostPlan, port: u16) -> Vec<NsA
     let Ok(owner) = Name::try_parse(&format!("_{port}._tcp.{base}")) else {
         return Vec::new();
     };
-    // The zone: the nearest ancestor with an NS RRset.
-    let mut apex = None;
-    let mut n = owner.clone();
-    for _ in 0..owner.len() {
-        if let Ok(l) = env.resolver.lookup(&n, rtype::NS)
-            && !l.records().is_empty()
-            && l.final_name() == &n
-        {
-            apex = Some((n.clone(), l));
-            break;
-        }
-        if n.is_root() {
-            break;
-        }
-        n = n.parent();
-    }
-    let Some((apex, ns)) = apex else {
-        return Vec::new();
-    };
-    let keys: Vec<Rdata> = env
-        .resolver
-        .lookup(&apex, rtype::DNSKEY)
-        .map(|l| l.records().to_vec())
-        .unwrap_or_default();
     let now = u32::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(u32::MAX);
-    let flags = QueryFlags {
-        rd: false,
-        cd: true,
-        dnssec_ok: true,
-    };
-    let mut out = Vec::new();
-    for rd in ns.records() {
-        let Rdata::Ns(ns_name) = rd else { continue };
-        let mut ips: Vec<IpAddr> = Vec::new();
-        for t in [rtype::A, rtype::AAAA] {
-            if let Ok(l) = env.resolver.lookup(ns_name, t) {
-                for r in l.records() {
-                    match r {
-                        Rdata::A(a) => ips.push(IpAddr::V4(*a)),
-                        Rdata::Aaaa(a) => ips.push(IpAddr::V6(*a)),
-                        _ => {}
-                    }
-                }
-            }
-        }
-        for ip in ips {
-            let transport = (env.nameserver)(SocketAddr::new(ip, 53));
-            let mut answer = NsAnswer {
-                owner: owner.clone(),
-                name: ns_name.clone(),
-                ip,
-                tlsa: Err("not asked".into()),
-                signed: Err("not checked".into()),
-                serial: None,
-            };
-            match transport.exchange(&owner, rtype::TLSA, flags) {
-                Err(e) => answer.tlsa = Err(e.to_string()),
-                Ok(m) if m.rcode != rcode::NOERROR && m.rcode != rcode::NXDOMAIN => {
-                    answer.tlsa = Err(format!("response code {}", m.rcode));
-                }
-                Ok(m) => {
-                    let rrset: Vec<Record> = m
-                        .answer
-                        .iter()
-                        .filter(|r| r.name == owner && r.rtype() == rtype::TLSA)
-                        .cloned()
-                        .collect();
-                    let sigs: Vec<Record> = m
-                        .answer
-                        .iter()
-                        .filter(|r| r.name == owner && matches!(&r.rdata, Rdata::Rrsig { type_covered, .. } if *type_covered == rtype::TLSA))
-                        .cloned()
-                        .collect();
-                    let mut texts: Vec<String> = rrset
-                        .iter()
-                        .map(|r| r.rdata.to_string().to_ascii_lowercase())
-                        .collect();
-                    texts.sort();
-                    answer.signed = if rrset.is_empty() {
-                        Ok(())
-                    } else {
-                        verify_rrset(&rrset, &sigs, &apex, &keys, now)
-                    };
-                    answer.tlsa = Ok(texts);
-                }
-            }
-            if let Ok(m) = transport.exchange(&apex, rtype::SOA, flags) {
-                answer.serial = m.answer.iter().find_map(|r| match &r.rdata {
-                    Rdata::Soa { serial, .. } if r.name == apex => Some(*serial),
-                    _ => None,
-                });
-            }
-            out.push(answer);
-        }
-    }
-    out
+    mxdane_dns::nameservers::ask_all(env.resolver.as_ref(), env.nameserver.as_ref(), &owner, now)
 }
 
 fn judge(r: &mut CheckReport, options: &Options) {

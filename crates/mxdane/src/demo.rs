@@ -12,6 +12,7 @@ use std::time::Duration;
 use mxdane_dns::{NetTransport, Transport, UnboundResolver, parse_trust_anchors};
 use mxdane_lab::certs::{CertSpec, KeyAlg, Pki, TestCert};
 use mxdane_lab::dns::rdata::rtype;
+use mxdane_lab::dns::resolve::Mode;
 use mxdane_lab::dns::server::DnsServer;
 use mxdane_lab::dns::world::{ServerFault, SigFault, World, ZoneSpec, ns_address};
 use mxdane_lab::smtp::{Behaviour, Mitm, MitmKind, SmtpServer, SmtpSpec};
@@ -131,7 +132,8 @@ pub fn start() -> Result<Demo, String> {
     start_with(Duration::ZERO)
 }
 
-/// The same, with the lab's latency knob on the main mail server (each read and write).
+/// The same, with the lab's latency knob: every mail and DNS server answers one round trip
+/// (`latency`) late, and a TCP connection to a mail server costs one.
 pub fn start_with(latency: Duration) -> Result<Demo, String> {
     let mut names: Vec<String> = DOMAINS.iter().map(|d| format!("mx.{d}.test")).collect();
     names.extend(["mx1.twomx.test".to_owned(), "mx2.twomx.test".to_owned()]);
@@ -391,13 +393,18 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
     let mut ns_routes: HashMap<SocketAddr, SocketAddr> = HashMap::new();
     for (zi, z) in world.zones().iter().enumerate() {
         for si in 0..z.servers.len() {
-            let s = DnsServer::authoritative(world.clone(), &z.apex.to_string(), si)
-                .map_err(|e| e.to_string())?;
+            let mode = Mode::Authoritative {
+                zone: zi,
+                server: si,
+            };
+            let s =
+                DnsServer::with_latency(world.clone(), mode, latency).map_err(|e| e.to_string())?;
             ns_routes.insert(SocketAddr::new(ns_address(zi, si).into(), 53), s.addr());
             keep.push(Box::new(s));
         }
     }
-    let recursive = DnsServer::recursive(world.clone()).map_err(|e| e.to_string())?;
+    let recursive = DnsServer::with_latency(world.clone(), Mode::Recursive, latency)
+        .map_err(|e| e.to_string())?;
     let resolver_addr = recursive.addr();
     let smtp_only = smtp_routes.clone();
     let mut routes = smtp_routes;

@@ -61,11 +61,26 @@ impl DnsServer {
         Self::start(world, Mode::Authoritative { zone, server })
     }
 
+    /// Answers in `mode`, every response `latency` late (the latency knob: one round trip per
+    /// query, UDP or TCP, without holding up other queries).
+    pub fn with_latency(world: Arc<World>, mode: Mode, latency: Duration) -> io::Result<Self> {
+        Self::start_full(world, mode, Vec::new(), latency)
+    }
+
     fn start(world: Arc<World>, mode: Mode) -> io::Result<Self> {
         Self::start_with(world, mode, Vec::new())
     }
 
     fn start_with(world: Arc<World>, mode: Mode, forgeries: Vec<Forgery>) -> io::Result<Self> {
+        Self::start_full(world, mode, forgeries, Duration::ZERO)
+    }
+
+    fn start_full(
+        world: Arc<World>,
+        mode: Mode,
+        forgeries: Vec<Forgery>,
+        latency: Duration,
+    ) -> io::Result<Self> {
         let (udp, tcp) = bind_pair()?;
         let addr = udp.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -75,6 +90,7 @@ impl DnsServer {
             mode,
             forgeries,
             log: log.clone(),
+            latency,
         });
         udp.set_read_timeout(Some(Duration::from_millis(20)))?;
         tcp.set_nonblocking(true)?;
@@ -138,6 +154,7 @@ struct Service {
     mode: Mode,
     forgeries: Vec<Forgery>,
     log: QueryLog,
+    latency: Duration,
 }
 
 /// Answers one message; `None` means stay silent.
@@ -184,11 +201,33 @@ fn respond(buf: &[u8], service: &Service, limit: usize) -> Option<Vec<u8>> {
 fn serve_udp(socket: &UdpSocket, service: &Service, stop: &AtomicBool) {
     let started = Instant::now();
     let mut buf = [0u8; 4096];
+    // With latency, responses leave from a delay line (in order: the delay is constant).
+    let delayed = if service.latency.is_zero() {
+        None
+    } else {
+        socket.try_clone().ok().map(|out| {
+            let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<u8>, SocketAddr)>();
+            let line = std::thread::spawn(move || {
+                while let Ok((at, bytes, peer)) = rx.recv() {
+                    std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                    let _ = out.send_to(&bytes, peer);
+                }
+            });
+            (tx, line)
+        })
+    };
     while !stop.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
         match socket.recv_from(&mut buf) {
             Ok((n, peer)) => {
                 if let Some(out) = respond(&buf[..n], service, UDP_LIMIT) {
-                    let _ = socket.send_to(&out, peer);
+                    match &delayed {
+                        Some((tx, _)) => {
+                            let _ = tx.send((Instant::now() + service.latency, out, peer));
+                        }
+                        None => {
+                            let _ = socket.send_to(&out, peer);
+                        }
+                    }
                 }
             }
             Err(e)
@@ -198,6 +237,10 @@ fn serve_udp(socket: &UdpSocket, service: &Service, stop: &AtomicBool) {
                 ) => {}
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
+    }
+    if let Some((tx, line)) = delayed {
+        drop(tx);
+        let _ = line.join();
     }
 }
 
@@ -244,6 +287,9 @@ fn serve_tcp_connection(mut stream: TcpStream, service: &Service, stop: &AtomicB
         let Some(out) = respond(&buf, service, usize::MAX) else {
             continue;
         };
+        if !service.latency.is_zero() {
+            std::thread::sleep(service.latency);
+        }
         let mut framed = u16::try_from(out.len())
             .unwrap_or(u16::MAX)
             .to_be_bytes()
