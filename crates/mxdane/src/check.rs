@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use mxdane_dns::plan::{self, Decision, HostPlan, Outcome, Plan, Request, TlsaStatus};
 use mxdane_dns::rdata::rtype;
@@ -48,6 +49,9 @@ pub struct Options {
     pub concurrency: usize,
     /// The name to say in EHLO.
     pub helo: String,
+    /// The whole DNS phase (the plan) must end within this (D-19); past it the check says
+    /// `unknown`, naming the limit.
+    pub dns_deadline: Duration,
 }
 
 impl Default for Options {
@@ -61,6 +65,7 @@ impl Default for Options {
             settings: Settings::default(),
             concurrency: 16,
             helo: "mxdane.invalid".into(),
+            dns_deadline: Duration::from_secs(60),
         }
     }
 }
@@ -220,9 +225,32 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
         host: options.host,
     };
     let dns_env = env.clone();
-    let plan = tokio::task::spawn_blocking(move || plan::plan(dns_env.resolver.as_ref(), &request))
-        .await
-        .unwrap_or_else(|e| panic!("the DNS task failed: {e}"));
+    let asked = request.clone();
+    let planning =
+        tokio::task::spawn_blocking(move || plan::plan(dns_env.resolver.as_ref(), &asked));
+    let plan = match tokio::time::timeout(options.dns_deadline, planning).await {
+        Ok(p) => p.unwrap_or_else(|e| panic!("the DNS task failed: {e}")),
+        Err(_) => {
+            let why = format!(
+                "the DNS phase took longer than {} s (limit dns_deadline): the checker cannot tell",
+                options.dns_deadline.as_secs()
+            );
+            return CheckReport {
+                plan: Plan {
+                    request,
+                    mx: None,
+                    outcome: Outcome::Defer,
+                    reason: why.clone(),
+                    hosts: Vec::new(),
+                    limits: vec![why.clone()],
+                },
+                hosts: Vec::new(),
+                critical: vec![why],
+                warnings: Vec::new(),
+                verdict: Verdict::Unknown,
+            };
+        }
+    };
     // The nameserver comparison runs beside the probes (it needs only the plan).
     let nameservers = {
         let (ns_env, hosts, port) = (env.clone(), plan.hosts.clone(), options.port);

@@ -133,9 +133,10 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
         },
         settings: Settings {
             step,
-            total: step * 6,
+            total: step.saturating_mul(6),
             ..Settings::default()
         },
+        dns_deadline: step.saturating_mul(10),
         ..Options::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -400,3 +400,50 @@ async fn at_asks_whether_chains_still_verify_later() {
     );
     assert_eq!(ta.verdict, Verdict::Warning, "{:?}", ta.warnings);
 }
+
+/// A resolver that answers nothing for three seconds per lookup (each lookup bounded, the
+/// whole plan not).
+struct Stuck;
+
+impl mxdane_dns::Resolver for Stuck {
+    fn lookup(&self, name: &Name, _: u16) -> Result<mxdane_dns::Lookup, mxdane_dns::LookupError> {
+        std::thread::sleep(Duration::from_secs(3));
+        Err(mxdane_dns::LookupError::Timeout {
+            server: format!("stuck ({name})"),
+        })
+    }
+
+    fn mode(&self) -> &'static str {
+        "validating"
+    }
+}
+
+// D-19: the whole DNS phase has a deadline; past it the verdict is unknown and names the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d19_the_dns_phase_has_one_deadline() {
+    let mut env = lab().env.clone();
+    env.resolver = std::sync::Arc::new(Stuck);
+    let started = std::time::Instant::now();
+    let r = check::check(
+        env,
+        Name::parse("ee.test."),
+        Options {
+            dns_deadline: Duration::from_millis(300),
+            ..options()
+        },
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.verdict, Verdict::Unknown);
+    assert!(
+        r.critical.iter().any(|c| c.contains("dns_deadline")),
+        "{:?}",
+        r.critical
+    );
+    // Negative: with the default deadline the same domain is checked normally.
+    assert_eq!(run("ee").await.verdict, Verdict::Ok);
+}
