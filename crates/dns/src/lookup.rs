@@ -532,7 +532,7 @@ pub fn parse_trust_anchors(text: &str) -> Result<Vec<TrustAnchor>, String> {
         }
         let bad = |why: &str| format!("trust anchor line {}: {why}: {raw}", i + 1);
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let zone = Name::try_parse(fields[0]).map_err(|e| bad(&e))?;
+        let zone = Name::try_parse(fields[0]).map_err(|e| bad(&e.to_string()))?;
         let Some(t) = fields
             .iter()
             .position(|f| f.eq_ignore_ascii_case("DS") || f.eq_ignore_ascii_case("DNSKEY"))

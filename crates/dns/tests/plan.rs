@@ -397,9 +397,14 @@ fn d15_insecure_host_gets_no_tlsa_lookup_but_an_insecure_cname_target_does() {
 fn d16_bad_names_are_refused_clearly() {
     let long = format!("{}.test", "a".repeat(64));
     let err = Name::try_parse(&long).unwrap_err();
-    assert!(err.contains("63"), "{err}");
+    assert!(err.to_string().contains("63"), "{err}");
     let too_long = vec!["abcdefghij"; 30].join(".");
-    assert!(Name::try_parse(&too_long).unwrap_err().contains("255"));
+    assert!(
+        Name::try_parse(&too_long)
+            .unwrap_err()
+            .to_string()
+            .contains("255")
+    );
     assert!(Name::try_parse("bad name.test").is_err());
     // Case and the trailing dot do not matter.
     assert_eq!(

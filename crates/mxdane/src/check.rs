@@ -14,7 +14,7 @@ use mxdane_smtp::{Connector, Policy, Security, SessionReport, Settings, SmtpErro
 use mxdane_tls::{
     ChainCert, DaneTarget, KeyFilter, RecordOutcome, TlsFailure, Verdict as TlsVerdict,
 };
-use mxdane_tlsa::{DnsName, Tlsa};
+use mxdane_tlsa::Tlsa;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
@@ -330,13 +330,9 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
 }
 
 fn target(h: &HostPlan, filter: KeyFilter) -> Option<DaneTarget> {
-    let mut names: Vec<DnsName> = h
-        .reference_ids
-        .iter()
-        .filter_map(|n| DnsName::parse(&n.to_string()).ok())
-        .collect();
+    let mut names: Vec<Name> = h.reference_ids.to_vec();
     if names.is_empty() {
-        names.push(DnsName::parse(&h.name.to_string()).ok()?);
+        names.push(h.name.clone());
     }
     Some(
         DaneTarget::new(h.tlsa.clone(), names)
@@ -401,11 +397,7 @@ fn fill(p: &mut Probe, s: &SessionReport, h: &HostPlan, options: &Options) {
             }
             if let Some(at) = options.at {
                 let ders: Vec<_> = p.chain.iter().map(|c| c.der.clone().into()).collect();
-                let names: Vec<DnsName> = h
-                    .reference_ids
-                    .iter()
-                    .filter_map(|n| DnsName::parse(&n.to_string()).ok())
-                    .collect();
+                let names: Vec<Name> = h.reference_ids.to_vec();
                 let later =
                     mxdane_tls::verify_chain(&ders, &h.tlsa, &names, mxdane_tls::unix_time(at));
                 p.at_verifies = Some(later.is_authenticated());

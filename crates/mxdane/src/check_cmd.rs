@@ -347,7 +347,8 @@ pub(crate) fn demo(json_out: bool, out: &mut impl Write) -> Result<u8, Failure> 
         );
     }
     for (domain, what) in DEMO {
-        let name = Name::try_parse(&format!("{domain}.test.")).map_err(Failure)?;
+        let name =
+            Name::try_parse(&format!("{domain}.test.")).map_err(|e| Failure(e.to_string()))?;
         let report = runtime.block_on(check::check(lab.env.clone(), name, options.clone()));
         if json_out {
             all.push(to_json(&report, "lab"));

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mxdane_tlsa::generate::{self, Inputs, Preset, Variant};
 use mxdane_tlsa::lint::{self, Chain, Severity};
-use mxdane_tlsa::{Certificate, DnsName, Material, Tlsa, ZoneRecord, read_material};
+use mxdane_tlsa::{Certificate, Material, Name, Tlsa, ZoneRecord, read_material};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -277,7 +277,7 @@ fn read_certificates(path: &Path) -> Result<Vec<Certificate>, Failure> {
 }
 
 fn generate(a: &GenerateArgs, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
-    let host = DnsName::parse(&a.host)?;
+    let host = Name::try_parse(&a.host)?;
     let owner = host.tlsa_owner(a.port)?;
     let mut inputs = Inputs::default();
     if let Some(server) = &a.from_server {
@@ -371,7 +371,7 @@ fn parse_variant(text: &str) -> Result<Variant, Failure> {
 
 fn read_records(
     path: Option<&Path>,
-    origin: Option<&DnsName>,
+    origin: Option<&Name>,
 ) -> Result<(String, Vec<ZoneRecord>), Failure> {
     let (label, bytes) = match path {
         None => ("<stdin>".to_owned(), read_stdin()?),
@@ -406,7 +406,7 @@ fn check_lengths(label: &str, records: &[ZoneRecord]) -> Result<(), Failure> {
 }
 
 fn lint(a: &LintArgs, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
-    let origin = a.origin.as_deref().map(DnsName::parse).transpose()?;
+    let origin = a.origin.as_deref().map(Name::try_parse).transpose()?;
     let (label, records) = read_records(a.file.as_deref(), origin.as_ref())?;
     if records.is_empty() {
         return Err(Failure(format!("{label}: holds no TLSA record")));
@@ -429,7 +429,7 @@ fn lint(a: &LintArgs, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
             .map(|f| {
                 json!({
                     "rule": f.rule.id(), "severity": f.severity.to_string(),
-                    "owner": f.owner.as_ref().map(DnsName::as_str), "line": f.line, "record": f.record,
+                    "owner": f.owner.as_ref().map(Name::as_str), "line": f.line, "record": f.record,
                     "message": f.message, "explanation": f.rule.explanation(), "reference": f.rule.reference(),
                 })
             })
@@ -475,7 +475,7 @@ fn verify(a: &VerifyArgs, json: bool, out: &mut impl Write) -> Result<u8, Failur
     let names = a
         .names
         .iter()
-        .map(|n| DnsName::parse(n))
+        .map(|n| Name::try_parse(n))
         .collect::<Result<Vec<_>, _>>()?;
     let at = match &a.at {
         Some(t) => OffsetDateTime::parse(t, &Rfc3339).map_err(|e| {
@@ -543,7 +543,7 @@ fn verify(a: &VerifyArgs, json: bool, out: &mut impl Write) -> Result<u8, Failur
             json!({
                 "verdict": verdict,
                 "matched": matched.map(|(r, d)| json!({ "record": tlsa[r].to_string(), "depth": d })),
-                "at": at.format(&Rfc3339).ok(), "names": names.iter().map(DnsName::as_str).collect::<Vec<_>>(),
+                "at": at.format(&Rfc3339).ok(), "names": names.iter().map(Name::as_str).collect::<Vec<_>>(),
                 "chain": chain_json, "records": items,
             })
         );
@@ -614,13 +614,9 @@ fn gate(
     let Some(h) = plan.hosts.first() else {
         return Err(Failure(format!("{host}: no plan: {}", plan.reason)));
     };
-    let mut names: Vec<DnsName> = h
-        .reference_ids
-        .iter()
-        .filter_map(|n| DnsName::parse(&n.to_string()).ok())
-        .collect();
+    let mut names: Vec<Name> = h.reference_ids.to_vec();
     for n in &a.names {
-        names.push(DnsName::parse(n)?);
+        names.push(Name::try_parse(n)?);
     }
     let answers = mxdane::check::nameserver_answers(&env, h, a.port);
     let ders: Vec<_> = chain.iter().map(|c| c.der().to_vec().into()).collect();
@@ -704,7 +700,7 @@ fn gate(
 
 /// The chains a live server presents, one per key algorithm it has (STARTTLS on port 25 unless
 /// `server` names a port), each labelled with where it came from.
-fn fetch_chains(server: &str, host: &DnsName) -> Result<Vec<(String, Vec<Certificate>)>, Failure> {
+fn fetch_chains(server: &str, host: &Name) -> Result<Vec<(String, Vec<Certificate>)>, Failure> {
     use std::net::ToSocketAddrs;
     let with_port = if server.parse::<std::net::SocketAddr>().is_ok()
         || server

@@ -13,7 +13,7 @@ use mxdane_smtp::{
     Connector, Policy, Security, SessionReport, Settings, SmtpError, Stage, session,
 };
 use mxdane_tls::{DaneTarget, KeyFilter, TlsFailure};
-use mxdane_tlsa::{Certificate, DnsName, MatchingType, Selector, Subject, Tlsa, Usage};
+use mxdane_tlsa::{Certificate, MatchingType, Name, Selector, Subject, Tlsa, Usage};
 
 const HOST: &str = "mx.example.test";
 
@@ -29,7 +29,7 @@ fn ee(cert: &TestCert) -> Tlsa {
 }
 
 fn target(records: Vec<Tlsa>) -> DaneTarget {
-    DaneTarget::new(records, vec![DnsName::parse(HOST).unwrap()]).unwrap()
+    DaneTarget::new(records, vec![Name::try_parse(HOST).unwrap()]).unwrap()
 }
 
 fn spec(pki: &Pki, behaviour: Behaviour) -> SmtpSpec {
@@ -334,8 +334,11 @@ async fn s02_sni_selects_the_chain() {
     let records = vec![ee(&pki.leaf)];
     let right = run(server.addr(), &Policy::Dane(target(records.clone()))).await;
     assert!(right.success, "{:?}", right.error);
-    let wrong_target =
-        DaneTarget::new(records, vec![DnsName::parse("wrong.example.test").unwrap()]).unwrap();
+    let wrong_target = DaneTarget::new(
+        records,
+        vec![Name::try_parse("wrong.example.test").unwrap()],
+    )
+    .unwrap();
     let wrong = run(server.addr(), &Policy::Dane(wrong_target)).await;
     refused_under_dane(&wrong, "wrong SNI");
     assert_eq!(

@@ -8,7 +8,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use mxdane_tlsa::{DnsName, KeyType, Tlsa};
+use mxdane_tlsa::{KeyType, Name, Tlsa};
 use rustls::client::Resumption;
 use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, ClientConfig, ClientConnection, ProtocolVersion, StreamOwned};
@@ -20,7 +20,7 @@ use crate::verifier::{DaneVerifier, KeyFilter, Seen};
 #[derive(Clone, Debug)]
 pub struct DaneTarget {
     records: Vec<Tlsa>,
-    names: Vec<DnsName>,
+    names: Vec<Name>,
     filter: KeyFilter,
     versions: Versions,
     authenticate: bool,
@@ -53,7 +53,7 @@ impl std::error::Error for SetupError {}
 impl DaneTarget {
     /// The TLSA RRset of the host and its reference identifiers; the first name is the TLSA
     /// base domain and is also sent as SNI (S-02).
-    pub fn new(records: Vec<Tlsa>, names: Vec<DnsName>) -> Result<Self, SetupError> {
+    pub fn new(records: Vec<Tlsa>, names: Vec<Name>) -> Result<Self, SetupError> {
         if names.is_empty() {
             return Err(SetupError(
                 "no reference identifier: the TLSA base domain is needed for SNI and name checks"

@@ -8,7 +8,7 @@ use aws_lc_rs::digest;
 use mxdane_tlsa::matching::SUPPORTED_DIGESTS;
 use mxdane_tlsa::record::hex;
 use mxdane_tlsa::{
-    Certificate, DnsName, MatchingType, Selector, Subject, Tlsa, Unusable, Usability, Usage,
+    Certificate, MatchingType, Name, Selector, Subject, Tlsa, Unusable, Usability, Usage,
     usable_records,
 };
 use rustls::pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
@@ -265,7 +265,7 @@ impl Report {
 pub fn verify_chain(
     chain: &[CertificateDer<'_>],
     records: &[Tlsa],
-    names: &[DnsName],
+    names: &[Name],
     at: UnixTime,
 ) -> Report {
     let provider = rustls::crypto::aws_lc_rs::default_provider();
@@ -281,7 +281,7 @@ pub fn verify_chain(
 pub(crate) fn judge(
     chain: &[CertificateDer<'_>],
     records: &[Tlsa],
-    names: &[DnsName],
+    names: &[Name],
     at: UnixTime,
     algs: &[&dyn SignatureVerificationAlgorithm],
 ) -> Report {
@@ -378,7 +378,7 @@ pub(crate) fn judge(
 struct Context<'a, 'c> {
     chain: &'a [CertificateDer<'c>],
     parsed: &'a [Option<Certificate>],
-    names: &'a [DnsName],
+    names: &'a [Name],
     at: UnixTime,
     algs: &'a [&'a dyn SignatureVerificationAlgorithm],
 }

@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use mxdane_tls::{verify_chain, unix_time, Verdict};
-//! use mxdane_tlsa::{Certificate, DnsName, Tlsa};
+//! use mxdane_tlsa::{Certificate, Name, Tlsa};
 //! # let pki = mxdane_lab::certs::Pki::new(mxdane_lab::certs::KeyAlg::EcdsaP256, "mx.example.test");
 //! # let chain = vec![pki.leaf.der().to_vec().into(), pki.intermediate.der().to_vec().into()];
 //! # let issuer = Certificate::from_der(pki.intermediate.der())?;
@@ -21,7 +21,7 @@
 //!     mxdane_tlsa::Subject::Certificate(&issuer),
 //!     mxdane_tlsa::Usage::DaneTa, mxdane_tlsa::Selector::Spki, mxdane_tlsa::MatchingType::Sha256,
 //! ).expect("selector applies");
-//! let names = [DnsName::parse("mx.example.test")?];
+//! let names = [Name::try_parse("mx.example.test")?];
 //! let report = verify_chain(&chain, &[record], &names, unix_time(time::OffsetDateTime::now_utc()));
 //! assert!(matches!(report.verdict(), Verdict::Authenticated { depth: 1, .. }));
 //! # Ok::<(), Box<dyn std::error::Error>>(())

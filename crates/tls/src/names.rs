@@ -3,7 +3,7 @@
 //! DANE-EE(3) never checks names (RFC 7672 section 3.1.1); this module is only reached after a
 //! DANE-TA(2) anchor has validated the path.
 
-use mxdane_tlsa::{Certificate, DnsName};
+use mxdane_tlsa::{Certificate, Name};
 
 /// The names the leaf presents for matching: its subjectAltName dNSNames, or, only when it has
 /// none, its subject common names (the fallback of RFC 7672 section 3.2.2 that webpki lacks).
@@ -16,7 +16,7 @@ pub(crate) fn presented_names(leaf: &Certificate) -> &[String] {
 }
 
 /// Whether the leaf carries one of the reference identifiers.
-pub(crate) fn leaf_matches(leaf: &Certificate, references: &[DnsName]) -> bool {
+pub(crate) fn leaf_matches(leaf: &Certificate, references: &[Name]) -> bool {
     presented_names(leaf).iter().any(|presented| {
         references
             .iter()

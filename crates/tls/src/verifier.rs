@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use mxdane_tlsa::{Certificate, DnsName, KeyType, Tlsa};
+use mxdane_tlsa::{Certificate, KeyType, Name, Tlsa};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -110,7 +110,7 @@ impl std::error::Error for WrongKeyType {}
 /// saw ([`DaneVerifier::seen`]).
 pub struct DaneVerifier {
     records: Vec<Tlsa>,
-    names: Vec<DnsName>,
+    names: Vec<Name>,
     filter: KeyFilter,
     require_match: bool,
     provider: Arc<CryptoProvider>,
@@ -129,7 +129,7 @@ impl fmt::Debug for DaneVerifier {
 
 impl DaneVerifier {
     /// A verifier using the aws-lc-rs provider.
-    pub fn new(records: Vec<Tlsa>, names: Vec<DnsName>, filter: KeyFilter) -> Self {
+    pub fn new(records: Vec<Tlsa>, names: Vec<Name>, filter: KeyFilter) -> Self {
         Self {
             records,
             names,
@@ -143,7 +143,7 @@ impl DaneVerifier {
     /// A verifier for TLS without authentication (Postfix's `may` and `encrypt`, or secure TLSA
     /// records none of which is usable, D-12): any chain is accepted, but it is still judged
     /// against `records` for the report, and handshake signatures are still checked.
-    pub fn unauthenticated(records: Vec<Tlsa>, names: Vec<DnsName>, filter: KeyFilter) -> Self {
+    pub fn unauthenticated(records: Vec<Tlsa>, names: Vec<Name>, filter: KeyFilter) -> Self {
         Self {
             require_match: false,
             ..Self::new(records, names, filter)

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use mxdane_tls::{DaneVerifier, KeyFilter, RecordOutcome, Seen, Verdict};
-use mxdane_tlsa::{DnsName, Tlsa, Usage};
+use mxdane_tlsa::{Name, Tlsa, Usage};
 use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -108,7 +108,7 @@ struct Tally {
 fn run(file: &str, base: &str, expected_stanzas: usize) -> Tally {
     let stanzas = parse(file);
     assert_eq!(stanzas.len(), expected_stanzas, "{file}: stanza count");
-    let names = vec![DnsName::parse(base).unwrap()];
+    let names = vec![Name::try_parse(base).unwrap()];
     let server_name = ServerName::try_from(base.to_owned()).unwrap();
     let mut tally = Tally::default();
     let mut failures = Vec::new();

@@ -7,7 +7,7 @@ use std::fmt;
 
 use crate::input::{Certificate, PublicKey};
 use crate::matching::{Subject, generate};
-use crate::name::DnsName;
+use crate::name::Name;
 use crate::record::{MatchingType, Selector, Tlsa, Usage};
 
 /// What a generated record pins.
@@ -214,7 +214,7 @@ fn describe_cert(c: &Certificate) -> String {
 }
 
 /// A zone-file line for `record` at `owner`, with the pinned object as a comment.
-pub fn zone_line(owner: &DnsName, g: &Generated) -> String {
+pub fn zone_line(owner: &Name, g: &Generated) -> String {
     format!("{owner} IN TLSA {} ; {}: {}", g.record, g.role, g.pins)
 }
 

@@ -28,6 +28,6 @@ pub mod zone;
 
 pub use input::{Certificate, InputError, KeyType, Material, PublicKey, read_material};
 pub use matching::{Subject, association_data, usable_records};
-pub use name::{DnsName, NameError};
+pub use name::{Name, NameError};
 pub use record::{MatchingType, ParseError, Selector, Tlsa, Unusable, Usability, Usage};
 pub use zone::{ZoneError, ZoneRecord, parse_zone};

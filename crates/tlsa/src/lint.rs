@@ -13,7 +13,7 @@ use std::fmt;
 
 use crate::input::Certificate;
 use crate::matching::{Subject, usable_records};
-use crate::name::DnsName;
+use crate::name::Name;
 use crate::record::{MatchingType, Selector, Tlsa, Unusable, Usability, Usage};
 use crate::zone::ZoneRecord;
 
@@ -187,7 +187,7 @@ pub struct Finding {
     /// Error or warning.
     pub severity: Severity,
     /// The owner the finding is about (`None` for bare RDATA input).
-    pub owner: Option<DnsName>,
+    pub owner: Option<Name>,
     /// The input line of the record it is about, if it is about one record.
     pub line: Option<usize>,
     /// The record it is about, in presentation form.
@@ -223,7 +223,7 @@ pub const MAX_TTL: u32 = 3600;
 ///
 /// The chains are taken to be what the server behind every owner in the input presents.
 pub fn lint(records: &[ZoneRecord], chains: &[Chain]) -> Vec<Finding> {
-    let mut groups: BTreeMap<Option<&DnsName>, Vec<&ZoneRecord>> = BTreeMap::new();
+    let mut groups: BTreeMap<Option<&Name>, Vec<&ZoneRecord>> = BTreeMap::new();
     for r in records {
         groups.entry(r.owner.as_ref()).or_default().push(r);
     }
@@ -235,7 +235,7 @@ pub fn lint(records: &[ZoneRecord], chains: &[Chain]) -> Vec<Finding> {
 }
 
 fn lint_group(
-    owner: Option<&DnsName>,
+    owner: Option<&Name>,
     group: &[&ZoneRecord],
     chains: &[Chain],
     out: &mut Vec<Finding>,

@@ -1,15 +1,49 @@
-//! Owner and host names as they appear in TLSA zone lines (D-16): absolute, compared
-//! case-insensitively, A-labels only, at most 63 octets a label and 255 octets in all.
+//! The workspace's one domain-name type (D-16): absolute, lower case, at most 63 octets a
+//! label and 255 in all, compared in DNSSEC canonical order (RFC 4034 section 6.1). TLSA owner
+//! and host names, reference identifiers for the DANE-TA name checks, and every name the DNS
+//! crate and the lab read from or write to the wire are this type, so no conversion through
+//! text can fail or drop a name.
 
+use std::cmp::Ordering;
 use std::fmt;
 
-/// A validated, absolute DNS name in lower case, written with its trailing dot.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct DnsName(String);
+/// An absolute domain name: lower-case labels (leftmost first) and their presentation form
+/// with the trailing dot.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Name {
+    labels: Vec<Vec<u8>>,
+    text: String,
+}
 
-impl DnsName {
-    /// Validates `text` (with or without the trailing dot; `@` is not expanded here).
-    pub fn parse(text: &str) -> Result<Self, NameError> {
+impl Name {
+    fn from_lower(labels: Vec<Vec<u8>>) -> Self {
+        let text = if labels.is_empty() {
+            ".".to_owned()
+        } else {
+            let mut t = String::new();
+            for l in &labels {
+                t.push_str(&String::from_utf8_lossy(l));
+                t.push('.');
+            }
+            t
+        };
+        Self { labels, text }
+    }
+
+    /// The root name.
+    pub fn root() -> Self {
+        Self::from_lower(Vec::new())
+    }
+
+    /// Parses `text` like [`Name::try_parse`] and panics on a bad name: for names written in
+    /// code (tests, lab worlds), never for input.
+    pub fn parse(text: &str) -> Self {
+        Self::try_parse(text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Validates `text` (trailing dot optional; `.` is the root; `@` is not expanded here):
+    /// letters, digits, `-` and `_`, and `*` only as the whole leftmost label; A-labels only.
+    pub fn try_parse(text: &str) -> Result<Self, NameError> {
         let err = |kind| NameError {
             name: text.to_owned(),
             kind,
@@ -17,12 +51,13 @@ impl DnsName {
         let trimmed = text.strip_suffix('.').unwrap_or(text);
         if trimmed.is_empty() {
             return if text == "." {
-                Ok(Self(".".to_owned()))
+                Ok(Self::root())
             } else {
                 Err(err(NameErrorKind::Empty))
             };
         }
         let mut wire_len = 1;
+        let mut labels = Vec::new();
         for (i, label) in trimmed.split('.').enumerate() {
             if label.is_empty() {
                 return Err(err(NameErrorKind::EmptyLabel));
@@ -31,12 +66,10 @@ impl DnsName {
                 return Err(err(NameErrorKind::LabelTooLong(label.len())));
             }
             wire_len += label.len() + 1;
-            if label == "*" && i == 0 {
-                continue;
-            }
-            if let Some(c) = label
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+            if !(label == "*" && i == 0)
+                && let Some(c) = label
+                    .chars()
+                    .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
             {
                 return Err(err(if c.is_ascii() {
                     NameErrorKind::BadCharacter(c)
@@ -44,35 +77,162 @@ impl DnsName {
                     NameErrorKind::NotALabel(c)
                 }));
             }
+            labels.push(label.to_ascii_lowercase().into_bytes());
         }
         if wire_len > 255 {
             return Err(err(NameErrorKind::TooLong(wire_len)));
         }
-        Ok(Self(format!("{}.", trimmed.to_ascii_lowercase())))
+        Ok(Self::from_lower(labels))
     }
 
-    /// The name as written, lower case with the trailing dot.
+    /// Builds a name from wire labels (lower-cased; the wire reader checks the lengths).
+    pub fn from_labels(labels: Vec<Vec<u8>>) -> Self {
+        Self::from_lower(labels.into_iter().map(|l| l.to_ascii_lowercase()).collect())
+    }
+
+    /// The presentation form, lower case, with the trailing dot.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+
+    /// The labels, leftmost first.
+    pub fn labels(&self) -> &[Vec<u8>] {
+        &self.labels
+    }
+
+    /// Number of labels (root = 0; "empty" is spelled [`Name::is_root`]).
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether this is the root.
+    pub fn is_root(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The RRSIG labels count: labels without the root and without a leading `*`.
+    pub fn rrsig_labels(&self) -> u8 {
+        let n = self.labels.len() - usize::from(self.is_wildcard());
+        u8::try_from(n).unwrap_or(u8::MAX)
+    }
+
+    /// Whether the leftmost label is `*`.
+    pub fn is_wildcard(&self) -> bool {
+        self.labels.first().is_some_and(|l| l == b"*")
+    }
+
+    /// The parent (root's parent is root).
+    pub fn parent(&self) -> Self {
+        Self::from_lower(self.labels.iter().skip(1).cloned().collect())
+    }
+
+    /// `label.self`.
+    pub fn child(&self, label: &str) -> Self {
+        let mut labels = vec![label.to_ascii_lowercase().into_bytes()];
+        labels.extend(self.labels.iter().cloned());
+        Self::from_lower(labels)
+    }
+
+    /// The ancestor with `n` labels (`n <= len`).
+    pub fn suffix(&self, n: usize) -> Self {
+        let n = n.min(self.labels.len());
+        Self::from_lower(self.labels[self.labels.len() - n..].to_vec())
+    }
+
+    /// Whether `self` equals `other` or lies below it.
+    pub fn is_at_or_below(&self, other: &Name) -> bool {
+        self.labels.len() >= other.labels.len()
+            && self.labels[self.labels.len() - other.labels.len()..] == other.labels[..]
+    }
+
+    /// Uncompressed wire form.
+    pub fn to_wire(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.wire_len());
+        self.write_wire(&mut out);
+        out
+    }
+
+    /// Appends the uncompressed wire form.
+    pub fn write_wire(&self, out: &mut Vec<u8>) {
+        for l in &self.labels {
+            out.push(u8::try_from(l.len()).unwrap_or(63));
+            out.extend_from_slice(l);
+        }
+        out.push(0);
+    }
+
+    /// Length of the wire form.
+    pub fn wire_len(&self) -> usize {
+        self.labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1
+    }
+
+    /// Replaces the suffix `from` with `to` (DNAME substitution, RFC 6672); `None` if `self`
+    /// is not below `from` or the result would exceed 255 octets.
+    pub fn replace_suffix(&self, from: &Name, to: &Name) -> Option<Name> {
+        if !self.is_at_or_below(from) {
+            return None;
+        }
+        let mut labels: Vec<Vec<u8>> =
+            self.labels[..self.labels.len() - from.labels.len()].to_vec();
+        labels.extend(to.labels.iter().cloned());
+        let name = Self::from_lower(labels);
+        (name.wire_len() <= 255).then_some(name)
     }
 
     /// The TLSA owner name `_PORT._tcp.HOST.` (RFC 6698 section 3; RFC 7672 section 2.2.3, D-11).
-    pub fn tlsa_owner(&self, port: u16) -> Result<DnsName, NameError> {
-        Self::parse(&format!("_{port}._tcp.{}", self.0))
+    pub fn tlsa_owner(&self, port: u16) -> Result<Name, NameError> {
+        let name = self.child("_tcp").child(&format!("_{port}"));
+        if name.wire_len() > 255 {
+            return Err(NameError {
+                name: format!("_{port}._tcp.{self}"),
+                kind: NameErrorKind::TooLong(name.wire_len()),
+            });
+        }
+        Ok(name)
     }
 
     /// For a TLSA owner name `_PORT._tcp.HOST.`, the port and the host.
-    pub fn split_tlsa_owner(&self) -> Option<(u16, &str)> {
-        let rest = self.0.strip_prefix('_')?;
-        let (port, rest) = rest.split_once('.')?;
-        let host = rest.strip_prefix("_tcp.")?;
-        Some((port.parse().ok()?, host))
+    pub fn split_tlsa_owner(&self) -> Option<(u16, Name)> {
+        let port = self.labels.first()?.strip_prefix(b"_")?;
+        let port: u16 = std::str::from_utf8(port).ok()?.parse().ok()?;
+        if self.labels.get(1)? != b"_tcp" {
+            return None;
+        }
+        Some((port, Self::from_lower(self.labels[2..].to_vec())))
     }
 }
 
-impl fmt::Display for DnsName {
+impl Ord for Name {
+    /// Canonical DNS name order (RFC 4034 section 6.1).
+    fn cmp(&self, other: &Self) -> Ordering {
+        let a = self.labels.iter().rev();
+        let b = other.labels.iter().rev();
+        for (x, y) in a.zip(b) {
+            match x.cmp(y) {
+                Ordering::Equal => {}
+                o => return o,
+            }
+        }
+        self.labels.len().cmp(&other.labels.len())
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Name({})", self.text)
     }
 }
 
@@ -135,41 +295,76 @@ mod tests {
     #[test]
     fn d16_names_are_absolute_lower_case_and_bounded() {
         assert_eq!(
-            DnsName::parse("Mail.Example.COM").unwrap().as_str(),
+            Name::try_parse("Mail.Example.COM").unwrap().as_str(),
             "mail.example.com."
         );
         assert_eq!(
-            DnsName::parse("mail.example.com.").unwrap().as_str(),
+            Name::try_parse("mail.example.com.").unwrap().as_str(),
             "mail.example.com."
         );
-        let owner = DnsName::parse("mail.example.com")
+        let owner = Name::try_parse("mail.example.com")
             .unwrap()
             .tlsa_owner(25)
             .unwrap();
         assert_eq!(owner.as_str(), "_25._tcp.mail.example.com.");
-        assert_eq!(owner.split_tlsa_owner(), Some((25, "mail.example.com.")));
+        assert_eq!(
+            owner.split_tlsa_owner(),
+            Some((25, Name::parse("mail.example.com.")))
+        );
         assert!(matches!(
-            DnsName::parse("a..b").unwrap_err().kind,
+            Name::try_parse("a..b").unwrap_err().kind,
             NameErrorKind::EmptyLabel
         ));
         assert!(matches!(
-            DnsName::parse(&"a".repeat(64)).unwrap_err().kind,
+            Name::try_parse(&"a".repeat(64)).unwrap_err().kind,
             NameErrorKind::LabelTooLong(64)
         ));
         let long = vec!["a".repeat(63); 4].join(".");
         assert!(matches!(
-            DnsName::parse(&long).unwrap_err().kind,
+            Name::try_parse(&long).unwrap_err().kind,
             NameErrorKind::TooLong(257)
         ));
         assert!(matches!(
-            DnsName::parse("mäil.example").unwrap_err().kind,
+            Name::try_parse("mäil.example").unwrap_err().kind,
             NameErrorKind::NotALabel('ä')
         ));
         assert!(matches!(
-            DnsName::parse("mail example").unwrap_err().kind,
+            Name::try_parse("mail example").unwrap_err().kind,
             NameErrorKind::BadCharacter(' ')
         ));
-        assert!(DnsName::parse("*.example.com").is_ok());
-        assert!(DnsName::parse("a.*.example.com").is_err());
+        assert!(Name::try_parse("*.example.com").is_ok());
+        assert!(Name::try_parse("a.*.example.com").is_err());
+    }
+
+    #[test]
+    fn canonical_order_follows_rfc4034_section_6_1() {
+        // The example list of RFC 4034 section 6.1, without the escaped labels.
+        let sorted = [
+            "example.",
+            "a.example.",
+            "yljkjljk.a.example.",
+            "z.a.example.",
+            "zabc.a.example.",
+            "z.example.",
+            "*.z.example.",
+        ];
+        let mut names: Vec<Name> = sorted.iter().rev().map(|n| Name::parse(n)).collect();
+        names.sort();
+        let got: Vec<String> = names.iter().map(ToString::to_string).collect();
+        assert_eq!(got, sorted);
+    }
+
+    #[test]
+    fn wildcard_labels_and_suffix_replacement() {
+        let w = Name::parse("*.Example.TEST");
+        assert!(w.is_wildcard());
+        assert_eq!(w.rrsig_labels(), 2);
+        assert_eq!(w.to_string(), "*.example.test.");
+        let n = Name::parse("a.b.old.test");
+        let r = n
+            .replace_suffix(&Name::parse("old.test"), &Name::parse("new.example"))
+            .unwrap();
+        assert_eq!(r.to_string(), "a.b.new.example.");
+        assert!(Name::try_parse("bad name.test").is_err());
     }
 }

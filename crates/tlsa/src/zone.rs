@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::name::{DnsName, NameError};
+use crate::name::{Name, NameError};
 use crate::record::{ParseError, Tlsa};
 
 /// One TLSA (or SMIMEA) record read from zone text.
@@ -16,7 +16,7 @@ pub struct ZoneRecord {
     /// The 1-based line where the record starts.
     pub line: usize,
     /// The owner name; `None` for a bare `usage selector type data` line.
-    pub owner: Option<DnsName>,
+    pub owner: Option<Name>,
     /// The TTL, when given or set by `$TTL`.
     pub ttl: Option<u32>,
     /// `TLSA` or `SMIMEA`.
@@ -39,10 +39,10 @@ impl fmt::Display for ZoneRecord {
 }
 
 /// Reads every TLSA record in `text`; `origin` completes relative names.
-pub fn parse_zone(text: &str, origin: Option<&DnsName>) -> Result<Vec<ZoneRecord>, ZoneError> {
+pub fn parse_zone(text: &str, origin: Option<&Name>) -> Result<Vec<ZoneRecord>, ZoneError> {
     let mut origin = origin.cloned();
     let mut default_ttl = None;
-    let mut last_owner: Option<DnsName> = None;
+    let mut last_owner: Option<Name> = None;
     let mut out = Vec::new();
     for (line, entry) in logical_lines(text)? {
         let err = |kind| ZoneError { line, kind };
@@ -54,7 +54,7 @@ pub fn parse_zone(text: &str, origin: Option<&DnsName>) -> Result<Vec<ZoneRecord
                 .tokens
                 .get(1)
                 .ok_or(err(ZoneErrorKind::Directive("$ORIGIN needs a name")))?;
-            origin = Some(DnsName::parse(name).map_err(|e| err(ZoneErrorKind::Name(e)))?);
+            origin = Some(Name::try_parse(name).map_err(|e| err(ZoneErrorKind::Name(e)))?);
             continue;
         }
         if first.eq_ignore_ascii_case("$TTL") {
@@ -171,21 +171,21 @@ fn logical_lines(text: &str) -> Result<Vec<(usize, Entry)>, ZoneError> {
     }
 }
 
-fn absolute(name: &str, origin: Option<&DnsName>) -> Result<DnsName, ZoneErrorKind> {
+fn absolute(name: &str, origin: Option<&Name>) -> Result<Name, ZoneErrorKind> {
     if name == "@" {
         return origin
             .cloned()
             .ok_or(ZoneErrorKind::NoOrigin(name.to_owned()));
     }
     if name.ends_with('.') {
-        return DnsName::parse(name).map_err(ZoneErrorKind::Name);
+        return Name::try_parse(name).map_err(ZoneErrorKind::Name);
     }
     match origin {
         Some(o) if o.as_str() == "." => {
-            DnsName::parse(&format!("{name}.")).map_err(ZoneErrorKind::Name)
+            Name::try_parse(&format!("{name}.")).map_err(ZoneErrorKind::Name)
         }
-        Some(o) => DnsName::parse(&format!("{name}.{o}")).map_err(ZoneErrorKind::Name),
-        None => DnsName::parse(name).map_err(ZoneErrorKind::Name),
+        Some(o) => Name::try_parse(&format!("{name}.{o}")).map_err(ZoneErrorKind::Name),
+        None => Name::try_parse(name).map_err(ZoneErrorKind::Name),
     }
 }
 

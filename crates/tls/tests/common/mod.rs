@@ -4,7 +4,7 @@
 
 use mxdane_lab::certs::{CertSpec, KeyAlg, Pki, TestCert};
 use mxdane_tls::{ChainProblem, RecordOutcome, Report, Verdict};
-use mxdane_tlsa::{Certificate, DnsName, MatchingType, Selector, Subject, Tlsa, Usage};
+use mxdane_tlsa::{Certificate, MatchingType, Name, Selector, Subject, Tlsa, Usage};
 
 pub const HOST: &str = "mx.example.test";
 
@@ -22,7 +22,7 @@ pub struct Case {
     pub name: String,
     pub chain: Vec<TestCert>,
     pub records: Vec<Tlsa>,
-    pub names: Vec<DnsName>,
+    pub names: Vec<Name>,
     pub expect: Expect,
 }
 
@@ -86,8 +86,8 @@ pub fn bogus(params: &str) -> Tlsa {
     format!("{params} {}", "ab".repeat(len)).parse().unwrap()
 }
 
-pub fn names(list: &[&str]) -> Vec<DnsName> {
-    list.iter().map(|n| DnsName::parse(n).unwrap()).collect()
+pub fn names(list: &[&str]) -> Vec<Name> {
+    list.iter().map(|n| Name::try_parse(n).unwrap()).collect()
 }
 
 fn case(
