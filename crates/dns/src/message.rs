@@ -1,6 +1,10 @@
-//! DNS messages on the client side: queries out, responses in (RFC 1035 section 4; EDNS(0),
-//! RFC 6891; the DO bit, RFC 3225). Responses are read defensively: every length is checked,
+//! The workspace's one DNS message codec (RFC 1035 section 4; EDNS(0), RFC 6891; the DO bit,
+//! RFC 3225): queries out and responses in for the clients (the trusted-AD transport, the
+//! nameserver comparison, reading libunbound's answer packets), and queries in and responses
+//! out for the lab's servers. Messages are read defensively: every length is checked,
 //! compression pointers may only point backwards, and a malformed message is an error.
+//! [`parse_response_raw`] reads the same way but leaves RDATA as sent, for tests that check
+//! signatures over the bytes independently of [`Rdata`]'s parser.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -424,14 +428,264 @@ pub fn parse_response(buf: &[u8]) -> Result<Message, WireError> {
 #[allow(missing_docs)]
 pub mod rcode {
     pub const NOERROR: u16 = 0;
+    pub const FORMERR: u16 = 1;
     pub const SERVFAIL: u16 = 2;
     pub const NXDOMAIN: u16 = 3;
+    pub const NOTIMP: u16 = 4;
     pub const REFUSED: u16 = 5;
+}
+
+/// A query as a server reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Query {
+    /// Message id.
+    pub id: u16,
+    /// Recursion desired.
+    pub rd: bool,
+    /// Checking disabled.
+    pub cd: bool,
+    /// The question name.
+    pub qname: Name,
+    /// The question type.
+    pub qtype: u16,
+    /// The question class.
+    pub qclass: u16,
+    /// EDNS(0) present: the advertised UDP payload size.
+    pub edns_size: Option<u16>,
+    /// The DNSSEC OK bit.
+    pub dnssec_ok: bool,
+}
+
+/// Reads a query: exactly one question, optional OPT record.
+pub fn parse_query(buf: &[u8]) -> Result<Query, WireError> {
+    let mut r = Reader { buf, pos: 0 };
+    let id = r.u16()?;
+    let flags = r.u16()?;
+    if flags & 0x8000 != 0 {
+        return err("a response, not a query");
+    }
+    let (qd, an, ns, ar) = (r.u16()?, r.u16()?, r.u16()?, r.u16()?);
+    if qd != 1 {
+        return err("not exactly one question");
+    }
+    let qname = r.name()?;
+    let qtype = r.u16()?;
+    let qclass = r.u16()?;
+    let mut edns_size = None;
+    let mut dnssec_ok = false;
+    for _ in 0..(u32::from(an) + u32::from(ns) + u32::from(ar)) {
+        let _owner = r.name()?;
+        let t = r.u16()?;
+        let class = r.u16()?;
+        let ttl = r.u32()?;
+        let len = r.u16()?;
+        r.take(usize::from(len))?;
+        if t == rtype::OPT {
+            edns_size = Some(class.max(512));
+            dnssec_ok = ttl & 0x8000 != 0;
+        }
+    }
+    Ok(Query {
+        id,
+        rd: flags & 0x0100 != 0,
+        cd: flags & 0x0010 != 0,
+        qname,
+        qtype,
+        qclass,
+        edns_size,
+        dnssec_ok,
+    })
+}
+
+/// A response as a server writes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Response {
+    /// Response code (0 to 15).
+    pub rcode: u16,
+    /// Authoritative answer.
+    pub aa: bool,
+    /// Authentic data (set by a validating resolver, RFC 4035 section 3.2.3).
+    pub ad: bool,
+    /// Answer section.
+    pub answer: Vec<Record>,
+    /// Authority section.
+    pub authority: Vec<Record>,
+    /// Additional section (without OPT).
+    pub additional: Vec<Record>,
+}
+
+/// Encodes `resp` for `q` (uncompressed). When it does not fit in `limit` octets, the sections
+/// are dropped and TC is set (RFC 2181 section 9; the client retries over TCP).
+pub fn encode(q: &Query, resp: &Response, recursive: bool, limit: usize) -> Vec<u8> {
+    let full = encode_sections(q, resp, recursive, false);
+    if full.len() <= limit {
+        return full;
+    }
+    encode_sections(q, resp, recursive, true)
+}
+
+fn encode_sections(q: &Query, resp: &Response, recursive: bool, truncated: bool) -> Vec<u8> {
+    let mut o = Vec::with_capacity(512);
+    o.extend_from_slice(&q.id.to_be_bytes());
+    let mut flags: u16 = 0x8000 | (resp.rcode & 0x0f);
+    for (set, bit) in [
+        (resp.aa, 0x0400),
+        (truncated, 0x0200),
+        (q.rd, 0x0100),
+        (recursive, 0x0080),
+        (resp.ad, 0x0020),
+        (q.cd, 0x0010),
+    ] {
+        if set {
+            flags |= bit;
+        }
+    }
+    o.extend_from_slice(&flags.to_be_bytes());
+    let empty = Vec::new();
+    let (an, ns, ar) = if truncated {
+        (&empty, &empty, &empty)
+    } else {
+        (&resp.answer, &resp.authority, &resp.additional)
+    };
+    let count = |v: &Vec<Record>| u16::try_from(v.len()).unwrap_or(u16::MAX);
+    let opt = u16::from(q.edns_size.is_some());
+    for c in [1, count(an), count(ns), count(ar) + opt] {
+        o.extend_from_slice(&c.to_be_bytes());
+    }
+    q.qname.write_wire(&mut o);
+    o.extend_from_slice(&q.qtype.to_be_bytes());
+    o.extend_from_slice(&q.qclass.to_be_bytes());
+    for r in an.iter().chain(ns).chain(ar) {
+        r.write_wire(&mut o);
+    }
+    if q.edns_size.is_some() {
+        // OPT: root owner, payload 1232, DO echoed (RFC 3225).
+        o.push(0);
+        o.extend_from_slice(&rtype::OPT.to_be_bytes());
+        o.extend_from_slice(&1232u16.to_be_bytes());
+        let ttl: u32 = if q.dnssec_ok { 0x8000 } else { 0 };
+        o.extend_from_slice(&ttl.to_be_bytes());
+        o.extend_from_slice(&0u16.to_be_bytes());
+    }
+    o
+}
+
+/// A record with its RDATA as sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawRecord {
+    /// Owner.
+    pub name: Name,
+    /// Type.
+    pub rtype: u16,
+    /// TTL.
+    pub ttl: u32,
+    /// RDATA as sent.
+    pub rdata: Vec<u8>,
+}
+
+/// A response with raw RDATA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawMessage {
+    /// Message id.
+    pub id: u16,
+    /// Response code (header bits).
+    pub rcode: u16,
+    /// AA flag.
+    pub aa: bool,
+    /// TC flag.
+    pub tc: bool,
+    /// AD flag.
+    pub ad: bool,
+    /// Answer section.
+    pub answer: Vec<RawRecord>,
+    /// Authority section.
+    pub authority: Vec<RawRecord>,
+    /// Additional section (OPT included).
+    pub additional: Vec<RawRecord>,
+}
+
+/// Reads a response like [`parse_response`], leaving every RDATA as sent.
+pub fn parse_response_raw(buf: &[u8]) -> Result<RawMessage, WireError> {
+    let mut r = Reader { buf, pos: 0 };
+    let id = r.u16()?;
+    let flags = r.u16()?;
+    if flags & 0x8000 == 0 {
+        return err("not a response (QR clear)");
+    }
+    let (qd, an, ns, ar) = (r.u16()?, r.u16()?, r.u16()?, r.u16()?);
+    for _ in 0..qd {
+        r.name()?;
+        r.u16()?;
+        r.u16()?;
+    }
+    let mut section = |n: u16| -> Result<Vec<RawRecord>, WireError> {
+        (0..n)
+            .map(|_| {
+                let name = r.name()?;
+                let rtype = r.u16()?;
+                let _class = r.u16()?;
+                let ttl = r.u32()?;
+                let len = r.u16()?;
+                let rdata = r.take(usize::from(len))?.to_vec();
+                Ok(RawRecord {
+                    name,
+                    rtype,
+                    ttl,
+                    rdata,
+                })
+            })
+            .collect()
+    };
+    let answer = section(an)?;
+    let authority = section(ns)?;
+    let additional = section(ar)?;
+    Ok(RawMessage {
+        id,
+        rcode: flags & 0x0f,
+        aa: flags & 0x0400 != 0,
+        tc: flags & 0x0200 != 0,
+        ad: flags & 0x0020 != 0,
+        answer,
+        authority,
+        additional,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_round_trip_and_bad_input() {
+        let name = Name::parse("_25._tcp.mx.example.test");
+        let flags = QueryFlags {
+            rd: true,
+            cd: true,
+            dnssec_ok: true,
+        };
+        let wire = build_query(7, &name, rtype::TLSA, flags);
+        let q = parse_query(&wire).unwrap();
+        assert_eq!((q.id, q.rd, q.cd, q.qtype), (7, true, true, rtype::TLSA));
+        assert_eq!(q.qname, name);
+        assert!(q.dnssec_ok);
+        assert_eq!(q.edns_size, Some(1232));
+        for bad in [&wire[..5], &wire[..wire.len() - 3]] {
+            assert!(parse_query(bad).is_err());
+        }
+        // A compression loop (a pointer to itself) is refused, not followed forever.
+        let mut looped = wire[..12].to_vec();
+        looped.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
+        assert!(parse_query(&looped).is_err());
+        // What a server encodes, a client reads.
+        let resp = Response {
+            rcode: rcode::NXDOMAIN,
+            ad: true,
+            ..Response::default()
+        };
+        let m = parse_response(&encode(&q, &resp, true, 512)).unwrap();
+        assert_eq!((m.id, m.rcode, m.flags.ad), (7, rcode::NXDOMAIN, true));
+        assert_eq!(m.question, Some((name, rtype::TLSA)));
+    }
 
     #[test]
     fn refuses_forward_pointers_and_truncation() {

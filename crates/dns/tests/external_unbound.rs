@@ -31,7 +31,7 @@ fn ours(r: &Result<mxdane_dns::Lookup, LookupError>) -> &'static str {
     }
 }
 
-fn unbound(r: Option<&mxdane_lab::dns::message::ParsedResponse>) -> &'static str {
+fn unbound(r: Option<&mxdane_dns::message::RawMessage>) -> &'static str {
     match r {
         None => "failed",
         Some(r) if r.rcode == 2 => "bogus",

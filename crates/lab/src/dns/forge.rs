@@ -270,7 +270,7 @@ fn apply(world: &World, f: &Forgery, qname: &Name, qtype: u16, resp: Response) -
     }
 }
 
-fn denial(code: u8, authority: Vec<Record>) -> Response {
+fn denial(code: u16, authority: Vec<Record>) -> Response {
     Response {
         rcode: code,
         authority,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::message::{self, ParsedResponse};
+use super::message::{self, RawMessage};
 use super::name::Name;
 use super::rdata::rtype;
 use super::server;
@@ -85,7 +85,7 @@ impl KnotUnbound {
     }
 
     /// Asks Unbound (RD, DO, CD clear: it validates).
-    pub fn ask(&self, name: &Name, qtype: u16) -> Option<ParsedResponse> {
+    pub fn ask(&self, name: &Name, qtype: u16) -> Option<RawMessage> {
         let raw = server::ask_with(self.unbound, name, qtype, false, Duration::from_secs(10))?;
         message::parse_response(&raw).ok()
     }

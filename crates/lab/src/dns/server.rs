@@ -166,7 +166,18 @@ fn respond(buf: &[u8], service: &Service, limit: usize) -> Option<Vec<u8>> {
             // FORMERR if at least the id can be echoed (RFC 1035 section 4.1.1).
             let id = buf.get(..2)?;
             let mut out = id.to_vec();
-            out.extend_from_slice(&[0x80, rcode::FORMERR, 0, 0, 0, 0, 0, 0, 0, 0]);
+            out.extend_from_slice(&[
+                0x80,
+                rcode::FORMERR.to_be_bytes()[1],
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ]);
             return Some(out);
         }
     };
@@ -315,7 +326,12 @@ pub fn ask_with(
     cd: bool,
     timeout: Duration,
 ) -> Option<Vec<u8>> {
-    let query = message::build_query(0x4d58, qname, qtype, true, cd);
+    let flags = mxdane_dns::message::QueryFlags {
+        rd: true,
+        cd,
+        dnssec_ok: true,
+    };
+    let query = message::build_query(0x4d58, qname, qtype, flags);
     let socket = UdpSocket::bind("127.0.0.1:0").ok()?;
     socket.set_read_timeout(Some(timeout)).ok()?;
     socket.send_to(&query, addr).ok()?;
