@@ -7,7 +7,9 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -185,13 +187,36 @@ impl Lookup {
     }
 }
 
+/// What [`Resolver::lookup`] returns.
+pub type LookupFuture<'a> = Pin<Box<dyn Future<Output = Result<Lookup, LookupError>> + Send + 'a>>;
+
+/// One judged answer on its way.
+type AskFuture<'a> = Pin<Box<dyn Future<Output = Result<Judged, LookupError>> + Send + 'a>>;
+
+/// Asks one question of a resolver that judges the answer itself.
+trait Ask: Sync {
+    fn ask<'a>(&'a self, name: &'a Name, qtype: u16) -> AskFuture<'a>;
+}
+
 /// A DNS resolver that returns statuses.
 pub trait Resolver: Send + Sync {
-    /// Looks up `name`/`qtype`, following CNAMEs and DNAMEs.
-    fn lookup(&self, name: &Name, qtype: u16) -> Result<Lookup, LookupError>;
+    /// Looks up `name`/`qtype`, following CNAMEs and DNAMEs. Needs a tokio runtime with time
+    /// enabled; many lookups can run at once (the plan asks a host's A, AAAA and TLSA
+    /// together).
+    fn lookup<'a>(&'a self, name: &'a Name, qtype: u16) -> LookupFuture<'a>;
 
     /// `validating` or `trusted-ad`.
     fn mode(&self) -> &'static str;
+
+    /// [`Resolver::lookup`] on a runtime of its own, for code outside async contexts (tests,
+    /// tools). Never call it inside a tokio runtime: it would block that runtime's thread.
+    fn lookup_blocking(&self, name: &Name, qtype: u16) -> Result<Lookup, LookupError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| LookupError::Network(format!("cannot start a runtime: {e}")))?;
+        runtime.block_on(self.lookup(name, qtype))
+    }
 }
 
 fn dname_above(msg: &Message, name: &Name) -> Option<(Name, Name)> {
@@ -246,16 +271,12 @@ fn expiry_of(msg: &Message, owner: &Name, t: u16) -> Option<u32> {
 
 /// Follows the alias chain of `qname`/`qtype` through responses that `ask` returns already
 /// judged (a validating resolver did the DNSSEC work), one [`Hop`] per step.
-fn walk(
-    qname: &Name,
-    qtype: u16,
-    ask: &dyn Fn(&Name, u16) -> Result<Judged, LookupError>,
-) -> Result<Lookup, LookupError> {
+async fn walk(qname: &Name, qtype: u16, asker: &dyn Ask) -> Result<Lookup, LookupError> {
     let mut name = qname.clone();
     let mut hops = Vec::new();
     let mut seen = HashSet::new();
     for _ in 0..=MAX_CHAIN {
-        let (msg, status) = ask(&name, qtype)?;
+        let (msg, status) = asker.ask(&name, qtype).await?;
         let secure = status == Status::Secure;
         let expires = |msg: &Message, owner: &Name, t: u16| {
             if secure {
@@ -337,16 +358,13 @@ fn walk(
 /// each alias record alone (type CNAME) shows it: the resolver calls that response secure only
 /// if the alias itself is (RFC 7672 section 2.1.3; D-15's "insecure CNAME" needs it). The last
 /// step keeps the status of the whole answer.
-fn refine(
-    mut lookup: Lookup,
-    ask: &dyn Fn(&Name, u16) -> Result<Judged, LookupError>,
-) -> Result<Lookup, LookupError> {
+async fn refine(mut lookup: Lookup, asker: &dyn Ask) -> Result<Lookup, LookupError> {
     if lookup.status == Status::Secure || lookup.hops.len() < 2 {
         return Ok(lookup);
     }
     let last = lookup.hops.len() - 1;
     for hop in &mut lookup.hops[..last] {
-        let (_, status) = ask(&hop.name, rtype::CNAME)?;
+        let (_, status) = asker.ask(&hop.name, rtype::CNAME).await?;
         hop.status = status;
     }
     Ok(lookup)
@@ -370,8 +388,12 @@ impl TrustedAdResolver {
         Ok(Self { transport })
     }
 
-    fn ask(&self, name: &Name, qtype: u16) -> Result<Judged, LookupError> {
-        let msg = self.transport.exchange(name, qtype, AD_QUERY)?;
+    async fn ask_inner(&self, name: &Name, qtype: u16) -> Result<Judged, LookupError> {
+        // The transport blocks: it runs on tokio's blocking pool.
+        let (transport, n) = (self.transport.clone(), name.clone());
+        let msg = tokio::task::spawn_blocking(move || transport.exchange(&n, qtype, AD_QUERY))
+            .await
+            .map_err(|e| LookupError::Network(format!("the exchange task failed: {e}")))??;
         match msg.rcode {
             rcode::NOERROR | rcode::NXDOMAIN => {}
             rcode::SERVFAIL => return Err(LookupError::Servfail),
@@ -392,11 +414,18 @@ const AD_QUERY: QueryFlags = QueryFlags {
     dnssec_ok: true,
 };
 
+impl Ask for TrustedAdResolver {
+    fn ask<'a>(&'a self, name: &'a Name, qtype: u16) -> AskFuture<'a> {
+        Box::pin(self.ask_inner(name, qtype))
+    }
+}
+
 impl Resolver for TrustedAdResolver {
-    fn lookup(&self, qname: &Name, qtype: u16) -> Result<Lookup, LookupError> {
-        let ask = |n: &Name, t: u16| self.ask(n, t);
-        let lookup = walk(qname, qtype, &ask)?;
-        refine(lookup, &ask)
+    fn lookup<'a>(&'a self, qname: &'a Name, qtype: u16) -> LookupFuture<'a> {
+        Box::pin(async move {
+            let lookup = walk(qname, qtype, self).await?;
+            refine(lookup, self).await
+        })
     }
 
     fn mode(&self) -> &'static str {
@@ -470,17 +499,18 @@ impl UnboundResolver {
         Ok(Self::new(Arc::new(ctx), timeout, &upstream.to_string()))
     }
 
-    fn ask(&self, name: &Name, qtype: u16) -> Result<Judged, LookupError> {
-        let r = self
-            .ctx
-            .query(&name.to_string(), qtype)
-            .wait(self.timeout)
-            .map_err(|e| match e {
-                mxdane_unbound::Error::Timeout(_) => LookupError::Timeout {
+    async fn ask_inner(&self, name: &Name, qtype: u16) -> Result<Judged, LookupError> {
+        // The deadline covers libunbound's whole work for this step; a query dropped on
+        // timeout is cancelled.
+        let query = self.ctx.query(name.as_str(), qtype);
+        let r = match tokio::time::timeout(self.timeout, query).await {
+            Err(_) => {
+                return Err(LookupError::Timeout {
                     server: self.label.clone(),
-                },
-                other => LookupError::Network(other.to_string()),
-            })?;
+                });
+            }
+            Ok(r) => r.map_err(|e| LookupError::Network(e.to_string()))?,
+        };
         if r.bogus {
             let why = r
                 .why_bogus
@@ -510,11 +540,18 @@ impl UnboundResolver {
     }
 }
 
+impl Ask for UnboundResolver {
+    fn ask<'a>(&'a self, name: &'a Name, qtype: u16) -> AskFuture<'a> {
+        Box::pin(self.ask_inner(name, qtype))
+    }
+}
+
 impl Resolver for UnboundResolver {
-    fn lookup(&self, qname: &Name, qtype: u16) -> Result<Lookup, LookupError> {
-        let ask = |n: &Name, t: u16| self.ask(n, t);
-        let lookup = walk(qname, qtype, &ask)?;
-        refine(lookup, &ask)
+    fn lookup<'a>(&'a self, qname: &'a Name, qtype: u16) -> LookupFuture<'a> {
+        Box::pin(async move {
+            let lookup = walk(qname, qtype, self).await?;
+            refine(lookup, self).await
+        })
     }
 
     fn mode(&self) -> &'static str {

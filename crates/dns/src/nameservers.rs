@@ -11,6 +11,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use futures_util::future::join_all;
+
 use crate::lookup::Resolver;
 use crate::message::{QueryFlags, rcode};
 use crate::name::Name;
@@ -54,14 +56,14 @@ const DIRECT: QueryFlags = QueryFlags {
 
 /// Asks every authoritative server of the zone of `owner` (a TLSA owner name) for the RRset
 /// and the SOA serial; `now` (seconds since 1970) judges the signatures. Empty when the zone
-/// cannot be found.
-pub fn ask_all(
+/// cannot be found. The direct exchanges block, so they run on tokio's blocking pool.
+pub async fn ask_all(
     resolver: &dyn Resolver,
-    connect: &Connect,
+    connect: &Arc<Connect>,
     owner: &Name,
     now: u32,
 ) -> Vec<ServerAnswer> {
-    let Some((apex, ns)) = find_apex(resolver, owner) else {
+    let Some((apex, ns)) = find_apex(resolver, owner).await else {
         return Vec::new();
     };
     let ns_names: Vec<Name> = ns
@@ -73,95 +75,77 @@ pub fn ask_all(
         .take(MAX_NAMESERVERS)
         .collect();
     // The zone's keys and every nameserver's addresses, together.
-    let (keys, addresses) = std::thread::scope(|s| {
-        let keys = s.spawn(|| {
-            resolver
-                .lookup(&apex, rtype::DNSKEY)
-                .map(|l| l.records().to_vec())
-                .unwrap_or_default()
-        });
-        let lookups: Vec<_> = ns_names
-            .iter()
-            .flat_map(|n| [(n, rtype::A), (n, rtype::AAAA)])
-            .map(|(n, t)| (n, s.spawn(move || resolver.lookup(n, t))))
-            .collect();
-        let mut addresses: Vec<(Name, IpAddr)> = Vec::new();
-        for (n, h) in lookups {
-            if let Ok(Ok(l)) = h.join() {
-                for r in l.records() {
-                    match r {
-                        Rdata::A(a) => addresses.push((n.clone(), IpAddr::V4(*a))),
-                        Rdata::Aaaa(a) => addresses.push((n.clone(), IpAddr::V6(*a))),
-                        _ => {}
-                    }
-                }
+    let keys = async {
+        resolver
+            .lookup(&apex, rtype::DNSKEY)
+            .await
+            .map(|l| l.records().to_vec())
+            .unwrap_or_default()
+    };
+    let questions: Vec<(&Name, u16)> = ns_names
+        .iter()
+        .flat_map(|n| [(n, rtype::A), (n, rtype::AAAA)])
+        .collect();
+    let lookups = join_all(questions.iter().map(|(n, t)| resolver.lookup(n, *t)));
+    let (keys, results) = futures_util::future::join(keys, lookups).await;
+    let mut addresses: Vec<(Name, IpAddr)> = Vec::new();
+    for ((n, _), result) in questions.iter().zip(results) {
+        for r in result.as_ref().map(|l| l.records()).unwrap_or(&[]) {
+            match r {
+                Rdata::A(a) => addresses.push(((*n).clone(), IpAddr::V4(*a))),
+                Rdata::Aaaa(a) => addresses.push(((*n).clone(), IpAddr::V6(*a))),
+                _ => {}
             }
         }
-        (keys.join().unwrap_or_default(), addresses)
-    });
-    let addresses: Vec<(Name, IpAddr)> = addresses
-        .into_iter()
-        .take(MAX_NAMESERVER_ADDRESSES)
-        .collect();
+    }
+    addresses.truncate(MAX_NAMESERVER_ADDRESSES);
     // Every server's RRset and serial, together.
-    std::thread::scope(|s| {
-        let handles: Vec<_> = addresses
-            .iter()
-            .map(|(name, ip)| {
-                let (apex, keys) = (&apex, &keys);
-                s.spawn(move || {
-                    let transport = connect(SocketAddr::new(*ip, 53));
-                    let serial = s.spawn({
-                        let transport = transport.clone();
-                        move || soa_serial(transport.as_ref(), apex)
-                    });
-                    let mut answer = ServerAnswer {
-                        owner: owner.clone(),
-                        name: name.clone(),
-                        ip: *ip,
-                        tlsa: Err("not asked".into()),
-                        signed: Err("not checked".into()),
-                        serial: None,
-                    };
-                    ask_tlsa(transport.as_ref(), owner, apex, keys, now, &mut answer);
-                    answer.serial = serial.join().unwrap_or(None);
-                    answer
-                })
+    let keys = Arc::new(keys);
+    let asks = addresses.into_iter().map(|(name, ip)| {
+        let (connect, owner, apex, keys) =
+            (connect.clone(), owner.clone(), apex.clone(), keys.clone());
+        async move {
+            let transport = connect(SocketAddr::new(ip, 53));
+            let (t1, o1, a1) = (transport.clone(), owner.clone(), apex.clone());
+            let tlsa = tokio::task::spawn_blocking(move || {
+                let mut answer = ServerAnswer {
+                    owner: o1.clone(),
+                    name,
+                    ip,
+                    tlsa: Err("not asked".into()),
+                    signed: Err("not checked".into()),
+                    serial: None,
+                };
+                ask_tlsa(t1.as_ref(), &o1, &a1, &keys, now, &mut answer);
+                answer
+            });
+            let serial = tokio::task::spawn_blocking(move || soa_serial(transport.as_ref(), &apex));
+            let (tlsa, serial) = futures_util::future::join(tlsa, serial).await;
+            tlsa.ok().map(|mut a| {
+                a.serial = serial.ok().flatten();
+                a
             })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    })
+        }
+    });
+    join_all(asks).await.into_iter().flatten().collect()
 }
 
 /// The zone apex of `owner` and its NS RRset: the deepest ancestor with NS records of its own,
 /// all ancestors asked at once.
-fn find_apex(resolver: &dyn Resolver, owner: &Name) -> Option<(Name, Vec<Rdata>)> {
+async fn find_apex(resolver: &dyn Resolver, owner: &Name) -> Option<(Name, Vec<Rdata>)> {
     let mut candidates = Vec::new();
     let mut n = owner.clone();
     while !n.is_root() && candidates.len() < MAX_APEX_DEPTH {
         candidates.push(n.clone());
         n = n.parent();
     }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = candidates
-            .iter()
-            .map(|n| (n, s.spawn(move || resolver.lookup(n, rtype::NS))))
-            .collect();
-        // Deepest first: the first with its own NS RRset.
-        let mut found = None;
-        for (n, h) in handles {
-            if found.is_some() {
-                let _ = h.join();
-                continue;
-            }
-            if let Ok(Ok(l)) = h.join()
-                && !l.records().is_empty()
-                && l.final_name() == n
-            {
-                found = Some((n.clone(), l.records().to_vec()));
-            }
+    let results = join_all(candidates.iter().map(|n| resolver.lookup(n, rtype::NS))).await;
+    // Deepest first: the first with its own NS RRset.
+    candidates.iter().zip(results).find_map(|(n, r)| match r {
+        Ok(l) if !l.records().is_empty() && l.final_name() == n => {
+            Some((n.clone(), l.records().to_vec()))
         }
-        found
+        _ => None,
     })
 }
 

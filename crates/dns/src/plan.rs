@@ -4,6 +4,8 @@
 //! accepts no mail. It depends only on lookup results (a [`Resolver`], which tests fake or point
 //! at the lab).
 
+use futures_util::future::join_all;
+
 use std::net::IpAddr;
 
 use mxdane_tlsa::{Tlsa, Usability};
@@ -229,23 +231,24 @@ impl Plan {
     }
 }
 
-fn report(resolver: &dyn Resolver, name: &Name, qtype: u16) -> LookupReport {
+async fn report(resolver: &dyn Resolver, name: &Name, qtype: u16) -> LookupReport {
     LookupReport {
         name: name.clone(),
         qtype,
-        result: resolver.lookup(name, qtype),
+        result: resolver.lookup(name, qtype).await,
     }
 }
 
 /// Builds the plan.
-pub fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
+pub async fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
     if request.host {
         prefetch(
             resolver,
             std::slice::from_ref(&request.destination),
             request.port,
-        );
-        let host = plan_host(resolver, request, &request.destination, None, None);
+        )
+        .await;
+        let host = plan_host(resolver, request, &request.destination, None, None).await;
         let outcome = if host.decision == Decision::Skip {
             Outcome::Defer
         } else {
@@ -260,7 +263,7 @@ pub fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
             hosts: vec![host],
         };
     }
-    let mx = report(resolver, &request.destination, rtype::MX);
+    let mx = report(resolver, &request.destination, rtype::MX).await;
     let done = |outcome, reason: String, hosts: Vec<HostPlan>, mut limits: Vec<String>| {
         limits.extend(hosts.iter().filter_map(|h| h.limited.clone()));
         Plan {
@@ -368,11 +371,14 @@ pub fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
         Vec::new()
     };
     let names: Vec<Name> = candidates.iter().map(|(n, _)| n.clone()).collect();
-    prefetch(resolver, &names, request.port);
-    let hosts: Vec<HostPlan> = candidates
-        .iter()
-        .map(|(name, pref)| plan_host(resolver, request, name, *pref, Some(&extra_ids)))
-        .collect();
+    prefetch(resolver, &names, request.port).await;
+    // Every host at once (their answers are in the cache now); join_all keeps the order.
+    let hosts: Vec<HostPlan> = join_all(
+        candidates
+            .iter()
+            .map(|(name, pref)| plan_host(resolver, request, name, *pref, Some(&extra_ids))),
+    )
+    .await;
     let usable = hosts
         .iter()
         .filter(|h| h.decision != Decision::Skip)
@@ -404,7 +410,7 @@ pub fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
 /// before the address answers say whether the host's zone is signed; its answer is used only
 /// where D-09 and D-15 allow (a host in an insecure zone still gets no TLSA lookup in its
 /// plan).
-fn prefetch(resolver: &dyn Resolver, hosts: &[Name], port: u16) {
+async fn prefetch(resolver: &dyn Resolver, hosts: &[Name], port: u16) {
     let mut queries: Vec<(Name, u16)> = Vec::new();
     for h in hosts {
         queries.push((h.clone(), rtype::A));
@@ -413,13 +419,7 @@ fn prefetch(resolver: &dyn Resolver, hosts: &[Name], port: u16) {
             queries.push((owner, rtype::TLSA));
         }
     }
-    std::thread::scope(|s| {
-        for (n, t) in &queries {
-            s.spawn(move || {
-                let _ = resolver.lookup(n, *t);
-            });
-        }
-    });
+    join_all(queries.iter().map(|(n, t)| resolver.lookup(n, *t))).await;
 }
 
 fn is_ip_literal(name: &Name) -> bool {
@@ -439,7 +439,7 @@ fn shuffle<T>(items: &mut [T]) {
     }
 }
 
-fn plan_host(
+async fn plan_host(
     resolver: &dyn Resolver,
     request: &Request,
     name: &Name,
@@ -460,8 +460,11 @@ fn plan_host(
         lookups: Vec::new(),
     };
     // D-09: address lookups first.
-    let a = report(resolver, name, rtype::A);
-    let aaaa = report(resolver, name, rtype::AAAA);
+    let (a, aaaa) = futures_util::future::join(
+        report(resolver, name, rtype::A),
+        report(resolver, name, rtype::AAAA),
+    )
+    .await;
     host.lookups.push(a.clone());
     host.lookups.push(aaaa.clone());
     for r in [&a, &aaaa] {
@@ -540,7 +543,7 @@ fn plan_host(
                 return host;
             }
         };
-        let r = report(resolver, &owner, rtype::TLSA);
+        let r = report(resolver, &owner, rtype::TLSA).await;
         host.lookups.push(r.clone());
         let fallback = match &r.result {
             Ok(l) => l.is_secure_denial() || *l.status() == Status::Insecure,

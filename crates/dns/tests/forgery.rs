@@ -87,7 +87,7 @@ fn name(s: &str) -> Name {
 
 /// The lookup must not be believed: bogus, or an error (SERVFAIL, timeout).
 fn refused(r: &dyn Resolver, qname: &str, qtype: u16, what: &str) {
-    match r.lookup(&name(qname), qtype) {
+    match r.lookup_blocking(&name(qname), qtype) {
         Ok(l) => assert!(
             matches!(l.status(), Status::Bogus(_)),
             "{what}: {qname} {qtype} was believed: {} {:?}",
@@ -104,14 +104,14 @@ fn refused(r: &dyn Resolver, qname: &str, qtype: u16, what: &str) {
 /// The destination must be deferred with no host to try, never planned as deliverable without
 /// DANE, never "no such domain" or "null MX".
 fn deferred(r: &dyn Resolver, domain: &str, what: &str) {
-    let p = plan::plan(
+    let p = block(plan::plan(
         r,
         &Request {
             destination: name(domain),
             port: 25,
             host: false,
         },
-    );
+    ));
     assert_eq!(p.outcome, Outcome::Defer, "{what}: {domain}: {}", p.reason);
     assert!(
         p.hosts
@@ -171,21 +171,21 @@ fn d18_control_without_the_man_in_the_middle_everything_is_secure() {
         "rsa.test.",
     ] {
         let tlsa = format!("_25._tcp.mx.{d}");
-        let l = r.lookup(&name(&tlsa), rtype::TLSA).unwrap();
+        let l = r.lookup_blocking(&name(&tlsa), rtype::TLSA).unwrap();
         assert_eq!(*l.status(), Status::Secure, "{tlsa}");
         assert_eq!(
             l.records()[0].to_string().to_ascii_lowercase(),
             format!("3 1 1 {DIGEST}"),
             "{tlsa}: the explicit record, not the wildcard's"
         );
-        let p = plan::plan(
+        let p = block(plan::plan(
             &r,
             &Request {
                 destination: name(d),
                 port: 25,
                 host: false,
             },
-        );
+        ));
         assert_eq!(p.outcome, Outcome::Deliverable, "{d}: {}", p.reason);
         assert_eq!(p.hosts[0].decision, Decision::Dane, "{d}");
     }
@@ -480,8 +480,17 @@ fn d18_unbound_control_is_secure() {
         "rsa.test.",
     ] {
         let l = r
-            .lookup(&name(&format!("_25._tcp.mx.{d}")), rtype::TLSA)
+            .lookup_blocking(&name(&format!("_25._tcp.mx.{d}")), rtype::TLSA)
             .unwrap();
         assert_eq!(*l.status(), Status::Secure, "{d}");
     }
+}
+
+/// Runs a future to completion on a runtime of its own (the plan is asynchronous).
+fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }

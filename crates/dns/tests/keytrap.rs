@@ -50,7 +50,7 @@ fn d19_f5_keytrap_costs_bounded_cpu_and_ends_bogus() {
     // Control: honest answers are secure.
     let honest = DnsServer::recursive(world.clone()).unwrap();
     let l = resolver_via(&honest)
-        .lookup(&Name::parse("_25._tcp.mx.rsa.test."), rtype::TLSA)
+        .lookup_blocking(&Name::parse("_25._tcp.mx.rsa.test."), rtype::TLSA)
         .unwrap();
     assert_eq!(*l.status(), Status::Secure);
 
@@ -72,7 +72,7 @@ fn d19_f5_keytrap_costs_bounded_cpu_and_ends_bogus() {
         ("mx.rsa.test.", rtype::A),
         ("rsa.test.", rtype::MX),
     ] {
-        match r.lookup(&Name::parse(name), t) {
+        match r.lookup_blocking(&Name::parse(name), t) {
             Ok(l) => assert!(matches!(l.status(), Status::Bogus(_)), "{name}: {l:?}"),
             Err(e) => assert!(
                 matches!(e, LookupError::Servfail | LookupError::Timeout { .. }),

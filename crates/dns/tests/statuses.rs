@@ -55,7 +55,7 @@ fn both() -> Vec<Box<dyn Resolver>> {
 }
 
 fn look(r: &dyn Resolver, name: &str, t: u16) -> Result<mxdane_dns::Lookup, LookupError> {
-    r.lookup(&Name::parse(name), t)
+    r.lookup_blocking(&Name::parse(name), t)
 }
 
 #[test]
@@ -273,7 +273,9 @@ fn a_truncated_udp_answer_is_retried_over_tcp() {
         &parse_trust_anchors(&big.trust_anchor_text()).unwrap(),
         None,
     );
-    let l = r.lookup(&Name::parse("t.big.test."), rtype::TXT).unwrap();
+    let l = r
+        .lookup_blocking(&Name::parse("t.big.test."), rtype::TXT)
+        .unwrap();
     assert_eq!((l.records().len(), l.status()), (40, &Status::Secure));
 }
 

@@ -224,12 +224,9 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
         port: options.port,
         host: options.host,
     };
-    let dns_env = env.clone();
-    let asked = request.clone();
-    let planning =
-        tokio::task::spawn_blocking(move || plan::plan(dns_env.resolver.as_ref(), &asked));
+    let planning = plan::plan(env.resolver.as_ref(), &request);
     let plan = match tokio::time::timeout(options.dns_deadline, planning).await {
-        Ok(p) => p.unwrap_or_else(|e| panic!("the DNS task failed: {e}")),
+        Ok(p) => p,
         Err(_) => {
             let why = format!(
                 "the DNS phase took longer than {} s (limit dns_deadline): the checker cannot tell",
@@ -254,17 +251,11 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
     // The nameserver comparison runs beside the probes (it needs only the plan).
     let nameservers = {
         let (ns_env, hosts, port) = (env.clone(), plan.hosts.clone(), options.port);
-        tokio::task::spawn_blocking(move || {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = hosts
-                    .iter()
-                    .map(|h| s.spawn(|| nameserver_answers(&ns_env, h, port)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_default())
-                    .collect::<Vec<Vec<NsAnswer>>>()
-            })
+        tokio::spawn(async move {
+            futures_util::future::join_all(
+                hosts.iter().map(|h| nameserver_answers(&ns_env, h, port)),
+            )
+            .await
         })
     };
     let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
@@ -469,7 +460,7 @@ fn mismatch_reason(outcomes: &[RecordOutcome]) -> &'static str {
 }
 
 /// Asks every authoritative nameserver of the zone of `h`'s TLSA RRset for it (M-01).
-pub fn nameserver_answers(env: &Environment, h: &HostPlan, port: u16) -> Vec<NsAnswer> {
+pub async fn nameserver_answers(env: &Environment, h: &HostPlan, port: u16) -> Vec<NsAnswer> {
     let Some(base) = &h.tlsa_base else {
         return Vec::new();
     };
@@ -477,7 +468,7 @@ pub fn nameserver_answers(env: &Environment, h: &HostPlan, port: u16) -> Vec<NsA
         return Vec::new();
     };
     let now = u32::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(u32::MAX);
-    mxdane_dns::nameservers::ask_all(env.resolver.as_ref(), env.nameserver.as_ref(), &owner, now)
+    mxdane_dns::nameservers::ask_all(env.resolver.as_ref(), &env.nameserver, &owner, now).await
 }
 
 fn judge(r: &mut CheckReport, options: &Options) {

@@ -111,7 +111,7 @@ pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u
         port: a.port,
         host: a.host,
     };
-    let p = plan::plan(resolver.as_ref(), &request);
+    let p = crate::block_on(plan::plan(resolver.as_ref(), &request))?;
     if json_out {
         let v = to_json(&p, resolver.mode(), &server.to_string());
         crate::say!(

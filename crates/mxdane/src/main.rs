@@ -187,6 +187,15 @@ struct VerifyArgs {
 /// An error for the user: one sentence naming the input; exit status 2.
 pub(crate) struct Failure(String);
 
+/// Runs `f` to completion on a runtime of its own (the DNS lookups are asynchronous).
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(format!("cannot start the async runtime: {e}")))?;
+    Ok(runtime.block_on(f))
+}
+
 impl<E: std::fmt::Display> From<E> for Failure {
     fn from(e: E) -> Self {
         Failure(e.to_string())
@@ -610,7 +619,7 @@ fn gate(
         port: a.port,
         host: true,
     };
-    let plan = mxdane_dns::plan::plan(env.resolver.as_ref(), &request);
+    let plan = block_on(mxdane_dns::plan::plan(env.resolver.as_ref(), &request))?;
     let Some(h) = plan.hosts.first() else {
         return Err(Failure(format!("{host}: no plan: {}", plan.reason)));
     };
@@ -618,7 +627,7 @@ fn gate(
     for n in &a.names {
         names.push(Name::try_parse(n)?);
     }
-    let answers = mxdane::check::nameserver_answers(&env, h, a.port);
+    let answers = block_on(mxdane::check::nameserver_answers(&env, h, a.port))?;
     let ders: Vec<_> = chain.iter().map(|c| c.der().to_vec().into()).collect();
     let mut rows = Vec::new();
     let mut pass = !answers.is_empty();

@@ -406,10 +406,12 @@ async fn at_asks_whether_chains_still_verify_later() {
 struct Stuck;
 
 impl mxdane_dns::Resolver for Stuck {
-    fn lookup(&self, name: &Name, _: u16) -> Result<mxdane_dns::Lookup, mxdane_dns::LookupError> {
-        std::thread::sleep(Duration::from_secs(3));
-        Err(mxdane_dns::LookupError::Timeout {
-            server: format!("stuck ({name})"),
+    fn lookup<'a>(&'a self, name: &'a Name, _: u16) -> mxdane_dns::lookup::LookupFuture<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Err(mxdane_dns::LookupError::Timeout {
+                server: format!("stuck ({name})"),
+            })
         })
     }
 

@@ -8,8 +8,8 @@
 //! One [`Context`] (and so one cache) serves every query of a process. Queries are asynchronous
 //! inside libunbound (its own resolver thread, `ub_ctx_async(ctx, 1)`); a pump thread of ours
 //! waits on `ub_fd` and calls `ub_process`, which hands each result to the [`Query`] waiting for
-//! it. A [`Query`] is waited for with a deadline ([`Query::wait`]) or awaited as a future;
-//! dropping it before its answer cancels it (`ub_cancel`).
+//! it. A [`Query`] is a future (put a deadline on it with the runtime's timer); dropping it
+//! before its answer cancels it (`ub_cancel`).
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::fmt;
@@ -17,10 +17,9 @@ use std::future::Future;
 use std::io::Write;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 /// The raw declarations of `unbound.h` this crate uses (libunbound 1.13 and later).
 pub mod ffi {
@@ -158,8 +157,6 @@ pub enum Error {
     Config(String),
     /// libunbound could not resolve (its own error, not a DNS rcode).
     Resolve(String),
-    /// No answer before the deadline; the query was cancelled.
-    Timeout(Duration),
 }
 
 impl fmt::Display for Error {
@@ -167,7 +164,6 @@ impl fmt::Display for Error {
         match self {
             Self::Config(s) => write!(f, "libunbound configuration: {s}"),
             Self::Resolve(s) => write!(f, "libunbound: {s}"),
-            Self::Timeout(d) => write!(f, "no answer within {} ms", d.as_millis()),
         }
     }
 }
@@ -197,7 +193,6 @@ pub struct Response {
 #[derive(Default)]
 struct Slot {
     state: Mutex<SlotState>,
-    cv: Condvar,
 }
 
 #[derive(Default)]
@@ -218,8 +213,6 @@ impl Slot {
         if let Some(w) = st.waker.take() {
             w.wake();
         }
-        drop(st);
-        self.cv.notify_all();
     }
 }
 
@@ -320,11 +313,25 @@ impl Context {
                 .spawn(move || pump(&inner, fd, &stop))
                 .map_err(|e| Error::Config(format!("cannot start the pump thread: {e}")))?
         };
-        Ok(Self {
+        let this = Self {
             inner,
             stop,
             pump: Some(pump),
-        })
+        };
+        // libunbound reads the trust anchors and applies the options when the first query
+        // finalises the context: do it now with a name its built-in `localhost.` zone answers
+        // without any network, so that a bad setting is an error here, not on every lookup.
+        let probe = this.query("localhost.", 1);
+        let refused = match probe.slot.lock().result.as_ref() {
+            Some(Err(e)) => Some(e.to_string()),
+            _ => None,
+        };
+        if let Some(e) = refused {
+            return Err(Error::Config(format!(
+                "libunbound did not accept the trust anchors or options ({e})"
+            )));
+        }
+        Ok(this)
     }
 
     fn configure(inner: &Inner, config: &Config) -> Result<(), Error> {
@@ -539,34 +546,6 @@ pub struct Query {
 impl fmt::Debug for Query {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Query").field("id", &self.id).finish()
-    }
-}
-
-impl Query {
-    /// Blocks until the answer arrives or `timeout` passes (then the query is cancelled).
-    pub fn wait(self, timeout: Duration) -> Result<Response, Error> {
-        // A deadline beyond what the clock can hold (a huge --timeout) is a day away.
-        let deadline = Instant::now()
-            .checked_add(timeout)
-            .or_else(|| Instant::now().checked_add(Duration::from_secs(86_400)))
-            .unwrap_or_else(Instant::now);
-        let mut st = self.slot.lock();
-        loop {
-            if let Some(r) = st.result.take() {
-                st.taken = true;
-                return r;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Timeout(timeout));
-            }
-            st = self
-                .slot
-                .cv
-                .wait_timeout(st, deadline - now)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|p| p.into_inner().0);
-        }
     }
 }
 
