@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,15 +28,8 @@ pub(crate) struct CheckArgs {
     /// The SMTP port (and the port of the TLSA owner name).
     #[arg(long, default_value_t = 25)]
     port: u16,
-    /// Trust anchors in zone-file form (DS or DNSKEY records) instead of the IANA root KSKs.
-    #[arg(long, value_name = "FILE")]
-    trust_anchor: Option<PathBuf>,
-    /// The recursive resolver (default: the first nameserver of /etc/resolv.conf).
-    #[arg(long, value_name = "ADDR[:PORT]")]
-    resolver: Option<String>,
-    /// Trust the AD bit of a validating resolver on loopback instead of validating.
-    #[arg(long)]
-    trust_ad: bool,
+    #[command(flatten)]
+    dns: crate::dns_cmd::ResolverArgs,
     /// Seconds for each step (DNS response, connect, banner, reply, handshake).
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     timeout: u64,
@@ -61,12 +53,10 @@ pub(crate) struct CheckArgs {
 
 /// The resolver, SMTP routes and nameserver transports that the options ask for.
 pub(crate) fn environment(
-    resolver: &Option<String>,
-    trust_anchor: Option<&PathBuf>,
-    trust_ad: bool,
+    dns: &crate::dns_cmd::ResolverArgs,
     timeout: u64,
     route: &[String],
-) -> Result<(Environment, SocketAddr), Failure> {
+) -> Result<(Environment, String), Failure> {
     let mut routes = HashMap::new();
     for r in route {
         let (from, to) = r
@@ -75,7 +65,7 @@ pub(crate) fn environment(
             .ok_or_else(|| Failure(format!("--route \"{r}\": expected ADDR:PORT=ADDR:PORT")))?;
         routes.insert(from, to);
     }
-    let (resolver, server) = crate::dns_cmd::resolver(resolver, trust_anchor, trust_ad, timeout)?;
+    let (resolver, server) = crate::dns_cmd::resolver(dns, timeout)?;
     let mut connector = Connector::direct();
     for (from, to) in &routes {
         connector = connector.route(*from, *to);
@@ -111,13 +101,7 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
         })?),
         None => None,
     };
-    let (env, server) = environment(
-        &a.resolver,
-        a.trust_anchor.as_ref(),
-        a.trust_ad,
-        a.timeout,
-        &a.route,
-    )?;
+    let (env, server) = environment(&a.dns, a.timeout, &a.route)?;
     let step = Duration::from_secs(a.timeout.max(1));
     let options = Options {
         port: a.port,

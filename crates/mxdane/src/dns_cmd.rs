@@ -10,7 +10,7 @@ use mxdane_dns::plan::{self, HostPlan, LookupReport, Plan, Request};
 use mxdane_dns::rdata::type_name;
 use mxdane_dns::transport::{parse_server, resolv_conf_server};
 use mxdane_dns::{
-    Name, NetTransport, Resolver, TrustedAdResolver, UnboundResolver, iana_root_anchors,
+    Name, NetTransport, Resolver, TrustedAdResolver, UnboundResolver, Upstream, iana_root_anchors,
     parse_trust_anchors,
 };
 use serde_json::{Value, json};
@@ -28,69 +28,104 @@ pub(crate) struct DnsArgs {
     /// Treat DESTINATION as a host (a configured next hop): no MX lookup.
     #[arg(long)]
     host: bool,
-    /// Trust anchors in zone-file form (DS or DNSKEY records) instead of the IANA root KSKs.
-    #[arg(long, value_name = "FILE")]
-    trust_anchor: Option<PathBuf>,
-    /// The recursive resolver to ask (default: the first nameserver of /etc/resolv.conf).
-    /// IPv6 with a port is written [::1]:5353.
-    #[arg(long, value_name = "ADDR[:PORT]")]
-    resolver: Option<String>,
-    /// Trust the AD bit of a validating resolver on a loopback address instead of validating.
-    #[arg(long)]
-    trust_ad: bool,
-    /// Seconds to wait for each DNS response.
+    #[command(flatten)]
+    dns: ResolverArgs,
+    /// Seconds to wait for each DNS lookup step.
     #[arg(long, default_value_t = 3, value_name = "SECONDS")]
     timeout: u64,
 }
 
-/// The resolver the options ask for, and the server it talks to.
+/// How DNS is resolved: the same flags for `dns`, `check` and `tlsa verify --host`.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ResolverArgs {
+    /// Trust anchors in zone-file form (DS or DNSKEY records) instead of the IANA root KSKs.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) trust_anchor: Option<PathBuf>,
+    /// The recursive resolver to forward to (default: the first nameserver of
+    /// /etc/resolv.conf); libunbound validates its answers here. IPv6 with a port is written
+    /// [::1]:5353.
+    #[arg(long, value_name = "ADDR[:PORT]", conflicts_with = "recursive")]
+    pub(crate) resolver: Option<String>,
+    /// Trust the AD bit of a validating resolver on a loopback address instead of validating.
+    #[arg(long, conflicts_with = "recursive")]
+    pub(crate) trust_ad: bool,
+    /// Resolve from the root servers with no upstream resolver (libunbound iterates and
+    /// validates): for hosts whose resolver is broken or untrusted, and for surveys.
+    #[arg(long)]
+    pub(crate) recursive: bool,
+    /// With --recursive: a root hints file (private roots, labs) instead of the built-in root
+    /// servers.
+    #[arg(long, value_name = "FILE", requires = "recursive")]
+    pub(crate) root_hints: Option<PathBuf>,
+}
+
+/// The resolver the options ask for, and how to name it in reports (its address, or
+/// `root servers` when iterating).
 pub(crate) fn resolver(
-    resolver: &Option<String>,
-    trust_anchor: Option<&PathBuf>,
-    trust_ad: bool,
+    r: &ResolverArgs,
     timeout: u64,
-) -> Result<(Arc<dyn Resolver>, std::net::SocketAddr), Failure> {
-    let server = match resolver {
+) -> Result<(Arc<dyn Resolver>, String), Failure> {
+    let step = Duration::from_secs(timeout.max(1));
+    let anchors = || -> Result<_, Failure> {
+        match &r.trust_anchor {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
+                parse_trust_anchors(&text).map_err(|e| Failure(format!("{}: {e}", path.display())))
+            }
+            None => Ok(iana_root_anchors()),
+        }
+    };
+    if r.recursive {
+        let root_hints = match &r.root_hints {
+            Some(p) => {
+                std::fs::metadata(p)
+                    .map_err(|e| Failure(format!("{}: cannot read: {e}", p.display())))?;
+                Some(p.display().to_string())
+            }
+            None => None,
+        };
+        let label = root_hints.as_ref().map_or_else(
+            || "root servers".to_owned(),
+            |h| format!("root servers of {h}"),
+        );
+        let ctx = UnboundResolver::context(&Upstream::Recursive { root_hints }, &anchors()?, None)
+            .map_err(Failure)?;
+        return Ok((
+            Arc::new(UnboundResolver::new(Arc::new(ctx), step, &label)),
+            label,
+        ));
+    }
+    let server = match &r.resolver {
         Some(text) => parse_server(text).map_err(Failure)?,
         None => {
             let conf = std::fs::read_to_string("/etc/resolv.conf").map_err(|e| {
                 Failure(format!(
-                    "/etc/resolv.conf: cannot read ({e}); give --resolver ADDR[:PORT]"
+                    "/etc/resolv.conf: cannot read ({e}); give --resolver ADDR[:PORT] or --recursive"
                 ))
             })?;
             resolv_conf_server(&conf).ok_or_else(|| {
-                Failure("/etc/resolv.conf names no nameserver: give --resolver ADDR[:PORT]".into())
+                Failure(
+                    "/etc/resolv.conf names no nameserver: give --resolver ADDR[:PORT] or --recursive"
+                        .into(),
+                )
             })?
         }
     };
-    let transport = Arc::new(NetTransport::new(
-        server,
-        Duration::from_secs(timeout.max(1)),
-    ));
-    let resolver: Arc<dyn Resolver> = if trust_ad {
-        if trust_anchor.is_some() {
+    let resolver: Arc<dyn Resolver> = if r.trust_ad {
+        if r.trust_anchor.is_some() {
             return Err(Failure(
                 "--trust-anchor has no effect with --trust-ad (the resolver validates): drop one"
                     .into(),
             ));
         }
-        Arc::new(TrustedAdResolver::new(transport).map_err(Failure)?)
-    } else {
-        let anchors = match trust_anchor {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
-                parse_trust_anchors(&text)
-                    .map_err(|e| Failure(format!("{}: {e}", path.display())))?
-            }
-            None => iana_root_anchors(),
-        };
         Arc::new(
-            UnboundResolver::forwarding(server, &anchors, Duration::from_secs(timeout.max(1)))
-                .map_err(Failure)?,
+            TrustedAdResolver::new(Arc::new(NetTransport::new(server, step))).map_err(Failure)?,
         )
+    } else {
+        Arc::new(UnboundResolver::forwarding(server, &anchors()?, step).map_err(Failure)?)
     };
-    Ok((resolver, server))
+    Ok((resolver, server.to_string()))
 }
 
 pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u8, Failure> {
@@ -105,7 +140,7 @@ pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u
             "the destination is the root name: give a domain".into(),
         ));
     }
-    let (resolver, server) = resolver(&a.resolver, a.trust_anchor.as_ref(), a.trust_ad, a.timeout)?;
+    let (resolver, server) = resolver(&a.dns, a.timeout)?;
     let request = Request {
         destination,
         port: a.port,
@@ -113,14 +148,14 @@ pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u
     };
     let p = crate::block_on(plan::plan(resolver.as_ref(), &request))?;
     if json_out {
-        let v = to_json(&p, resolver.mode(), &server.to_string());
+        let v = to_json(&p, resolver.mode(), &server);
         crate::say!(
             out,
             "{}",
             serde_json::to_string_pretty(&v).map_err(|e| Failure(e.to_string()))?
         );
     } else {
-        print_text(&p, resolver.mode(), &server.to_string(), out)?;
+        print_text(&p, resolver.mode(), &server, out)?;
     }
     Ok(u8::from(p.outcome != plan::Outcome::Deliverable))
 }

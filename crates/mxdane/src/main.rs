@@ -167,16 +167,9 @@ struct VerifyArgs {
     /// The SMTP port of the TLSA owner name (with --host).
     #[arg(long, default_value_t = 25)]
     port: u16,
-    /// The recursive resolver (with --host).
-    #[arg(long, value_name = "ADDR[:PORT]")]
-    resolver: Option<String>,
-    /// Trust anchors in zone-file form (with --host).
-    #[arg(long, value_name = "FILE")]
-    trust_anchor: Option<PathBuf>,
-    /// Trust the AD bit of a loopback resolver (with --host).
-    #[arg(long)]
-    trust_ad: bool,
-    /// Seconds for each DNS response (with --host).
+    #[command(flatten)]
+    dns: dns_cmd::ResolverArgs,
+    /// Seconds for each DNS lookup step (with --host).
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     timeout: u64,
     /// Send DNS connections for ADDR:PORT to ADDR2:PORT2 (labs and staging). Repeatable.
@@ -607,13 +600,7 @@ fn gate(
 ) -> Result<u8, Failure> {
     let host_name = mxdane_dns::Name::try_parse(host)
         .map_err(|e| Failure(format!("--host \"{host}\" is not a valid host name: {e}")))?;
-    let (env, _) = check_cmd::environment(
-        &a.resolver,
-        a.trust_anchor.as_ref(),
-        a.trust_ad,
-        a.timeout,
-        &a.route,
-    )?;
+    let (env, _) = check_cmd::environment(&a.dns, a.timeout, &a.route)?;
     let request = mxdane_dns::plan::Request {
         destination: host_name,
         port: a.port,

@@ -212,6 +212,45 @@ fn d16_bad_input_is_named() {
             run.stderr
         );
     }
+    // --recursive iterates from the root servers itself: no --resolver, no --trust-ad; and
+    // --root-hints only with it (clap's usage errors, exit 2).
+    for args in [
+        vec![
+            "dns",
+            "--recursive",
+            "--resolver",
+            "127.0.0.1",
+            "example.test",
+        ],
+        vec!["dns", "--recursive", "--trust-ad", "example.test"],
+        vec!["dns", "--root-hints", "/etc/hosts", "example.test"],
+    ] {
+        let run = mxdane(&args, "");
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stdout);
+        assert!(
+            run.stderr.contains("--recursive") || run.stderr.contains("--root-hints"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let missing_hints = mxdane(
+        &[
+            "dns",
+            "--recursive",
+            "--root-hints",
+            "/nonexistent/hints",
+            "example.test",
+        ],
+        "",
+    );
+    assert_eq!(missing_hints.code, 2, "{}", missing_hints.stdout);
+    assert!(
+        missing_hints
+            .stderr
+            .contains("/nonexistent/hints: cannot read"),
+        "{}",
+        missing_hints.stderr
+    );
     let unreachable = mxdane(
         &[
             "dns",

@@ -9,7 +9,9 @@
 //! the middle reachable on port 25 of the MX addresses (192.0.2.x and 2001:db8::x, added to the
 //! namespace's loopback), except 192.0.2.30, where a real Postfix smtpd with an RSA and an
 //! ECDSA chain answers. Every scenario of `mxdane::demo::VERDICTS` (except the lab-only ones)
-//! goes through `mxdane check --json` with the validating mode (libunbound in-process) and with `--trust-ad`, each
+//! goes through `mxdane check --json` with the validating mode (libunbound in-process,
+//! forwarding to Unbound), with `--recursive` (libunbound iterating from the lab root) and with
+//! `--trust-ad`, each
 //! host through `posttls-finger -l dane`, and each DANE host whose TLSA base is its own name
 //! through `ldns-dane` (chain fetched with `openssl s_client -starttls smtp`). Disagreements fail the run unless listed in
 //! tests/interop/divergences.txt.
@@ -315,6 +317,7 @@ fn inner() {
             .contains("192.0.2.1")
     });
     let ta = exported.trust_anchor.display().to_string();
+    let hints = dir.join("root.hints").display().to_string();
     // posttls-finger reads main.cf: a minimal one with DNSSEC lookups (DANE needs them).
     let postfix = dir.join("postfix");
     std::fs::create_dir_all(&postfix).unwrap();
@@ -336,6 +339,7 @@ fn inner() {
     let mut failures = Vec::new();
     let mut rows = Vec::new();
     let mut posttls_checked = 0;
+    let mut recursive_checked = 0;
     let mut ldns_checked = 0;
     for (domain, want) in mxdane::demo::VERDICTS {
         if mxdane::demo::LAB_ONLY.contains(domain) {
@@ -363,11 +367,30 @@ fn inner() {
             "--timeout",
             "5",
         ]);
-        let (vv, va) = (
+        // --recursive: libunbound iterates from the lab root itself (no upstream at all).
+        let (code_r, recursive) = mxdane(&[
+            "--json",
+            "check",
+            &d,
+            "--recursive",
+            "--root-hints",
+            &hints,
+            "--trust-anchor",
+            &ta,
+            "--timeout",
+            "5",
+        ]);
+        let (vv, va, vr) = (
             validating["verdict"].as_str().unwrap_or("?"),
             trusted["verdict"].as_str().unwrap_or("?"),
+            recursive["verdict"].as_str().unwrap_or("?"),
         );
-        for (mode, verdict, code) in [("validating", vv, code_v), ("trusted-ad", va, code_a)] {
+        recursive_checked += 1;
+        for (mode, verdict, code) in [
+            ("validating", vv, code_v),
+            ("trusted-ad", va, code_a),
+            ("recursive", vr, code_r),
+        ] {
             if verdict != want.name() && !listed(&format!("{domain} mxdane-{mode} ")) {
                 failures.push(format!(
                     "{domain}: mxdane {mode} says {verdict}, the lab says {} ({})",
@@ -571,7 +594,7 @@ fn inner() {
             }
         }
         rows.push(format!(
-            "{domain:10} lab {:9} validating {vv:9} trusted-ad {va:9} posttls-finger {}",
+            "{domain:10} lab {:9} validating {vv:9} recursive {vr:9} trusted-ad {va:9} posttls-finger {}",
             want.name(),
             posttls.join(" ")
         ));
@@ -581,8 +604,13 @@ fn inner() {
         println!("  {r}");
     }
     println!(
-        "  {} scenarios, {posttls_checked} posttls-finger runs, {ldns_checked} ldns-dane runs",
+        "  {} scenarios, {posttls_checked} posttls-finger runs, {ldns_checked} ldns-dane runs, {recursive_checked} mxdane --recursive runs",
         rows.len()
+    );
+    assert_eq!(
+        recursive_checked,
+        rows.len(),
+        "every scenario ran --recursive"
     );
     drop(daemons);
     drop(forwarders);
