@@ -431,7 +431,7 @@ fn is_ip_literal(name: &Name) -> bool {
 fn shuffle<T>(items: &mut [T]) {
     for i in (1..items.len()).rev() {
         let mut b = [0u8; 4];
-        if aws_lc_rs::rand::fill(&mut b).is_err() {
+        if getrandom::getrandom(&mut b).is_err() {
             return;
         }
         let j = usize::try_from(u32::from_be_bytes(b)).unwrap_or(0) % (i + 1);

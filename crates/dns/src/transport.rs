@@ -174,7 +174,7 @@ fn deadline_after(timeout: Duration) -> Instant {
 
 fn random_id() -> u16 {
     let mut b = [0u8; 2];
-    if aws_lc_rs::rand::fill(&mut b).is_err() {
+    if getrandom::getrandom(&mut b).is_err() {
         return 0x4d58;
     }
     u16::from_be_bytes(b)

@@ -123,12 +123,9 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
         dns_deadline: step.saturating_mul(10),
         ..Options::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure(format!("cannot start the async runtime: {e}")))?;
-    let report = runtime.block_on(check::check(env, destination, options));
+    // One thread is plenty for one domain (the work is waiting), and every thread that makes
+    // TLS key shares pays for seeding its own random generator.
+    let report = crate::block_on(check::check(env, destination, options))?;
     if json_out {
         let v = to_json(&report, &server.to_string());
         crate::say!(
