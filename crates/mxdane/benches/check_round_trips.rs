@@ -215,8 +215,13 @@ fn main() {
         );
     }
     println!("targets: warm <= 9 round trips, cold <= 18, CPU per one-host domain <= 20 ms");
-    println!("\nas users run it: one mxdane process per domain (cold cache, process start included)");
-    println!("{:<12} {:>8} {:>12} {:>14}", "domain", "verdict", "wall (RTT)", "CPU/process");
+    println!(
+        "\nas users run it: one mxdane process per domain (cold cache, process start included)"
+    );
+    println!(
+        "{:<12} {:>8} {:>12} {:>14}",
+        "domain", "verdict", "wall (RTT)", "CPU/process"
+    );
     for domain in ["ee.test.", "bench.test."] {
         let runs: Vec<(f64, f64, String)> = (0..3).map(|_| cli(&lab, domain)).collect();
         let verdict = runs[0].2.clone();
