@@ -404,6 +404,25 @@ pub async fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
     done(outcome, reason, hosts, limits)
 }
 
+/// [`plan`] on a runtime of its own, for code outside async contexts (tools, tests). Never call
+/// it inside a tokio runtime: it would block that runtime's thread.
+pub fn plan_blocking(resolver: &dyn Resolver, request: &Request) -> Plan {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(plan(resolver, request)),
+        Err(e) => Plan {
+            request: request.clone(),
+            mx: None,
+            outcome: Outcome::Defer,
+            reason: format!("cannot start a runtime for the lookups: {e}"),
+            hosts: Vec::new(),
+            limits: Vec::new(),
+        },
+    }
+}
+
 /// Asks A, AAAA and TLSA of every host at once and forgets the answers: the lookups of the
 /// plan that follow find them in the resolver's cache, so all hosts' addresses and TLSA
 /// records cost one round trip together instead of three per host. The TLSA question goes out

@@ -104,14 +104,14 @@ fn refused(r: &dyn Resolver, qname: &str, qtype: u16, what: &str) {
 /// The destination must be deferred with no host to try, never planned as deliverable without
 /// DANE, never "no such domain" or "null MX".
 fn deferred(r: &dyn Resolver, domain: &str, what: &str) {
-    let p = block(plan::plan(
+    let p = plan::plan_blocking(
         r,
         &Request {
             destination: name(domain),
             port: 25,
             host: false,
         },
-    ));
+    );
     assert_eq!(p.outcome, Outcome::Defer, "{what}: {domain}: {}", p.reason);
     assert!(
         p.hosts
@@ -178,14 +178,14 @@ fn d18_control_without_the_man_in_the_middle_everything_is_secure() {
             format!("3 1 1 {DIGEST}"),
             "{tlsa}: the explicit record, not the wildcard's"
         );
-        let p = block(plan::plan(
+        let p = plan::plan_blocking(
             &r,
             &Request {
                 destination: name(d),
                 port: 25,
                 host: false,
             },
-        ));
+        );
         assert_eq!(p.outcome, Outcome::Deliverable, "{d}: {}", p.reason);
         assert_eq!(p.hosts[0].decision, Decision::Dane, "{d}");
     }
@@ -484,13 +484,4 @@ fn d18_unbound_control_is_secure() {
             .unwrap();
         assert_eq!(*l.status(), Status::Secure, "{d}");
     }
-}
-
-/// Runs a future to completion on a runtime of its own (the plan is asynchronous).
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }

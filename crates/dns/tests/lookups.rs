@@ -175,19 +175,10 @@ fn both_modes_agree_on_the_every_knob_world() {
         };
         let plans: Vec<Plan> = modes
             .iter()
-            .map(|r| block(plan::plan(r.as_ref(), &request)))
+            .map(|r| plan::plan_blocking(r.as_ref(), &request))
             .collect();
         assert_eq!(view(&plans[0]), view(&plans[1]), "{}", zone.apex);
         compared += 1;
     }
     assert!(compared >= 10);
-}
-
-/// Runs a future to completion on a runtime of its own (the plan is asynchronous).
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }

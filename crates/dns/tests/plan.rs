@@ -129,14 +129,14 @@ fn resolvers() -> Vec<Box<dyn Resolver>> {
 }
 
 fn plan_in(r: &dyn Resolver, destination: &str, port: u16, host: bool) -> Plan {
-    block(plan::plan(
+    plan::plan_blocking(
         r,
         &Request {
             destination: Name::parse(destination),
             port,
             host,
         },
-    ))
+    )
 }
 
 /// Runs `check` on the plan in both modes.
@@ -548,13 +548,4 @@ fn d19_f7_mx_hosts_and_addresses_are_bounded_and_the_bound_is_named() {
     )
     .unwrap();
     assert!(plan_in(&r2, "one.test.", 25, false).limits.is_empty());
-}
-
-/// Runs a future to completion on a runtime of its own (the plan is asynchronous).
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
