@@ -224,8 +224,14 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
         port: options.port,
         host: options.host,
     };
-    let planning = plan::plan(env.resolver.as_ref(), &request);
-    let plan = match tokio::time::timeout(options.dns_deadline, planning).await {
+    // Beside the plan: can our own resolver give a validated root DNSKEY at all? If not, every
+    // answer below is suspect and the truth is "unknown", not a verdict about the domain.
+    let root = Name::root();
+    let planning = futures_util::future::join(
+        plan::plan(env.resolver.as_ref(), &request),
+        env.resolver.lookup(&root, rtype::DNSKEY),
+    );
+    let (plan, root_key) = match tokio::time::timeout(options.dns_deadline, planning).await {
         Ok(p) => p,
         Err(_) => {
             let why = format!(
@@ -317,7 +323,37 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
         verdict: Verdict::Ok,
     };
     judge(&mut report, &options);
+    if let Some(why) = resolver_broken(&root_key, env.resolver.mode()) {
+        report.critical.insert(0, why);
+        report.verdict = Verdict::Unknown;
+    }
     report
+}
+
+/// Why the resolver cannot be trusted to judge anything, if it cannot: the root DNSKEY lookup
+/// fails or is bogus (every chain of trust starts there), or, in trusted-AD mode, the resolver
+/// does not validate it. (In validating mode an insecure root DNSKEY is fine: the trust anchor
+/// may be for another zone.)
+fn resolver_broken(
+    root_key: &Result<mxdane_dns::Lookup, mxdane_dns::LookupError>,
+    mode: &str,
+) -> Option<String> {
+    let hint = "fix the resolver, or choose another with --resolver or --recursive";
+    match root_key {
+        Err(e) => Some(format!(
+            "our resolver cannot look up the root DNSKEY ({e}): the checker cannot tell; {hint}"
+        )),
+        Ok(l) if matches!(l.status(), Status::Bogus(_) | Status::Indeterminate(_)) => {
+            Some(format!(
+                "our resolver gives a root DNSKEY that does not validate ({}): the checker cannot tell; {hint}",
+                l.status()
+            ))
+        }
+        Ok(l) if mode == "trusted-ad" && *l.status() != Status::Secure => Some(format!(
+            "the --trust-ad resolver does not validate (no AD bit on the root DNSKEY): the checker cannot tell; {hint}"
+        )),
+        Ok(_) => None,
+    }
 }
 
 fn target(h: &HostPlan, filter: KeyFilter) -> Option<DaneTarget> {
@@ -513,6 +549,16 @@ fn judge(r: &mut CheckReport, options: &Options) {
         Outcome::NullMx => warn.push("the domain accepts no mail (null MX)".into()),
         _ => {}
     }
+    // Mail that cannot be delivered is never ok: no host of the destination can be tried.
+    if r.plan.outcome == Outcome::Defer
+        && !r.hosts.is_empty()
+        && r.hosts.iter().all(|h| h.plan.decision == Decision::Skip)
+    {
+        crit.push(format!(
+            "no host can be tried: mail to {} is deferred ({})",
+            r.plan.request.destination, r.plan.reason
+        ));
+    }
     let any_dane = r.hosts.iter().any(|h| h.plan.decision == Decision::Dane);
     let any_lookup_ok = r.hosts.iter().any(|h| !h.plan.addresses.is_empty());
     if !any_dane && r.plan.outcome == Outcome::Deliverable {
@@ -546,14 +592,13 @@ fn judge(r: &mut CheckReport, options: &Options) {
             }
             _ => {}
         }
+        // A host that cannot be tried (its name does not exist, its address lookups fail or
+        // are bogus): mail for it waits or goes elsewhere.
+        if h.plan.decision == Decision::Skip && h.plan.addresses.is_empty() {
+            warn.push(format!("{name}: cannot be tried: {}", h.plan.reason));
+        }
         for l in &h.plan.lookups {
             if let Ok(look) = &l.result {
-                if matches!(look.status(), Status::Bogus(_)) && l.qtype != rtype::TLSA {
-                    warn.push(format!(
-                        "{name}: {} lookup is bogus: the host is skipped",
-                        mxdane_dns::rdata::type_name(l.qtype)
-                    ));
-                }
                 if let Some(e) = look.expires().filter(|e| *e < soon_unix) {
                     warn.push(format!(
                         "{}: the {} RRSIG expires at {}",

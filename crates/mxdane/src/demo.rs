@@ -51,6 +51,9 @@ pub const DOMAINS: &[&str] = &[
     "bogusmx",
     "nullmx",
     "nosuch",
+    "nohost",
+    "halfhost",
+    "hostfail",
 ];
 
 /// Every demo domain and the verdict `mxdane check` must reach (README's verdict table).
@@ -82,6 +85,11 @@ pub const VERDICTS: &[(&str, Verdict)] = &[
     ("bogusmx", Verdict::Critical),
     ("nullmx", Verdict::Warning),
     ("nosuch", Verdict::Warning),
+    // Mail that cannot be delivered is never ok: no MX host can be tried (its name does not
+    // exist; its address lookup fails), or one of two cannot.
+    ("nohost", Verdict::Critical),
+    ("halfhost", Verdict::Warning),
+    ("hostfail", Verdict::Critical),
     ("abort", Verdict::Critical),
     ("subinsecure", Verdict::Warning),
     ("postfix", Verdict::Ok),
@@ -89,8 +97,9 @@ pub const VERDICTS: &[(&str, Verdict)] = &[
 ];
 
 /// Demo domains whose situation only the in-process lab can stage: the interop tier skips
-/// them. (`nsfail`: one authoritative server answering SERVFAIL for TLSA only.)
-pub const LAB_ONLY: &[&str] = &["nsfail"];
+/// them. (`nsfail`: one authoritative server answering SERVFAIL for TLSA only; `hostfail`:
+/// SERVFAIL for the host's addresses.)
+pub const LAB_ONLY: &[&str] = &["nsfail", "hostfail"];
 
 fn tlsa(cert: &TestCert, usage: Usage) -> String {
     let c = Certificate::from_der(cert.der()).expect("lab certificates parse");
@@ -321,6 +330,16 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
                 host(z, "192.0.2.26").sig_fault("@", rtype::MX, SigFault::Corrupt)
             })
             .zone("nullmx.test", |z| z.null_mx("@"))
+            // The only MX host does not exist.
+            .zone("nohost.test", |z| z.mx("@", 10, "mx"))
+            // The second MX host does not exist; the first works.
+            .zone("halfhost.test", |z| {
+                host(z, "192.0.2.31").mx("@", 20, "gone")
+            })
+            // The host's address lookups fail (SERVFAIL).
+            .zone("hostfail.test", |z| {
+                host(z, "192.0.2.32").server_fault(0, ServerFault::Servfail(rtype::A))
+            })
             // A dual RSA+ECDSA server with both keys pinned, and with only the ECDSA key.
             .zone("postfix.test", |z| {
                 z.mx("@", 10, "mx")
@@ -380,6 +399,8 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         ("192.0.2.27", abort.addr()),
         ("192.0.2.28", good.addr()),
         ("192.0.2.30", pfdual.addr()),
+        ("192.0.2.31", good.addr()),
+        ("192.0.2.32", good.addr()),
     ]
     .iter()
     .map(|(ip, to)| (smtp(ip), *to))

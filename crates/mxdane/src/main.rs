@@ -63,10 +63,11 @@ const CHECK_EXIT_CODES: &str = "\
 Exit status (monitoring-plugin convention, equal to the verdict):
   0  ok
   1  warning (nameservers disagree, expiring signatures or certificates, DANE not in
-     effect, an unreachable host while others work, TTLs outside advice)
+     effect, a host unreachable or not triable while others work, TTLs outside advice)
   2  critical (a DANE host fails on any address or algorithm, a bogus TLSA or MX lookup,
-     TLSA lookups failing while others work)
-  3  unknown (the checker cannot resolve or reach anything) or a usage error";
+     TLSA lookups failing while others work, no host can be tried at all)
+  3  unknown (the checker cannot tell: its resolver is unreachable, broken or does not
+     validate) or a usage error";
 
 #[derive(Subcommand, Debug)]
 enum TlsaCommand {

@@ -449,3 +449,64 @@ async fn d19_the_dns_phase_has_one_deadline() {
     // Negative: with the default deadline the same domain is checked normally.
     assert_eq!(run("ee").await.verdict, Verdict::Ok);
 }
+
+/// A resolver that answers NXDOMAIN to every question, the root DNSKEY included (bounded: at
+/// most 2000 answers or 60 s).
+fn nxdomain_for_everything() -> std::net::SocketAddr {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        for _ in 0..2000 {
+            let Ok((n, peer)) = socket.recv_from(&mut buf) else {
+                return;
+            };
+            if n < 12 {
+                continue;
+            }
+            let mut r = buf[..n].to_vec();
+            r[2] |= 0x80; // QR
+            r[3] = (r[3] & 0xf0) | 3; // NXDOMAIN
+            let _ = socket.send_to(&r, peer);
+        }
+    });
+    addr
+}
+
+// Issue 13: a broken local resolver is "unknown: our resolver is broken", not a CRITICAL for
+// the domain (a monitoring host would page for every domain at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_resolver_is_unknown_not_critical() {
+    let anchors = mxdane_dns::parse_trust_anchors(&lab().world.trust_anchor_text()).unwrap();
+    let broken = mxdane_dns::UnboundResolver::forwarding(
+        nxdomain_for_everything(),
+        &anchors,
+        Duration::from_secs(3),
+    )
+    .unwrap();
+    let mut env = lab().env.clone();
+    env.resolver = std::sync::Arc::new(broken);
+    let r = check::check(env, Name::parse("ee.test."), options()).await;
+    assert_eq!(r.verdict, Verdict::Unknown, "{:?}", r.critical);
+    assert!(r.critical[0].contains("root DNSKEY"), "{:?}", r.critical);
+    // A --trust-ad resolver that does not validate (no AD bit): unknown too.
+    let plain = mxdane_lab::dns::server::DnsServer::recursive(lab().world.clone()).unwrap();
+    let no_ad = mxdane_dns::TrustedAdResolver::new(std::sync::Arc::new(
+        mxdane_dns::NetTransport::new(plain.addr(), Duration::from_secs(2)),
+    ))
+    .unwrap();
+    let mut env = lab().env.clone();
+    env.resolver = std::sync::Arc::new(no_ad);
+    let r = check::check(env, Name::parse("ee.test."), options()).await;
+    assert_eq!(r.verdict, Verdict::Unknown, "{:?}", r.critical);
+    assert!(
+        r.critical[0].contains("does not validate"),
+        "{:?}",
+        r.critical
+    );
+    // Negative: the lab's resolver is sound, and the same domain is ok.
+    assert_eq!(run("ee").await.verdict, Verdict::Ok);
+}
