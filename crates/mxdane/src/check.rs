@@ -509,7 +509,11 @@ pub async fn nameserver_answers(env: &Environment, h: &HostPlan, port: u16) -> V
 
 fn judge(r: &mut CheckReport, options: &Options) {
     let now = OffsetDateTime::now_utc();
-    let soon = now + time::Duration::days(i64::from(options.expiry_days));
+    // A window past what the calendar holds (a library caller's huge expiry_days) ends at its
+    // last day.
+    let soon = now
+        .checked_add(time::Duration::days(i64::from(options.expiry_days)))
+        .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc());
     let soon_unix = u32::try_from(soon.unix_timestamp()).unwrap_or(u32::MAX);
     let (mut crit, mut warn) = (Vec::new(), Vec::new());
     // The resolver itself is unusable: unknown.

@@ -42,8 +42,9 @@ pub(crate) struct CheckArgs {
     /// Also judge every chain at this time (RFC 3339): will it still verify then?
     #[arg(long, value_name = "RFC3339_TIME")]
     at: Option<String>,
-    /// Warn about signatures and certificates that expire within this many days.
-    #[arg(long, default_value_t = 7, value_name = "N")]
+    /// Warn about signatures and certificates that expire within this many days (0 to 3650).
+    #[arg(long, default_value_t = 7, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=3650))]
     expiry_days: u32,
     /// Send connections for ADDR:PORT to ADDR2:PORT2 instead (SMTP and authoritative DNS;
     /// for labs and staging). Repeatable.

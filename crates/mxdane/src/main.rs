@@ -216,7 +216,9 @@ fn main() -> ExitCode {
         }
     };
     let is_check = matches!(cli.command, Command::Check(_));
-    let mut out = io::stdout().lock();
+    // The whole output is made first and written last: the exit status is the verdict's
+    // whether or not anyone still reads standard output (`mxdane check ... | head -1`).
+    let mut out: Vec<u8> = Vec::new();
     let result = match &cli.command {
         Command::Tlsa(TlsaCommand::Generate(a)) => generate(a, cli.json, &mut out),
         Command::Tlsa(TlsaCommand::Lint(a)) => lint(a, cli.json, &mut out),
@@ -225,13 +227,19 @@ fn main() -> ExitCode {
         Command::Check(a) => check_cmd::run(a, cli.json, &mut out),
         Command::Lab(LabCommand::Demo) => check_cmd::demo(cli.json, &mut out),
     };
-    match result.and_then(|code| out.flush().map(|()| code).map_err(Failure::from_io)) {
-        Ok(code) => ExitCode::from(code),
-        Err(Failure(msg)) if msg == BROKEN_PIPE => ExitCode::SUCCESS,
-        Err(Failure(msg)) => {
-            eprintln!("mxdane: {msg}");
-            ExitCode::from(if is_check { 3 } else { 2 })
-        }
+    let written = {
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(&out).and_then(|()| stdout.flush())
+    };
+    let failed = |msg: String| {
+        eprintln!("mxdane: {msg}");
+        ExitCode::from(if is_check { 3 } else { 2 })
+    };
+    match (result, written) {
+        (Err(Failure(msg)), _) => failed(msg),
+        (Ok(code), Ok(())) => ExitCode::from(code),
+        (Ok(code), Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(code),
+        (Ok(_), Err(e)) => failed(format!("cannot write output: {e}")),
     }
 }
 
@@ -260,8 +268,29 @@ pub(crate) use say;
 mod check_cmd;
 mod dns_cmd;
 
+/// The most an input file (certificates, keys, zone text) may hold: far more than any real
+/// one, and `/dev/zero` or a mistaken path cannot exhaust memory.
+const MAX_INPUT: u64 = 16 * 1024 * 1024;
+
+/// Reads at most [`MAX_INPUT`] octets from `r`; more is an error naming the limit.
+fn read_capped(label: &str, r: impl io::Read) -> Result<Vec<u8>, Failure> {
+    let mut buf = Vec::new();
+    io::Read::read_to_end(&mut io::Read::take(r, MAX_INPUT + 1), &mut buf)
+        .map_err(|e| Failure(format!("{label}: cannot read: {e}")))?;
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(Failure(format!(
+            "{label}: more than {} MiB: not a certificate, key or zone file",
+            MAX_INPUT / (1024 * 1024)
+        )));
+    }
+    Ok(buf)
+}
+
 fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))
+    let label = path.display().to_string();
+    let file =
+        std::fs::File::open(path).map_err(|e| Failure(format!("{label}: cannot read: {e}")))?;
+    read_capped(&label, file)
 }
 
 fn read_input(path: &Path) -> Result<Material, Failure> {
@@ -389,10 +418,7 @@ fn read_records(
 }
 
 fn read_stdin() -> Result<Vec<u8>, Failure> {
-    let mut buf = Vec::new();
-    io::Read::read_to_end(&mut io::stdin(), &mut buf)
-        .map_err(|e| Failure(format!("<stdin>: cannot read: {e}")))?;
-    Ok(buf)
+    read_capped("<stdin>", io::stdin())
 }
 
 /// Records given by hand must have data of the right length for their matching type.

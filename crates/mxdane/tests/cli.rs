@@ -583,3 +583,48 @@ fn help_documents_exit_codes() {
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("Exit status:"), "{}", run.stdout);
 }
+
+/// Issue 13: the exit status is the verdict's even when nobody reads standard output (a pipe
+/// closed early, as `mxdane ... | head -0` does): a mismatch still exits 1, not 0. And input
+/// that never ends (`/dev/zero`) is refused at a size cap instead of exhausting memory.
+#[test]
+fn exit_status_does_not_depend_on_stdout_and_inputs_are_capped() {
+    use std::process::{Command, Stdio};
+    let chain = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/fullchain.pem");
+    let zeros = format!("3 1 1 {}", "00".repeat(32));
+    let args = [
+        "tlsa",
+        "verify",
+        "--chain",
+        chain,
+        "--name",
+        "mail.example.com",
+        "--tlsa",
+        zeros.as_str(),
+    ];
+    // With stdout read: no record matches, exit 1.
+    assert_eq!(mxdane(&args, "").code, 1);
+    // With stdout closed before mxdane writes: still 1.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mxdane"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Numbers out of range are usage errors, not panics (check: unknown, 3).
+    let days = mxdane(&["check", "example.test", "--expiry-days", "3000000"], "");
+    assert_eq!(days.code, 3, "{}", days.stderr);
+    assert!(days.stderr.contains("0..=3650"), "{}", days.stderr);
+    let zero = mxdane(&["tlsa", "lint", "/dev/zero"], "");
+    assert_eq!(zero.code, 2);
+    assert!(zero.stderr.contains("more than 16 MiB"), "{}", zero.stderr);
+}
