@@ -322,11 +322,10 @@ fn generate(a: &GenerateArgs, json: bool, out: &mut impl Write) -> Result<u8, Fa
         }
     }
     for path in &a.cert {
-        let mut certs = read_certificates(path)?.into_iter();
-        if let Some(leaf) = certs.next() {
-            inputs.leaves.push((path.display().to_string(), leaf));
-        }
-        inputs.issuers.extend(certs);
+        let (leaf, issuers) = mxdane_tlsa::generate::split_leaf(read_certificates(path)?)
+            .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+        inputs.leaves.push((path.display().to_string(), leaf));
+        inputs.issuers.extend(issuers);
     }
     for path in &a.chain {
         inputs.issuers.extend(read_certificates(path)?);

@@ -628,3 +628,71 @@ fn exit_status_does_not_depend_on_stdout_and_inputs_are_capped() {
     assert_eq!(zero.code, 2);
     assert!(zero.stderr.contains("more than 16 MiB"), "{}", zero.stderr);
 }
+
+// Issue 13: `tlsa generate --cert chain.pem` (CA certificates only) is refused instead of
+// pinning the intermediate's key as "current"; a full chain in reverse order still pins the
+// server's own key.
+#[test]
+fn generate_never_pins_a_ca_as_current() {
+    use mxdane_lab::certs::{KeyAlg, Pki};
+    let dir = scratch("generate-order");
+    let pki = Pki::new(KeyAlg::EcdsaP256, "mail.example.com");
+    let chain = write(
+        &dir,
+        "chain.pem",
+        format!("{}{}", pki.intermediate.pem(), pki.root.pem()),
+    );
+    let run = mxdane(
+        &[
+            "tlsa",
+            "generate",
+            "--cert",
+            &chain,
+            "--host",
+            "mail.example.com",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("only CA certificates"),
+        "{}",
+        run.stderr
+    );
+    let reversed = write(
+        &dir,
+        "reversed.pem",
+        format!(
+            "{}{}{}",
+            pki.root.pem(),
+            pki.intermediate.pem(),
+            pki.leaf.pem()
+        ),
+    );
+    let run = mxdane(
+        &[
+            "tlsa",
+            "generate",
+            "--cert",
+            &reversed,
+            "--host",
+            "mail.example.com",
+            "--preset",
+            "current",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let leaf = mxdane_tlsa::read_material(pki.leaf.pem().as_bytes())
+        .unwrap()
+        .certificates[0]
+        .clone();
+    let want = mxdane_tlsa::association_data(
+        mxdane_tlsa::Subject::Certificate(&leaf),
+        mxdane_tlsa::Selector::Spki,
+        mxdane_tlsa::MatchingType::Sha256,
+    )
+    .unwrap();
+    let hex: String = want.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(run.stdout.contains(&hex), "{}", run.stdout);
+}

@@ -56,6 +56,42 @@ pub struct Inputs {
     pub next_keys: Vec<(String, PublicKey)>,
 }
 
+/// Finds the server's own certificate in the certificates of one file, whatever their order:
+/// the one end-entity certificate (no CA basic constraint), or a lone self-signed certificate
+/// (self-signed server certificates often carry `CA:TRUE`). The others are its issuers. A file
+/// of CA certificates only (certbot's `chain.pem`) or with several end-entity certificates is
+/// an error that says so: pinning a CA key as the "current" `3 1 1` breaks delivery.
+pub fn split_leaf(certs: Vec<Certificate>) -> Result<(Certificate, Vec<Certificate>), String> {
+    let end_entities: Vec<usize> = (0..certs.len()).filter(|i| !certs[*i].is_ca()).collect();
+    let leaf = match end_entities.as_slice() {
+        [i] => *i,
+        [] if certs.len() == 1 && certs[0].is_self_issued() => 0,
+        [] => {
+            return Err(format!(
+                "holds only CA certificates ({}): it looks like a chain file; give the server's own certificate (e.g. cert.pem or fullchain.pem), and the chain with --chain",
+                certs
+                    .iter()
+                    .map(|c| format!("\"{}\"", c.subject()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        many => {
+            return Err(format!(
+                "holds {} end-entity certificates ({}): give one server certificate per --cert",
+                many.len(),
+                many.iter()
+                    .map(|i| format!("\"{}\"", certs[*i].subject()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    };
+    let mut rest = certs;
+    let leaf = rest.remove(leaf);
+    Ok((leaf, rest))
+}
+
 /// The shape of records to produce: usage 3 variants go to current and next keys, usage 2
 /// variants to issuers.
 pub type Variant = (Usage, Selector, MatchingType);

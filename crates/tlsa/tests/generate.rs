@@ -197,3 +197,44 @@ fn t11_current_key_given_as_next_key_is_not_a_rollover() {
         p.notes
     );
 }
+
+fn certs_of(pems: &[String]) -> Vec<mxdane_tlsa::Certificate> {
+    read_material(pems.concat().as_bytes())
+        .unwrap()
+        .certificates
+}
+
+// Issue 13: the "current" certificate is found by basic constraints, not by its place in the
+// file; a chain file of CA certificates is refused, never pinned as the current `3 1 1`.
+#[test]
+fn t11_the_leaf_is_found_in_any_order_and_a_ca_is_never_current() {
+    use mxdane_tlsa::generate::split_leaf;
+    let pki = Pki::new(KeyAlg::EcdsaP256, "mx.example.test");
+    let (leaf, root, inter) = (pki.leaf.pem(), pki.root.pem(), pki.intermediate.pem());
+    for order in [
+        vec![leaf.clone(), inter.clone(), root.clone()],
+        vec![root.clone(), inter.clone(), leaf.clone()],
+        vec![inter.clone(), leaf.clone()],
+    ] {
+        let (current, issuers) = split_leaf(certs_of(&order)).unwrap();
+        assert_eq!(current.spki_der(), pki.leaf.spki_der().as_slice());
+        assert_eq!(issuers.len(), order.len() - 1);
+        assert!(issuers.iter().all(|c| c.is_ca()));
+    }
+    // certbot's chain.pem (CA certificates only), or the intermediate alone: refused.
+    for chain in [vec![inter.clone(), root.clone()], vec![inter.clone()]] {
+        let e = split_leaf(certs_of(&chain)).unwrap_err();
+        assert!(e.contains("only CA certificates"), "{e}");
+    }
+    // Two server certificates in one file: refused.
+    let other = CertSpec::leaf(&["other.example.test"])
+        .key_slot(33)
+        .signed_by(&pki.intermediate);
+    let e = split_leaf(certs_of(&[leaf.clone(), other.pem()])).unwrap_err();
+    assert!(e.contains("2 end-entity certificates"), "{e}");
+    // A lone self-signed certificate, even one marked CA (openssl req -x509 does that), is
+    // the server's own: DANE-EE with a self-signed certificate is common.
+    let selfsigned = CertSpec::ca("mx.example.test").key_slot(34).self_signed();
+    let (current, issuers) = split_leaf(certs_of(&[selfsigned.pem()])).unwrap();
+    assert!(current.is_ca() && issuers.is_empty());
+}
