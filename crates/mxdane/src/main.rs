@@ -85,9 +85,11 @@ enum TlsaCommand {
 
 #[derive(Args, Debug)]
 struct GenerateArgs {
-    /// The server's current certificate (PEM or DER; a PEM file may hold the whole chain, leaf
-    /// first). Repeat for servers with both RSA and ECDSA certificates.
-    #[arg(long, required_unless_present = "from_server", value_name = "FILE")]
+    /// The server's current certificate (PEM or DER; a PEM file may hold the whole chain, in
+    /// any order). Repeat for servers with both RSA and ECDSA certificates. Without it (and
+    /// without --from-server), --key alone prints the next key's record, the one to publish
+    /// first.
+    #[arg(long, required_unless_present_any = ["from_server", "key"], value_name = "FILE")]
     cert: Vec<PathBuf>,
     /// Fetch the current chains from a live server instead (STARTTLS; one handshake per key
     /// algorithm, so RSA and ECDSA chains are both found). HOST may be a name or an address.
@@ -99,11 +101,11 @@ struct GenerateArgs {
     /// A next key (private or public, PEM or DER) for "current + next" rollover. Repeatable.
     #[arg(long, value_name = "FILE")]
     key: Vec<PathBuf>,
-    /// The MX host name the records are for.
+    /// The MX host name the records are for (not the TLSA owner name, not an address).
     #[arg(long, value_name = "NAME")]
     host: String,
     /// The SMTP port (25 for MX delivery).
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..))]
     port: u16,
     /// Which rollover scheme to generate.
     #[arg(long, value_enum, default_value_t = PresetArg::Auto)]
@@ -308,8 +310,26 @@ fn read_certificates(path: &Path) -> Result<Vec<Certificate>, Failure> {
     Ok(m.certificates)
 }
 
+/// The host name TLSA records are for: not an address (RFC 7672 section 2.2.3 bases them on
+/// names), not a name that already is a TLSA owner.
+fn tlsa_host(text: &str) -> Result<Name, Failure> {
+    let bare = text.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Err(Failure(format!(
+            "--host {text}: an IP address; TLSA records belong to the MX host's name"
+        )));
+    }
+    let host = Name::try_parse(text)?;
+    if let Some((port, rest)) = host.split_tlsa_owner() {
+        return Err(Failure(format!(
+            "--host {text}: already a TLSA owner name; give the host ({rest}) and --port {port}"
+        )));
+    }
+    Ok(host)
+}
+
 fn generate(a: &GenerateArgs, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
-    let host = Name::try_parse(&a.host)?;
+    let host = tlsa_host(&a.host)?;
     let owner = host.tlsa_owner(a.port)?;
     let mut inputs = Inputs::default();
     if let Some(server) = &a.from_server {
@@ -353,6 +373,28 @@ fn generate(a: &GenerateArgs, json: bool, out: &mut impl Write) -> Result<u8, Fa
         PresetArg::CurrentIssuer => Preset::CurrentIssuer,
         PresetArg::Current => Preset::Current,
     };
+    // A --chain that issues none of the certificates is a mistake, not something to ignore.
+    for path in &a.chain {
+        for c in read_certificates(path)? {
+            // The server's own certificate repeated in a full chain is harmless.
+            if inputs.leaves.iter().any(|(_, l)| l.der() == c.der()) {
+                continue;
+            }
+            let issues_one = inputs
+                .leaves
+                .iter()
+                .map(|(_, l)| l)
+                .chain(inputs.issuers.iter())
+                .any(|l| l.issuer() == c.subject() && l.spki_der() != c.spki_der());
+            if !issues_one && !inputs.leaves.is_empty() {
+                return Err(Failure(format!(
+                    "{}: \"{}\" issues none of the certificates given: is it the right chain?",
+                    path.display(),
+                    c.subject()
+                )));
+            }
+        }
+    }
     let plan = generate::plan(
         &inputs,
         preset,

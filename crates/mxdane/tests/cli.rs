@@ -696,3 +696,70 @@ fn generate_never_pins_a_ca_as_current() {
     let hex: String = want.iter().map(|b| format!("{b:02x}")).collect();
     assert!(run.stdout.contains(&hex), "{}", run.stdout);
 }
+
+// Issue 13: what `tlsa generate` cannot produce is an error that names it, never an empty
+// output with exit 0; and --key alone prints the next key's record (published first).
+#[test]
+fn generate_names_what_it_cannot_produce() {
+    let ex = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let cert = format!("{ex}/fullchain.pem");
+    let next = format!("{ex}/next-key.pem");
+    let dir = scratch("generate-bad");
+    let unrelated = write(
+        &dir,
+        "unrelated.pem",
+        mxdane_lab::certs::CertSpec::ca("Unrelated CA")
+            .key_slot(35)
+            .self_signed()
+            .pem(),
+    );
+    let base = ["tlsa", "generate", "--cert", cert.as_str()];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--host", "mail.example.com", "--variant", "3 1 3"],
+            "matching type",
+        ),
+        (
+            vec!["--host", "mail.example.com", "--variant", "3 2 1"],
+            "selector",
+        ),
+        (
+            vec!["--host", "_25._tcp.mail.example.com"],
+            "already a TLSA owner name",
+        ),
+        (vec!["--host", "192.0.2.1"], "an IP address"),
+        (
+            vec!["--host", "mail.example.com", "--port", "0"],
+            "0 is not in 1..=65535",
+        ),
+        (
+            vec!["--host", "mail.example.com", "--chain", unrelated.as_str()],
+            "issues none of the certificates",
+        ),
+    ];
+    for (extra, want) in cases {
+        let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
+        let run = mxdane(&args, "");
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stdout);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        assert!(run.stderr.contains(want), "{args:?}: {}", run.stderr);
+    }
+    let run = mxdane(
+        &[
+            "tlsa",
+            "generate",
+            "--key",
+            next.as_str(),
+            "--host",
+            "mail.example.com",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("IN TLSA 3 1 1 ") && run.stdout.contains("; next:"),
+        "{}",
+        run.stdout
+    );
+}

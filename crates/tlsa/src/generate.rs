@@ -169,6 +169,19 @@ pub fn plan(
             {
                 return Err(GenerateError::UnusableUsage(u.value()));
             }
+            if let Some((u, sel, m)) = v.iter().find(|(_, sel, m)| {
+                !matches!(sel, Selector::Cert | Selector::Spki)
+                    || !matches!(
+                        m,
+                        MatchingType::Full | MatchingType::Sha256 | MatchingType::Sha512
+                    )
+            }) {
+                return Err(GenerateError::Unproducible(
+                    u.value(),
+                    sel.value(),
+                    m.value(),
+                ));
+            }
             v.iter().partition(|(u, _, _)| *u == Usage::DaneEe)
         }
         None => (default_ee.to_vec(), default_ta.to_vec()),
@@ -211,6 +224,9 @@ pub fn plan(
                 );
             }
         }
+    }
+    if plan.records.is_empty() {
+        return Err(GenerateError::NothingGenerated);
     }
     if !plan.records.iter().any(|g| g.role != Role::Current) {
         plan.notes.push("only the current key is pinned: no safe rollover is possible; give the next key with --key, or the issuer with --chain (RFC 7671 section 8.1)".to_owned());
@@ -266,6 +282,10 @@ pub enum GenerateError {
     NeedsIssuer,
     /// A variant with a usage other than 2 or 3.
     UnusableUsage(u8),
+    /// A variant with a selector or matching type that no record can have.
+    Unproducible(u8, u8, u8),
+    /// Nothing came out (e.g. only selector 0 for bare next keys).
+    NothingGenerated,
 }
 
 impl fmt::Display for GenerateError {
@@ -275,6 +295,13 @@ impl fmt::Display for GenerateError {
             Self::NeedsNextKey => f.write_str("\"current + next\" needs the next key: give it with --key FILE"),
             Self::NeedsIssuer => f.write_str(
                 "DANE-TA records need the issuing CA certificate: give the chain with --chain FILE (or a --cert file holding the full chain)",
+            ),
+            Self::Unproducible(u, sel, m) => write!(
+                f,
+                "--variant \"{u} {sel} {m}\": selector must be 0 or 1 and matching type 0, 1 or 2 (RFC 6698 section 2.1)"
+            ),
+            Self::NothingGenerated => f.write_str(
+                "no record could be generated from these inputs and variants",
             ),
             Self::UnusableUsage(u) => write!(
                 f,
