@@ -685,15 +685,43 @@ fn gate(
     let answers = block_on(mxdane::check::nameserver_answers(&env, h, a.port))?;
     let ders: Vec<_> = chain.iter().map(|c| c.der().to_vec().into()).collect();
     let mut rows = Vec::new();
-    let mut pass = !answers.is_empty();
+    // Two kinds of "no": the chain would not authenticate (exit 1), or the gate could not
+    // tell (exit 3: a server without an answer, an RRset that does not validate, a host
+    // whose TLSA records are not secure, no server at all).
+    let mut cannot_tell: Vec<String> = Vec::new();
+    if !matches!(
+        h.decision,
+        mxdane_dns::plan::Decision::Dane | mxdane_dns::plan::Decision::TlsMandatory
+    ) {
+        cannot_tell.push(format!(
+            "{host} has no secure TLSA records to judge against ({})",
+            h.reason
+        ));
+    }
+    if answers.is_empty() {
+        cannot_tell.push(format!(
+            "no authoritative server answered for {host}'s TLSA RRset ({})",
+            h.reason
+        ));
+    }
+    let mut pass = true;
     for ans in &answers {
         let (ok, detail, records) = match (&ans.tlsa, &ans.signed) {
-            (Err(e), _) => (false, format!("no answer: {e}"), Vec::new()),
-            (Ok(_), Err(e)) => (
-                false,
-                format!("the RRset does not validate: {e}"),
-                Vec::new(),
-            ),
+            (Err(e), _) => {
+                cannot_tell.push(format!("{} ({}) gives no answer: {e}", ans.name, ans.ip));
+                (false, format!("no answer: {e}"), Vec::new())
+            }
+            (Ok(_), Err(e)) => {
+                cannot_tell.push(format!(
+                    "{} ({}) serves an RRset that does not validate: {e}",
+                    ans.name, ans.ip
+                ));
+                (
+                    false,
+                    format!("the RRset does not validate: {e}"),
+                    Vec::new(),
+                )
+            }
             (Ok(t), Ok(())) if t.is_empty() => {
                 (false, "publishes no TLSA record".to_owned(), Vec::new())
             }
@@ -718,6 +746,13 @@ fn gate(
         pass &= ok;
         rows.push((ans, ok, detail, records));
     }
+    let (result, code) = if !cannot_tell.is_empty() {
+        ("unknown", 3)
+    } else if pass {
+        ("pass", 0)
+    } else {
+        ("fail", 1)
+    };
     if json {
         let servers: Vec<Value> = rows
             .iter()
@@ -729,7 +764,7 @@ fn gate(
         say!(
             out,
             "{}",
-            json!({ "gate": if pass { "pass" } else { "fail" }, "host": host,
+            json!({ "gate": result, "host": host, "cannot_tell": cannot_tell,
             "owner": answers.first().map(|a| a.owner.to_string()), "at": at.format(&Rfc3339).ok(), "servers": servers })
         );
     } else {
@@ -742,24 +777,21 @@ fn gate(
                 ans.ip
             );
         }
-        if answers.is_empty() {
-            say!(
-                out,
-                "FAIL: no authoritative server answered for {host}'s TLSA RRset ({})",
-                h.reason
-            );
+        for why in &cannot_tell {
+            say!(out, "cannot tell: {why}");
         }
         say!(
             out,
             "{}",
-            if pass {
-                "gate: pass: every authoritative server publishes a record for this chain; deploy it"
-            } else {
-                "gate: FAIL: do not deploy this chain yet"
+            match code {
+                0 =>
+                    "gate: pass: every authoritative server publishes a record for this chain; deploy it",
+                1 => "gate: FAIL: do not deploy this chain yet",
+                _ => "gate: UNKNOWN: the gate could not check; do not deploy before it can",
             }
         );
     }
-    Ok(u8::from(!pass))
+    Ok(code)
 }
 
 /// The chains a live server presents, one per key algorithm it has (STARTTLS on port 25 unless

@@ -256,7 +256,9 @@ fn cli_exit_code_agrees_with_the_json_verdict() {
 }
 
 // The pre-deployment gate (issue 7): a new chain whose key is published as "next" on every
-// authoritative server passes; one whose key is not published fails.
+// authoritative server passes; one whose key is not published fails; one whose key only one of
+// two servers publishes (a secondary still on old data) fails; and a host the gate cannot judge
+// (insecure, bogus TLSA, dead resolver) is "unknown" (exit 3), not "fail" (issue 13).
 #[test]
 fn pre_deployment_gate() {
     use mxdane_lab::certs::{CertSpec, KeyAlg, Pki};
@@ -266,11 +268,9 @@ fn pre_deployment_gate() {
     let anchor = dir.join("anchor");
     std::fs::write(&anchor, l.world.trust_anchor_text()).unwrap();
     let issuer = Pki::new(KeyAlg::EcdsaP256, "unused.test").intermediate;
-    let gate = |slot: usize| {
-        let cert = CertSpec::leaf(&["mx.next.test"])
-            .key_slot(slot)
-            .signed_by(&issuer);
-        let path = dir.join(format!("new-{slot}.pem"));
+    let gate_at = |host: &str, slot: usize, resolver: String| {
+        let cert = CertSpec::leaf(&[host]).key_slot(slot).signed_by(&issuer);
+        let path = dir.join(format!("new-{host}-{slot}.pem"));
         std::fs::write(&path, cert.pem() + &issuer.pem()).unwrap();
         let mut args = vec![
             "--json".to_owned(),
@@ -279,9 +279,11 @@ fn pre_deployment_gate() {
             "--chain".into(),
             path.display().to_string(),
             "--host".into(),
-            "mx.next.test".into(),
+            host.into(),
             "--resolver".into(),
-            l.resolver.to_string(),
+            resolver,
+            "--timeout".into(),
+            "2".into(),
             "--trust-anchor".into(),
             anchor.display().to_string(),
         ];
@@ -297,11 +299,40 @@ fn pre_deployment_gate() {
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
         (out.status.code(), v)
     };
-    let (code, v) = gate(7);
+    let gate = |host: &str, slot: usize| gate_at(host, slot, l.resolver.to_string());
+    let (code, v) = gate("mx.next.test", 7);
     assert_eq!((code, v["gate"].as_str()), (Some(0), Some("pass")), "{v}");
     assert_eq!(v["servers"].as_array().unwrap().len(), 1);
-    let (code, v) = gate(8);
+    let (code, v) = gate("mx.next.test", 8);
     assert_eq!((code, v["gate"].as_str()), (Some(1), Some("fail")), "{v}");
+    // disagree.test: the second server publishes the key of slot 5, the first does not.
+    let (code, v) = gate("mx.disagree.test", 5);
+    assert_eq!((code, v["gate"].as_str()), (Some(1), Some("fail")), "{v}");
+    let results: Vec<&str> = v["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["result"].as_str())
+        .collect();
+    assert_eq!(results.len(), 2, "{v}");
+    assert!(
+        results.contains(&"pass") && results.contains(&"fail"),
+        "{v}"
+    );
+    for host in ["mx.insecure.test", "mx.bogus.test"] {
+        let (code, v) = gate(host, 7);
+        assert_eq!(
+            (code, v["gate"].as_str()),
+            (Some(3), Some("unknown")),
+            "{host}: {v}"
+        );
+    }
+    let (code, v) = gate_at("mx.next.test", 7, "127.0.0.1:9".into());
+    assert_eq!(
+        (code, v["gate"].as_str()),
+        (Some(3), Some("unknown")),
+        "{v}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
