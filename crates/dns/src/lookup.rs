@@ -295,12 +295,23 @@ async fn walk(qname: &Name, qtype: u16, asker: &dyn Ask) -> Result<Lookup, Looku
                 // Canonical RRset order (RFC 4034 section 6.3), whatever order the resolver
                 // used: reports stay stable (MX records come by preference).
                 records.sort_by_cached_key(Rdata::to_wire);
-                let ttl = msg
-                    .answer
-                    .iter()
-                    .filter(|r| r.name == name && r.rtype() == qtype)
-                    .map(|r| r.ttl)
-                    .min();
+                // The TTL as the zone publishes it: the RRSIG's original TTL (RFC 4034
+                // section 3.1.4) where the RRset is signed; a cache's remaining TTL otherwise.
+                let original = msg.answer.iter().find_map(|r| match &r.rdata {
+                    Rdata::Rrsig {
+                        type_covered,
+                        original_ttl,
+                        ..
+                    } if r.name == name && *type_covered == qtype => Some(*original_ttl),
+                    _ => None,
+                });
+                let ttl = original.or_else(|| {
+                    msg.answer
+                        .iter()
+                        .filter(|r| r.name == name && r.rtype() == qtype)
+                        .map(|r| r.ttl)
+                        .min()
+                });
                 let exp = expires(&msg, &name, qtype);
                 hops.push(Hop {
                     name,

@@ -206,6 +206,8 @@ pub struct CheckReport {
     pub critical: Vec<String>,
     /// Problems that make it a warning.
     pub warnings: Vec<String>,
+    /// Advice that does not change the verdict (TTLs outside the how-to's range).
+    pub notes: Vec<String>,
     /// The verdict.
     pub verdict: Verdict,
 }
@@ -250,6 +252,7 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
                 hosts: Vec::new(),
                 critical: vec![why],
                 warnings: Vec::new(),
+                notes: Vec::new(),
                 verdict: Verdict::Unknown,
             };
         }
@@ -320,6 +323,7 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
         hosts,
         critical: Vec::new(),
         warnings: Vec::new(),
+        notes: Vec::new(),
         verdict: Verdict::Ok,
     };
     judge(&mut report, &options);
@@ -515,7 +519,7 @@ fn judge(r: &mut CheckReport, options: &Options) {
         .checked_add(time::Duration::days(i64::from(options.expiry_days)))
         .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc());
     let soon_unix = u32::try_from(soon.unix_timestamp()).unwrap_or(u32::MAX);
-    let (mut crit, mut warn) = (Vec::new(), Vec::new());
+    let (mut crit, mut warn, mut notes) = (Vec::new(), Vec::new(), Vec::new());
     // The resolver itself is unusable: unknown.
     if let Some(mx) = &r.plan.mx
         && let Err(e) = &mx.result
@@ -611,12 +615,13 @@ fn judge(r: &mut CheckReport, options: &Options) {
                         mxdane_dns::rdata::rrsig_time(e)
                     ));
                 }
+                // Advice, not a fault: it never changes the verdict.
                 if l.qtype == rtype::TLSA
                     && let Some(ttl) = look.ttl()
                     && !(1800..=3600).contains(&ttl)
                 {
-                    warn.push(format!(
-                        "{}: TLSA TTL {ttl} s is outside the advised 1800 to 3600 s",
+                    notes.push(format!(
+                        "{}: TLSA TTL {ttl} s is outside the how-to's 1800 to 3600 s (a short TTL costs queries; a long one slows rollovers)",
                         l.name
                     ));
                 }
@@ -692,6 +697,8 @@ fn judge(r: &mut CheckReport, options: &Options) {
     }
     crit.dedup();
     warn.dedup();
+    notes.dedup();
+    r.notes = notes;
     r.verdict = if !crit.is_empty() {
         Verdict::Critical
     } else if !warn.is_empty() {

@@ -193,6 +193,7 @@ pub(crate) fn to_json(r: &CheckReport, server: &str) -> Value {
         obj.insert("hosts".into(), Value::Array(hosts));
         obj.insert("critical".into(), json!(r.critical));
         obj.insert("warnings".into(), json!(r.warnings));
+        obj.insert("notes".into(), json!(r.notes));
         obj.insert("verdict".into(), json!(r.verdict.name()));
     }
     v
@@ -211,6 +212,9 @@ fn print_text(r: &CheckReport, out: &mut impl Write) -> Result<(), Failure> {
     }
     for w in &r.warnings {
         crate::say!(out, "  warning: {w}");
+    }
+    for n in &r.notes {
+        crate::say!(out, "  note: {n}");
     }
     for h in &r.hosts {
         crate::say!(out);

@@ -54,6 +54,7 @@ pub const DOMAINS: &[&str] = &[
     "nohost",
     "halfhost",
     "hostfail",
+    "shortttl",
 ];
 
 /// Every demo domain and the verdict `mxdane check` must reach (README's verdict table).
@@ -90,6 +91,8 @@ pub const VERDICTS: &[(&str, Verdict)] = &[
     ("nohost", Verdict::Critical),
     ("halfhost", Verdict::Warning),
     ("hostfail", Verdict::Critical),
+    // A TLSA TTL below the how-to's range is a note, not a warning.
+    ("shortttl", Verdict::Ok),
     ("abort", Verdict::Critical),
     ("subinsecure", Verdict::Warning),
     ("postfix", Verdict::Ok),
@@ -336,6 +339,7 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
             .zone("halfhost.test", |z| {
                 host(z, "192.0.2.31").mx("@", 20, "gone")
             })
+            .zone("shortttl.test", |z| host(z.ttl(300), "192.0.2.33"))
             // The host's address lookups fail (SERVFAIL).
             .zone("hostfail.test", |z| {
                 host(z, "192.0.2.32").server_fault(0, ServerFault::Servfail(rtype::A))
@@ -401,6 +405,7 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         ("192.0.2.30", pfdual.addr()),
         ("192.0.2.31", good.addr()),
         ("192.0.2.32", good.addr()),
+        ("192.0.2.33", good.addr()),
     ]
     .iter()
     .map(|(ip, to)| (smtp(ip), *to))

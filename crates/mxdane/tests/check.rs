@@ -541,3 +541,25 @@ async fn a_broken_resolver_is_unknown_not_critical() {
     // Negative: the lab's resolver is sound, and the same domain is ok.
     assert_eq!(run("ee").await.verdict, Verdict::Ok);
 }
+
+// Issue 13: the TLSA TTL is reported as the zone publishes it and advice about it is a note
+// that leaves the verdict alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_tlsa_ttl_is_a_note_with_the_zone_s_ttl() {
+    let r = run("shortttl").await;
+    assert_eq!(r.verdict, Verdict::Ok, "{:?}", r.warnings);
+    assert!(
+        r.notes.iter().any(|n| n.contains("TLSA TTL 300 s")),
+        "{:?}",
+        r.notes
+    );
+    // Asked again a while later (the validator's cache counting down), still the zone's TTL.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = run("shortttl").await;
+    assert!(
+        again.notes.iter().any(|n| n.contains("TLSA TTL 300 s")),
+        "{:?}",
+        again.notes
+    );
+    assert!(run("ee").await.notes.is_empty());
+}
