@@ -30,9 +30,9 @@ pub(crate) struct CheckArgs {
     port: u16,
     #[command(flatten)]
     dns: crate::dns_cmd::ResolverArgs,
-    /// Seconds for each step (DNS response, connect, banner, reply, handshake).
-    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
-    timeout: u64,
+    /// The name to give in EHLO (some servers want one that resolves).
+    #[arg(long, value_name = "NAME", default_value = "mxdane.invalid")]
+    ehlo: String,
     /// Probe IPv4 addresses only.
     #[arg(short = '4', conflicts_with = "ipv6_only")]
     ipv4_only: bool,
@@ -102,8 +102,8 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
         })?),
         None => None,
     };
-    let (env, server) = environment(&a.dns, a.timeout, &a.route)?;
-    let step = Duration::from_secs(a.timeout.max(1));
+    let (env, server) = environment(&a.dns, a.dns.timeout, &a.route)?;
+    let step = Duration::from_secs(a.dns.timeout.max(1));
     let options = Options {
         port: a.port,
         host: a.host,
@@ -122,6 +122,11 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
             ..Settings::default()
         },
         dns_deadline: step.saturating_mul(10),
+        helo: Name::try_parse(&a.ehlo)
+            .map_err(|e| Failure(format!("--ehlo: {e}")))?
+            .as_str()
+            .trim_end_matches('.')
+            .to_owned(),
         ..Options::default()
     };
     // One thread is plenty for one domain (the work is waiting), and every thread that makes
@@ -132,7 +137,7 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
         crate::say!(
             out,
             "{}",
-            serde_json::to_string_pretty(&v).map_err(|e| Failure(e.to_string()))?
+            serde_json::to_string(&v).map_err(|e| Failure(e.to_string()))?
         );
     } else {
         print_text(&report, out)?;
@@ -348,7 +353,7 @@ pub(crate) fn demo(json_out: bool, out: &mut impl Write) -> Result<u8, Failure> 
         crate::say!(
             out,
             "{}",
-            serde_json::to_string_pretty(&all).map_err(|e| Failure(e.to_string()))?
+            serde_json::to_string(&all).map_err(|e| Failure(e.to_string()))?
         );
     } else {
         crate::say!(

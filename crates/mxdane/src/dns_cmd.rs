@@ -30,9 +30,6 @@ pub(crate) struct DnsArgs {
     host: bool,
     #[command(flatten)]
     dns: ResolverArgs,
-    /// Seconds to wait for each DNS lookup step.
-    #[arg(long, default_value_t = 3, value_name = "SECONDS")]
-    timeout: u64,
 }
 
 /// How DNS is resolved: the same flags for `dns`, `check` and `tlsa verify --host`.
@@ -57,6 +54,10 @@ pub(crate) struct ResolverArgs {
     /// servers.
     #[arg(long, value_name = "FILE", requires = "recursive")]
     pub(crate) root_hints: Option<PathBuf>,
+    /// Seconds for each step: a DNS lookup step, and for `check` each SMTP step too (connect,
+    /// banner, reply, handshake). The whole DNS phase gets ten steps, an SMTP session six.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub(crate) timeout: u64,
 }
 
 /// The resolver the options ask for, and how to name it in reports (its address, or
@@ -140,7 +141,7 @@ pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u
             "the destination is the root name: give a domain".into(),
         ));
     }
-    let (resolver, server) = resolver(&a.dns, a.timeout)?;
+    let (resolver, server) = resolver(&a.dns, a.dns.timeout)?;
     let request = Request {
         destination,
         port: a.port,
@@ -152,7 +153,7 @@ pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u
         crate::say!(
             out,
             "{}",
-            serde_json::to_string_pretty(&v).map_err(|e| Failure(e.to_string()))?
+            serde_json::to_string(&v).map_err(|e| Failure(e.to_string()))?
         );
     } else {
         print_text(&p, resolver.mode(), &server, out)?;

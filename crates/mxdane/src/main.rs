@@ -172,9 +172,6 @@ struct VerifyArgs {
     port: u16,
     #[command(flatten)]
     dns: dns_cmd::ResolverArgs,
-    /// Seconds for each DNS lookup step (with --host).
-    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
-    timeout: u64,
     /// Send DNS connections for ADDR:PORT to ADDR2:PORT2 (labs and staging). Repeatable.
     #[arg(long, value_name = "ADDR:PORT=ADDR:PORT")]
     route: Vec<String>,
@@ -209,7 +206,15 @@ fn main() -> ExitCode {
                 .as_deref()
                 == Some("check");
             let code = e.exit_code();
-            let _ = e.print();
+            if code == 0 {
+                // --help and --version.
+                let _ = e.print();
+            } else {
+                // Usage errors read like every other error: "mxdane: ...".
+                let text = e.render().to_string();
+                let text = text.strip_prefix("error: ").unwrap_or(&text);
+                eprint!("mxdane: {}", printable(text));
+            }
             return ExitCode::from(if is_check && code != 0 {
                 3
             } else {
@@ -234,7 +239,7 @@ fn main() -> ExitCode {
         stdout.write_all(&out).and_then(|()| stdout.flush())
     };
     let failed = |msg: String| {
-        eprintln!("mxdane: {msg}");
+        eprintln!("mxdane: {}", printable(&msg));
         ExitCode::from(if is_check { 3 } else { 2 })
     };
     match (result, written) {
@@ -257,12 +262,32 @@ impl Failure {
     }
 }
 
+/// `text` with control characters (from DNS names, server replies, input files) escaped as
+/// `\xNN`, so that nothing a remote party sends can steer the terminal. Line breaks and tabs
+/// that the report itself writes stay.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| (c.is_control() && c != '\n' && c != '\t') || c == '\u{7f}';
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Writes one line of the report (control characters escaped; see [`printable`]).
 macro_rules! say {
     ($out:expr) => {
         writeln!($out).map_err(Failure::from_io)?
     };
     ($out:expr, $($arg:tt)*) => {
-        writeln!($out, $($arg)*).map_err(Failure::from_io)?
+        writeln!($out, "{}", $crate::printable(&format!($($arg)*))).map_err(Failure::from_io)?
     };
 }
 pub(crate) use say;
@@ -401,7 +426,7 @@ fn generate(a: &GenerateArgs, json: bool, out: &mut impl Write) -> Result<u8, Fa
         (!variants.is_empty()).then_some(variants.as_slice()),
     )?;
     for note in &plan.notes {
-        eprintln!("mxdane: note: {note}");
+        eprintln!("mxdane: note: {}", printable(note));
     }
     if json {
         let records: Vec<Value> = plan
@@ -668,7 +693,7 @@ fn gate(
 ) -> Result<u8, Failure> {
     let host_name = mxdane_dns::Name::try_parse(host)
         .map_err(|e| Failure(format!("--host \"{host}\" is not a valid host name: {e}")))?;
-    let (env, _) = check_cmd::environment(&a.dns, a.timeout, &a.route)?;
+    let (env, _) = check_cmd::environment(&a.dns, a.dns.timeout, &a.route)?;
     let request = mxdane_dns::plan::Request {
         destination: host_name,
         port: a.port,
@@ -870,4 +895,18 @@ fn fetch_chains(server: &str, host: &Name) -> Result<Vec<(String, Vec<Certificat
         )));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    // Issue 13: control characters from names, replies and files never reach the terminal.
+    #[test]
+    fn control_characters_are_escaped_and_text_is_left_alone() {
+        assert_eq!(printable("mx.example.test."), "mx.example.test.");
+        assert_eq!(printable("a\u{1b}[31mb\u{7}"), "a\\x1b[31mb\\x07");
+        assert_eq!(printable("del\u{7f} c1\u{9b}"), "del\\x7f c1\\x9b");
+        assert_eq!(printable("line\n\tindented é"), "line\n\tindented é");
+    }
 }

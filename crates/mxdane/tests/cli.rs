@@ -773,3 +773,23 @@ fn generate_names_what_it_cannot_produce() {
         run.stdout
     );
 }
+
+// Issue 13: usage errors read like every other error ("mxdane: ..."), and control characters
+// from the input are escaped on stderr too.
+#[test]
+fn usage_errors_are_prefixed_and_control_characters_escaped() {
+    let run = mxdane(&["tlsa", "generate", "--host"], "");
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.starts_with("mxdane: "), "{}", run.stderr);
+    let run = mxdane(&["check", "example.test", "--ehlo", "bad name!"], "");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.starts_with("mxdane: --ehlo: "), "{}", run.stderr);
+    let run = mxdane(&["tlsa", "lint", "-"], "3 1 1 \u{1b}[31mred\u{7}\n");
+    assert_eq!(run.code, 2);
+    assert!(
+        !run.stderr.contains('\u{1b}') && !run.stderr.contains('\u{7}'),
+        "{:?}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("\\x1b[31mred\\x07"), "{}", run.stderr);
+}

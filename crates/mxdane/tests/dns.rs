@@ -82,6 +82,8 @@ fn plan_text_and_json_are_pinned() {
         "",
     );
     assert_eq!(json.code, 0);
+    // docs/json.md: one object on one line.
+    assert_eq!(json.stdout.lines().count(), 1, "{}", json.stdout);
     golden("dns-example.json", &without_port(&json.stdout));
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["mx_status"], "secure");
