@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use mxdane_tlsa::generate::{self, Inputs, Preset, Variant};
 use mxdane_tlsa::lint::{self, Chain, Severity};
 use mxdane_tlsa::{Certificate, Material, Name, Tlsa, ZoneRecord, read_material};
@@ -50,6 +50,15 @@ enum Command {
     /// The simulated world, for trying mxdane without the internet.
     #[command(subcommand)]
     Lab(LabCommand),
+    /// Print a shell completion script (e.g. `mxdane completions bash >
+    /// /etc/bash_completion.d/mxdane`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page in roff (e.g. `mxdane man > mxdane.1; man ./mxdane.1`).
+    Man,
 }
 
 #[derive(Subcommand, Debug)]
@@ -63,7 +72,7 @@ const CHECK_EXIT_CODES: &str = "\
 Exit status (monitoring-plugin convention, equal to the verdict):
   0  ok
   1  warning (nameservers disagree, expiring signatures or certificates, DANE not in
-     effect, a host unreachable or not triable while others work, TTLs outside advice)
+     effect, a host unreachable or not triable while others work, a work bound reached)
   2  critical (a DANE host fails on any address or algorithm, a bogus TLSA or MX lookup,
      TLSA lookups failing while others work, no host can be tried at all)
   3  unknown (the checker cannot tell: its resolver is unreachable, broken or does not
@@ -233,6 +242,14 @@ fn main() -> ExitCode {
         Command::Dns(a) => dns_cmd::run(a, cli.json, &mut out),
         Command::Check(a) => check_cmd::run(a, cli.json, &mut out),
         Command::Lab(LabCommand::Demo) => check_cmd::demo(cli.json, &mut out),
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "mxdane", &mut out);
+            Ok(0)
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut out)
+            .map(|()| 0)
+            .map_err(|e| Failure(format!("cannot render the manual page: {e}"))),
     };
     let written = {
         let mut stdout = io::stdout().lock();

@@ -793,3 +793,32 @@ fn usage_errors_are_prefixed_and_control_characters_escaped() {
     );
     assert!(run.stderr.contains("\\x1b[31mred\\x07"), "{}", run.stderr);
 }
+
+// Issue 13: shell completions and a manual page come from the same command definition; bash
+// accepts the completion script as syntax, and both name the subcommands.
+#[test]
+fn completions_and_man_page() {
+    let bash = mxdane(&["completions", "bash"], "");
+    assert_eq!(bash.code, 0, "{}", bash.stderr);
+    assert!(bash.stdout.contains("check") && bash.stdout.contains("--recursive"));
+    let dir = scratch("completions");
+    let script = write(&dir, "mxdane.bash", &bash.stdout);
+    let syntax = std::process::Command::new("bash")
+        .args(["-n", &script])
+        .output()
+        .unwrap();
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+    for shell in ["zsh", "fish"] {
+        let run = mxdane(&["completions", shell], "");
+        assert_eq!(run.code, 0);
+        assert!(run.stdout.contains("check"), "{shell}");
+    }
+    let man = mxdane(&["man"], "");
+    assert_eq!(man.code, 0);
+    assert!(man.stdout.contains(".TH mxdane 1") && man.stdout.contains("check"));
+    assert_eq!(mxdane(&["completions", "tcsh"], "").code, 2);
+}
