@@ -51,6 +51,8 @@ pub struct SmtpSpec {
     /// The latency knob: one round trip, added to everything the server writes (and to the
     /// TCP handshake).
     pub latency: Duration,
+    /// TLS from the first octet (RFC 8314, port 465) instead of STARTTLS.
+    pub implicit_tls: bool,
 }
 
 const LIFETIME: Duration = Duration::from_secs(300);
@@ -80,7 +82,11 @@ impl SmtpServer {
         let listener = TcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
         let acceptor = accept_loop(listener, move |stream| {
-            let _ = serve(stream, &config, spec.behaviour, spec.latency);
+            let _ = if spec.implicit_tls {
+                serve_implicit(stream, &config, spec.behaviour, spec.latency)
+            } else {
+                serve(stream, &config, spec.behaviour, spec.latency)
+            };
         })?;
         Ok(Self {
             addr,
@@ -379,6 +385,35 @@ fn serve(
             Ok(())
         }
     }
+}
+
+/// RFC 8314: the handshake first, then banner and commands inside TLS (no STARTTLS).
+fn serve_implicit(
+    stream: TcpStream,
+    config: &Arc<ServerConfig>,
+    behaviour: Behaviour,
+    latency: Duration,
+) -> io::Result<()> {
+    let raw = stream.try_clone()?;
+    if !latency.is_zero() {
+        std::thread::sleep(latency);
+    }
+    let conn = ServerConnection::new(config.clone()).map_err(io::Error::other)?;
+    let mut tls = StreamOwned::new(conn, Slow::new(stream, latency)?);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    let mut tls_io = BufReader::new(tls);
+    send(
+        tls_io.get_mut(),
+        "220 lab.test ESMTP\r\n",
+        behaviour == Behaviour::SplitReplies,
+    )?;
+    let mut rw = ReadWrite(&mut tls_io);
+    let _ = commands(&mut rw, behaviour, true)?;
+    drop(tls_io);
+    let _ = raw.shutdown(Shutdown::Both);
+    Ok(())
 }
 
 /// A BufReader whose writes go to the inner stream.

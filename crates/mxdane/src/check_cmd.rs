@@ -17,6 +17,15 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::Failure;
 
+/// How a probe starts TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TlsStart {
+    /// STARTTLS after EHLO (RFC 3207).
+    Starttls,
+    /// TLS from the first octet (RFC 8314 section 3.3).
+    Implicit,
+}
+
 #[derive(Args, Debug)]
 pub(crate) struct CheckArgs {
     /// The domain to check (every MX host), or with --host one host.
@@ -26,8 +35,12 @@ pub(crate) struct CheckArgs {
     #[arg(long)]
     host: bool,
     /// The SMTP port (and the port of the TLSA owner name).
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..))]
     port: u16,
+    /// How TLS starts: `starttls`, or `implicit` (TLS on connect, RFC 8314); the default is
+    /// implicit on port 465 and STARTTLS elsewhere.
+    #[arg(long, value_enum)]
+    tls: Option<TlsStart>,
     #[command(flatten)]
     dns: crate::dns_cmd::ResolverArgs,
     /// The name to give in EHLO (some servers want one that resolves).
@@ -119,6 +132,11 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
         settings: Settings {
             step,
             total: step.saturating_mul(6),
+            implicit_tls: a.tls.unwrap_or(if a.port == 465 {
+                TlsStart::Implicit
+            } else {
+                TlsStart::Starttls
+            }) == TlsStart::Implicit,
             ..Settings::default()
         },
         dns_deadline: step.saturating_mul(10),

@@ -563,3 +563,90 @@ async fn a_short_tlsa_ttl_is_a_note_with_the_zone_s_ttl() {
     );
     assert!(run("ee").await.notes.is_empty());
 }
+
+// Issue 13: port 465 (RFC 8314 implicit TLS) is checked with TLS on connect and the TLSA
+// records at _465._tcp; probing it with STARTTLS fails, as a sender's would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_465_is_checked_with_implicit_tls() {
+    use mxdane_dns::{NetTransport, Transport, UnboundResolver};
+    use mxdane_lab::certs::{KeyAlg, Pki};
+    use mxdane_lab::dns::server::DnsServer;
+    use mxdane_lab::dns::world::{World, ns_address};
+    use mxdane_lab::smtp::{SmtpServer, SmtpSpec};
+    use mxdane_lab::tls::Credential;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    let pki = Pki::new(KeyAlg::EcdsaP256, "mx.smtps.test");
+    let leaf = mxdane_tlsa::Certificate::from_der(pki.leaf.der()).unwrap();
+    let tlsa = mxdane_tlsa::matching::generate(
+        mxdane_tlsa::Subject::Certificate(&leaf),
+        mxdane_tlsa::Usage::DaneEe,
+        mxdane_tlsa::Selector::Spki,
+        mxdane_tlsa::MatchingType::Sha256,
+    )
+    .unwrap()
+    .to_string();
+    let world = Arc::new(
+        World::builder()
+            .zone("smtps.test", |z| {
+                z.mx("@", 10, "mx")
+                    .a("mx", "192.0.2.40")
+                    .tlsa("_465._tcp.mx", &tlsa)
+            })
+            .build(),
+    );
+    let smtps = SmtpServer::start(SmtpSpec {
+        default: vec![Credential::new(&[&pki.leaf, &pki.intermediate])],
+        implicit_tls: true,
+        ..SmtpSpec::default()
+    })
+    .unwrap();
+    let recursive = DnsServer::recursive(world.clone()).unwrap();
+    let mut ns = HashMap::new();
+    let mut keep = Vec::new();
+    for (zi, z) in world.zones().iter().enumerate() {
+        for si in 0..z.servers.len() {
+            let s = DnsServer::authoritative(world.clone(), &z.apex.to_string(), si).unwrap();
+            ns.insert(SocketAddr::new(ns_address(zi, si).into(), 53), s.addr());
+            keep.push(s);
+        }
+    }
+    let anchors = mxdane_dns::parse_trust_anchors(&world.trust_anchor_text()).unwrap();
+    let env = check::Environment {
+        resolver: Arc::new(
+            UnboundResolver::forwarding(recursive.addr(), &anchors, Duration::from_secs(3))
+                .unwrap(),
+        ),
+        connector: mxdane_smtp::Connector::direct()
+            .route("192.0.2.40:465".parse().unwrap(), smtps.addr()),
+        nameserver: Arc::new(move |a: SocketAddr| -> Arc<dyn Transport> {
+            Arc::new(NetTransport::new(
+                ns.get(&a).copied().unwrap_or(a),
+                Duration::from_secs(2),
+            ))
+        }),
+    };
+    let with = |implicit_tls: bool| Options {
+        port: 465,
+        settings: Settings {
+            implicit_tls,
+            ..options().settings
+        },
+        ..options()
+    };
+    let r = check::check(env.clone(), Name::parse("smtps.test."), with(true)).await;
+    assert_eq!(r.verdict, Verdict::Ok, "{:?} {:?}", r.critical, r.warnings);
+    let probes: Vec<_> = r.hosts.iter().flat_map(|h| &h.probes).collect();
+    // The default and ECDSA handshakes verify (the server has no RSA certificate).
+    let verified: Vec<&str> = probes
+        .iter()
+        .filter(|p| p.result == ProbeResult::Verified)
+        .map(|p| p.algorithm)
+        .collect();
+    assert!(
+        verified.contains(&"default") && verified.contains(&"ecdsa"),
+        "{probes:?}"
+    );
+    let r = check::check(env, Name::parse("smtps.test."), with(false)).await;
+    assert_eq!(r.verdict, Verdict::Critical, "{:?}", r.warnings);
+}

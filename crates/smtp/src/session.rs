@@ -116,6 +116,9 @@ pub struct Settings {
     pub total: Duration,
     /// Reply limits.
     pub limits: Limits,
+    /// TLS from the first octet (RFC 8314 section 3.3, port 465) instead of STARTTLS: the
+    /// banner, EHLO and everything else come over TLS, and there is never a plaintext session.
+    pub implicit_tls: bool,
 }
 
 impl Default for Settings {
@@ -124,6 +127,7 @@ impl Default for Settings {
             step: Duration::from_secs(30),
             total: Duration::from_secs(120),
             limits: Limits::default(),
+            implicit_tls: false,
         }
     }
 }
@@ -286,6 +290,25 @@ async fn run(
         Ok(r) => r?,
         Err(_) => return Err(SmtpError::Timeout(Stage::Connect)),
     };
+    if settings.implicit_tls {
+        // RFC 8314 section 3.3: TLS first, then the SMTP dialogue inside it.
+        let tls = handshake(tcp, policy, settings, deadline, report).await?;
+        let mut c = Conn {
+            io: BufReader::new(tls),
+            settings,
+            deadline,
+        };
+        report.reached = Stage::Banner;
+        let banner = c.reply(Stage::Banner).await?;
+        if banner.code != 220 {
+            return Err(SmtpError::Rejected(Stage::Banner, banner));
+        }
+        report.banner = Some(banner);
+        report.reached = Stage::EhloAfterTls;
+        report.ehlo_tls = c.ehlo(Stage::EhloAfterTls, helo).await?;
+        report.success = true;
+        return quit(&mut c, report).await;
+    }
     let mut c = Conn {
         io: BufReader::new(tcp),
         settings,
@@ -325,12 +348,34 @@ async fn run(
     if early > 0 {
         return Err(SmtpError::Injection(early));
     }
+    let tcp = c.io.into_inner();
+    let tls = handshake(tcp, policy, settings, deadline, report).await?;
+    // RFC 3207 section 4.2: forget everything from before TLS and say EHLO again.
+    let mut c = Conn {
+        io: BufReader::new(tls),
+        settings,
+        deadline,
+    };
+    report.reached = Stage::EhloAfterTls;
+    report.ehlo_tls = c.ehlo(Stage::EhloAfterTls, helo).await?;
+    report.success = true;
+    quit(&mut c, report).await
+}
+
+/// The TLS handshake under `policy` (the DANE verifier inside rustls, SNI from the plan), with
+/// what it showed recorded in `report`.
+async fn handshake(
+    tcp: TcpStream,
+    policy: &Policy,
+    settings: Settings,
+    deadline: Instant,
+    report: &mut SessionReport,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, SmtpError> {
     report.reached = Stage::Handshake;
     let target = policy.target();
     let (config, verifier, name) = target
         .client_config()
         .map_err(|e| SmtpError::Tls(TlsFailure::Setup(e.to_string())))?;
-    let tcp = c.io.into_inner();
     let connector_tls = tokio_rustls::TlsConnector::from(config);
     let left = deadline.saturating_duration_since(Instant::now());
     let handshake = timeout(settings.step.min(left), connector_tls.connect(name, tcp)).await;
@@ -341,11 +386,11 @@ async fn run(
     };
     let tls = match handshake {
         Err(_) => {
-            report.plaintext_retry_allowed = !policy.tls_required();
+            report.plaintext_retry_allowed = !policy.tls_required() && !settings.implicit_tls;
             return Err(SmtpError::Timeout(Stage::Handshake));
         }
         Ok(Err(e)) => {
-            report.plaintext_retry_allowed = !policy.tls_required();
+            report.plaintext_retry_allowed = !policy.tls_required() && !settings.implicit_tls;
             report.tls = chain_report.map(|r| TlsInfo {
                 version: String::new(),
                 cipher: String::new(),
@@ -377,16 +422,7 @@ async fn run(
     } else {
         Security::Encrypted
     };
-    // RFC 3207 section 4.2: forget everything from before TLS and say EHLO again.
-    let mut c = Conn {
-        io: BufReader::new(tls),
-        settings,
-        deadline,
-    };
-    report.reached = Stage::EhloAfterTls;
-    report.ehlo_tls = c.ehlo(Stage::EhloAfterTls, helo).await?;
-    report.success = true;
-    quit(&mut c, report).await
+    Ok(tls)
 }
 
 async fn quit<S: AsyncRead + AsyncWrite + Unpin>(

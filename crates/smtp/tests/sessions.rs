@@ -395,3 +395,44 @@ async fn routes_ipv6_latency_and_encrypt() {
         assert!(r.success, "{:?}", r.error);
     }
 }
+
+/// Issue 13: implicit TLS (RFC 8314 section 3.3, port 465): TLS from the first octet, DANE
+/// verified in the handshake, banner and EHLO inside TLS; never a plaintext session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_tls_sessions_on_port_465() {
+    let pki = pki();
+    let implicit = SmtpServer::start(SmtpSpec {
+        implicit_tls: true,
+        ..spec(&pki, Behaviour::Normal)
+    })
+    .unwrap();
+    let settings = Settings {
+        implicit_tls: true,
+        ..quick()
+    };
+    let go = |addr, policy| async move {
+        session(&Connector::direct(), addr, &policy, "client.test", settings).await
+    };
+    let r = go(implicit.addr(), Policy::Dane(target(vec![ee(&pki.leaf)]))).await;
+    assert!(r.success && r.error.is_none(), "{r:?}");
+    assert_eq!(r.security, Security::Authenticated);
+    assert!(
+        r.banner.is_some() && !r.ehlo_tls.is_empty() && r.ehlo.is_empty(),
+        "{r:?}"
+    );
+    // A record that does not match fails the handshake, before any SMTP.
+    let other = CertSpec::leaf(&[HOST]).key_slot(61).self_signed();
+    let r = go(implicit.addr(), Policy::Dane(target(vec![ee(&other)]))).await;
+    refused_under_dane(&r, "implicit TLS, wrong key");
+    assert!(r.banner.is_none(), "{r:?}");
+    // Implicit TLS to a STARTTLS server fails, and even `may` never falls back to plaintext.
+    let starttls = SmtpServer::start(spec(&pki, Behaviour::Normal)).unwrap();
+    let may = Policy::May(target(vec![ee(&pki.leaf)]));
+    let r = go(starttls.addr(), may).await;
+    assert!(!r.success && !r.plaintext_retry_allowed, "{r:?}");
+    assert_eq!(r.security, Security::Plaintext);
+    assert!(r.banner.is_none());
+    // And a STARTTLS client sees no banner from an implicit-TLS server.
+    let r = run(implicit.addr(), &Policy::Dane(target(vec![ee(&pki.leaf)]))).await;
+    assert!(!r.success, "{r:?}");
+}
