@@ -117,11 +117,24 @@ fn d04_trusted_ad_refuses_a_remote_resolver() {
     assert!(TrustedAdResolver::new(Arc::new(t)).is_ok());
 }
 
-// D-04 (negative): without trusted-AD mode the AD bit is ignored: the validating resolver
-// sets CD, gets the bogus data from the validating upstream anyway, and judges it bogus.
+// D-04 (negative): without trusted-AD mode the AD bit is ignored. The upstream is a liar
+// that sets AD on every answer, bogus ones included: trusted-AD mode believes it (which shows
+// the liar works), the validating resolver judges the data itself and calls it bogus.
 #[test]
 fn d04_validating_mode_ignores_the_ad_bit() {
-    let server = DnsServer::validating(world()).unwrap();
+    let server = DnsServer::forging(
+        world(),
+        vec![mxdane_lab::dns::forge::Forgery::AdOnEverything],
+    )
+    .unwrap();
+    let believer = trusted_ad(&server);
+    let lie = believer
+        .lookup_blocking(
+            &Name::parse("_25._tcp.expired.faults.test."),
+            mxdane_lab::dns::rdata::rtype::TLSA,
+        )
+        .unwrap();
+    assert_eq!(*lie.status(), Status::Secure, "the liar's AD bit");
     let resolver = validating(&server);
     let l = resolver
         .lookup_blocking(

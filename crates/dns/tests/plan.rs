@@ -60,6 +60,10 @@ fn world() -> Arc<World> {
                         .sig_fault("badaddr", rtype::A, SigFault::Expired)
                         .mx("d12b", 10, "badaddr")
                         .mx("d12b", 20, "mx1")
+                        // D-05: a host without DANE at a better preference than a DANE host.
+                        .a("plainhost", "192.0.2.9")
+                        .mx("d05", 10, "plainhost")
+                        .mx("d05", 20, "mx1")
                         // D-14
                         .mx("d14", 10, "mx.badtlsa.test.")
                         .mx("bogusmx", 10, "mx1")
@@ -165,6 +169,21 @@ fn d05_hosts_by_preference_equal_ones_in_random_order() {
             p.hosts[0].decision,
             Decision::Dane,
             "TLS ability does not reorder ({mode})"
+        );
+    });
+    // TLS ability never reorders preferences: the opportunistic host at 10 stays before the
+    // DANE host at 20 (issue 19: the assertion above cannot tell, its first host is the DANE
+    // one anyway).
+    both("d05.signed.test.", 25, false, |p, mode| {
+        let got: Vec<(Option<u16>, Decision)> =
+            p.hosts.iter().map(|h| (h.preference, h.decision)).collect();
+        assert_eq!(
+            got,
+            [
+                (Some(10), Decision::Opportunistic),
+                (Some(20), Decision::Dane)
+            ],
+            "{mode}"
         );
     });
     // Negative: equal preferences are not in a fixed order (both orders show up).

@@ -23,6 +23,20 @@
 #![warn(missing_docs)]
 
 pub mod certs;
+
+/// How long a lab server keeps accepting at most (it stops earlier when dropped): an hour, or
+/// the seconds in `MXDANE_LAB_LIFETIME` (for runs that keep a lab longer). The bound keeps a
+/// leaked server from running forever; an hour is longer than any tier of CI.
+pub fn lifetime() -> std::time::Duration {
+    static LIFETIME: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+    *LIFETIME.get_or_init(|| {
+        let secs = std::env::var("MXDANE_LAB_LIFETIME")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(3600);
+        std::time::Duration::from_secs(secs)
+    })
+}
 pub mod dns;
 pub mod smtp;
 pub mod tls;

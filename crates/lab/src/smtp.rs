@@ -53,9 +53,10 @@ pub struct SmtpSpec {
     pub latency: Duration,
     /// TLS from the first octet (RFC 8314, port 465) instead of STARTTLS.
     pub implicit_tls: bool,
+    /// TLS 1.2 only.
+    pub tls12_only: bool,
 }
 
-const LIFETIME: Duration = Duration::from_secs(300);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running SMTP server.
@@ -77,7 +78,10 @@ impl SmtpServer {
         let (config, sni) = server_config_by_name(
             spec.default.clone(),
             spec.by_name.clone(),
-            ServerOptions::default(),
+            ServerOptions {
+                tls12_only: spec.tls12_only,
+                ..ServerOptions::default()
+            },
         );
         let listener = TcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
@@ -134,7 +138,7 @@ fn accept_loop(
     let thread = std::thread::spawn(move || {
         let started = Instant::now();
         let mut workers: Vec<JoinHandle<()>> = Vec::new();
-        while !stop_inner.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
+        while !stop_inner.load(Ordering::Relaxed) && started.elapsed() < crate::lifetime() {
             match listener.accept() {
                 Ok((stream, _)) => {
                     let _ = stream.set_nonblocking(false);

@@ -65,6 +65,8 @@ pub struct ServerOptions {
     /// Present the first credential even when the client offered none of its signature
     /// schemes (some TLS 1.2 servers do), signing with the key's own scheme.
     pub ignore_client_schemes: bool,
+    /// Speak TLS 1.2 only (as many deployed mail servers still do).
+    pub tls12_only: bool,
 }
 
 /// The server names (SNI) clients sent, one entry per handshake attempt.
@@ -145,6 +147,10 @@ pub fn server_config(
     server_config_by_name(credentials, Vec::new(), options)
 }
 
+static TLS12_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+static BOTH_VERSIONS: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+
 /// Like [`server_config`], with chains chosen by the client's SNI: `by_name` for those names,
 /// `default` for any other name or none.
 pub fn server_config_by_name(
@@ -153,6 +159,7 @@ pub fn server_config_by_name(
     options: ServerOptions,
 ) -> (Arc<ServerConfig>, SniLog) {
     let sni = SniLog::default();
+    let tls12_only = options.tls12_only;
     let certified = |list: Vec<Credential>| -> Vec<Arc<CertifiedKey>> {
         list.into_iter()
             .map(|c| Arc::new(CertifiedKey::new(c.chain, c.key)))
@@ -170,7 +177,11 @@ pub fn server_config_by_name(
     let config = ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
-    .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+    .with_protocol_versions(if tls12_only {
+        TLS12_ONLY
+    } else {
+        BOTH_VERSIONS
+    })
     .expect("TLS 1.2 and 1.3 are supported")
     .with_no_client_auth()
     .with_cert_resolver(Arc::new(resolver));
@@ -178,7 +189,6 @@ pub fn server_config_by_name(
 }
 
 /// How long a lab server lives at most, whatever the test does.
-const LIFETIME: Duration = Duration::from_secs(300);
 /// Socket timeouts for each connection.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -211,7 +221,7 @@ impl TlsServer {
         let resumed_count = resumed.clone();
         let thread = std::thread::spawn(move || {
             let started = Instant::now();
-            while !flag.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
+            while !flag.load(Ordering::Relaxed) && started.elapsed() < crate::lifetime() {
                 match listener.accept() {
                     Ok((stream, _)) => serve(stream, config.clone(), &resumed_count),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -313,9 +313,16 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
             nameservers: ns,
         })
         .collect();
+    // A probe whose task failed (a panic) is the checker's failure: it is reported, never
+    // silently left out of the verdict.
+    let mut lost = Vec::new();
     for (hi, t) in tasks {
-        if let Ok(p) = t.await {
-            hosts[hi].probes.push(p);
+        match t.await {
+            Ok(p) => hosts[hi].probes.push(p),
+            Err(e) => lost.push(format!(
+                "{}: a probe did not finish ({e}): the checker cannot tell",
+                plan.hosts[hi].name
+            )),
         }
     }
     let mut report = CheckReport {
@@ -327,6 +334,10 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
         verdict: Verdict::Ok,
     };
     judge(&mut report, &options);
+    if !lost.is_empty() {
+        report.critical.splice(0..0, lost);
+        report.verdict = Verdict::Unknown;
+    }
     if let Some(why) = resolver_broken(&root_key, env.resolver.mode()) {
         report.critical.insert(0, why);
         report.verdict = Verdict::Unknown;

@@ -20,7 +20,7 @@ use mxdane_lab::tls::Credential;
 use mxdane_smtp::Connector;
 use mxdane_tlsa::{Certificate, MatchingType, Selector, Subject, Usage};
 
-use crate::check::{Environment, Verdict};
+use crate::check::Environment;
 
 /// The domains of the demo world, one per situation (`<name>.test`).
 pub const DOMAINS: &[&str] = &[
@@ -56,53 +56,6 @@ pub const DOMAINS: &[&str] = &[
     "hostfail",
     "shortttl",
 ];
-
-/// Every demo domain and the verdict `mxdane check` must reach (README's verdict table).
-pub const VERDICTS: &[(&str, Verdict)] = &[
-    ("ee", Verdict::Ok),
-    ("ta", Verdict::Ok),
-    ("mismatch", Verdict::Critical),
-    ("twomx", Verdict::Critical),
-    ("twoaddr", Verdict::Critical),
-    ("dual", Verdict::Critical),
-    ("nostls", Verdict::Critical),
-    ("strip", Verdict::Critical),
-    ("subst", Verdict::Critical),
-    ("bogus", Verdict::Critical),
-    ("nsfail", Verdict::Critical),
-    ("insecure", Verdict::Warning),
-    ("unusable", Verdict::Warning),
-    ("disagree", Verdict::Warning),
-    ("expiring", Verdict::Warning),
-    ("next", Verdict::Ok),
-    ("bench", Verdict::Ok),
-    ("taexp", Verdict::Warning),
-    ("cnamemx", Verdict::Ok),
-    ("tlsacname", Verdict::Ok),
-    ("insecurecname", Verdict::Ok),
-    ("insecuremx", Verdict::Warning),
-    ("tanotsent", Verdict::Critical),
-    ("taname", Verdict::Critical),
-    ("bogusmx", Verdict::Critical),
-    ("nullmx", Verdict::Warning),
-    ("nosuch", Verdict::Warning),
-    // Mail that cannot be delivered is never ok: no MX host can be tried (its name does not
-    // exist; its address lookup fails), or one of two cannot.
-    ("nohost", Verdict::Critical),
-    ("halfhost", Verdict::Warning),
-    ("hostfail", Verdict::Critical),
-    // A TLSA TTL below the how-to's range is a note, not a warning.
-    ("shortttl", Verdict::Ok),
-    ("abort", Verdict::Critical),
-    ("subinsecure", Verdict::Warning),
-    ("postfix", Verdict::Ok),
-    ("postfix1", Verdict::Critical),
-];
-
-/// Demo domains whose situation only the in-process lab can stage: the interop tier skips
-/// them. (`nsfail`: one authoritative server answering SERVFAIL for TLSA only; `hostfail`:
-/// SERVFAIL for the host's addresses.)
-pub const LAB_ONLY: &[&str] = &["nsfail", "hostfail"];
 
 fn tlsa(cert: &TestCert, usage: Usage) -> String {
     let c = Certificate::from_der(cert.der()).expect("lab certificates parse");

@@ -8,7 +8,7 @@
 //! hints, the lab trust anchor, `do-not-query-localhost: no`); the lab's SMTP servers and men in
 //! the middle reachable on port 25 of the MX addresses (192.0.2.x and 2001:db8::x, added to the
 //! namespace's loopback), except 192.0.2.30, where a real Postfix smtpd with an RSA and an
-//! ECDSA chain answers. Every scenario of `mxdane::demo::VERDICTS` (except the lab-only ones)
+//! ECDSA chain answers. Every scenario of `tests/verdicts.txt` (except the lab-only ones)
 //! goes through `mxdane check --json` with the validating mode (libunbound in-process,
 //! forwarding to Unbound), with `--recursive` (libunbound iterating from the lab root) and with
 //! `--trust-ad`, each
@@ -16,6 +16,8 @@
 //! through `ldns-dane` (chain fetched with `openssl s_client -starttls smtp`). Disagreements fail the run unless listed in
 //! tests/interop/divergences.txt.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -341,10 +343,11 @@ fn inner() {
     let mut posttls_checked = 0;
     let mut recursive_checked = 0;
     let mut ldns_checked = 0;
-    for (domain, want) in mxdane::demo::VERDICTS {
-        if mxdane::demo::LAB_ONLY.contains(domain) {
+    for (domain, want, lab_only) in common::verdicts() {
+        if lab_only {
             continue;
         }
+        let (domain, want) = (domain.as_str(), &want);
         let d = format!("{domain}.test");
         let (code_v, validating) = mxdane(&[
             "--json",

@@ -88,6 +88,19 @@ async fn s01_s03_authenticated_session_with_sni_and_second_ehlo() {
         r.ehlo.contains(&"STARTTLS".to_owned()) && !r.ehlo_tls.contains(&"STARTTLS".to_owned())
     );
     assert_eq!(server.server_names(), [Some(HOST.to_owned())], "S-02");
+    // A TLS 1.2-only server still gets through, authenticated (issue 19), and a key that the
+    // records do not pin still fails there.
+    let tls12 = SmtpServer::start(SmtpSpec {
+        tls12_only: true,
+        ..spec(&pki, Behaviour::Normal)
+    })
+    .unwrap();
+    let r = run(tls12.addr(), &Policy::Dane(target(vec![ee(&pki.leaf)]))).await;
+    assert!(r.success && r.security == Security::Authenticated, "{r:?}");
+    assert_eq!(r.tls.as_ref().unwrap().version, "TLSv1_2");
+    let other = CertSpec::leaf(&[HOST]).key_slot(62).self_signed();
+    let r = run(tls12.addr(), &Policy::Dane(target(vec![ee(&other)]))).await;
+    refused_under_dane(&r, "TLS 1.2, wrong key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,6 +122,10 @@ async fn s01_no_starttls_refused_starttls_and_no_ehlo() {
             "{what}: {:?}",
             dane.error
         );
+        // D-12: `encrypt` (TLS mandatory, secure but unusable TLSA) never goes plaintext
+        // either (issue 19: a policy that only ever met honest servers).
+        let encrypt = run(server.addr(), &Policy::Encrypt(target(Vec::new()))).await;
+        refused_under_dane(&encrypt, what);
         // `may` carries on in plaintext: RFC 3207 allows it without DANE.
         let may = run(server.addr(), &Policy::May(target(Vec::new()))).await;
         assert!(
@@ -226,6 +243,8 @@ async fn men_in_the_middle() {
     let r = run(strip.addr(), &dane).await;
     refused_under_dane(&r, "stripped STARTTLS");
     assert!(matches!(r.error, Some(SmtpError::NoStartTls)));
+    let encrypt = run(strip.addr(), &Policy::Encrypt(target(Vec::new()))).await;
+    refused_under_dane(&encrypt, "stripped STARTTLS under encrypt");
     let may = run(strip.addr(), &Policy::May(target(Vec::new()))).await;
     assert!(may.success && may.security == Security::Plaintext);
     // Its own certificate: DANE refuses it, `may` encrypts to the impostor.

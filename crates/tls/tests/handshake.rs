@@ -185,6 +185,7 @@ fn s05_missing_algorithm_is_not_a_mismatch() {
         vec![Credential::new(&[&ecdsa.leaf])],
         ServerOptions {
             ignore_client_schemes: true,
+            ..ServerOptions::default()
         },
     )
     .unwrap();

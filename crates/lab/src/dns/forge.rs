@@ -100,6 +100,9 @@ pub enum Forgery {
         /// The world the answer is taken from.
         from: Arc<World>,
     },
+    /// Every answer claims to be validated (AD set), bogus ones included: a liar for clients
+    /// that must not trust the AD bit (D-04).
+    AdOnEverything,
     /// A DS question for `child` gets the DS RRset (and RRSIG) of `with`, renamed.
     SwapDs {
         /// The delegated zone attacked.
@@ -254,6 +257,7 @@ fn apply(world: &World, f: &Forgery, qname: &Name, qtype: u16, resp: Response) -
                 Outcome::Drop => resp,
             }
         }
+        Forgery::AdOnEverything => Response { ad: true, ..resp },
         Forgery::SwapDs { child, with } if qname == child && qtype == rtype::DS => {
             let Some(parent) = zone_holding(world, &child.parent()) else {
                 return resp;

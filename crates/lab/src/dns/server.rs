@@ -1,6 +1,6 @@
 //! The in-process DNS server: UDP and TCP on 127.0.0.1, one port chosen at run time, answering
 //! from a [`World`] as a recursive resolver for validating stubs or as one authoritative server.
-//! It stops when dropped, or after ten minutes whatever happens.
+//! It stops when dropped, or after [`crate::lifetime`] whatever happens.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -15,7 +15,6 @@ use super::name::Name;
 use super::resolve::{self, Mode, Outcome};
 use super::world::World;
 
-const LIFETIME: Duration = Duration::from_secs(600);
 const TCP_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest UDP response sent, whatever the client advertises (the DNS flag day 2020 value).
 const UDP_LIMIT: usize = 1232;
@@ -227,7 +226,7 @@ fn serve_udp(socket: &UdpSocket, service: &Service, stop: &AtomicBool) {
             (tx, line)
         })
     };
-    while !stop.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < crate::lifetime() {
         match socket.recv_from(&mut buf) {
             Ok((n, peer)) => {
                 if let Some(out) = respond(&buf[..n], service, UDP_LIMIT) {
@@ -258,7 +257,7 @@ fn serve_udp(socket: &UdpSocket, service: &Service, stop: &AtomicBool) {
 fn serve_tcp(listener: &TcpListener, service: &Arc<Service>, stop: &Arc<AtomicBool>) {
     let started = Instant::now();
     let mut handlers: Vec<JoinHandle<()>> = Vec::new();
-    while !stop.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < crate::lifetime() {
         match listener.accept() {
             Ok((stream, _)) => {
                 let (service, stop) = (service.clone(), stop.clone());

@@ -82,3 +82,33 @@ pub(crate) fn golden(name: &str, actual: &str) {
         .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
     assert_eq!(actual, expected, "output differs from {}", path.display());
 }
+
+/// tests/verdicts.txt: every demo domain, the verdict `mxdane check` must reach, and whether
+/// only the in-process lab can stage it.
+pub(crate) fn verdicts() -> Vec<(String, mxdane::check::Verdict, bool)> {
+    use mxdane::check::Verdict;
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/verdicts.txt"),
+    )
+    .unwrap();
+    let out: Vec<(String, Verdict, bool)> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let verdict = [
+                Verdict::Ok,
+                Verdict::Warning,
+                Verdict::Critical,
+                Verdict::Unknown,
+            ]
+            .into_iter()
+            .find(|v| v.name() == f[1])
+            .unwrap_or_else(|| panic!("verdicts.txt: unknown verdict in {l:?}"));
+            (f[0].to_owned(), verdict, f.get(2) == Some(&"lab-only"))
+        })
+        .collect();
+    assert!(out.len() >= 30, "verdicts.txt lists {} domains", out.len());
+    out
+}
