@@ -343,6 +343,8 @@ fn inner() {
     let mut posttls_checked = 0;
     let mut recursive_checked = 0;
     let mut ldns_checked = 0;
+    let mut ldns_skipped = 0;
+    let mut posttls_expected = 0;
     for (domain, want, lab_only) in common::verdicts() {
         if lab_only {
             continue;
@@ -509,11 +511,24 @@ fn inner() {
                 if !v6 {
                     ours = mine;
                 }
+                posttls_expected += 1;
                 let out = sh(&format!(
-                    "MAIL_CONFIG={} timeout 60 posttls-finger -o inet_protocols={family} -c -l dane -t 10 -T 30 '[{name}]' 2>&1",
+                    "MAIL_CONFIG={} timeout 60 posttls-finger -o inet_protocols={family} -l dane -t 10 -T 30 '[{name}]' 2>&1",
                     postfix.display()
                 ));
                 let text = String::from_utf8_lossy(&out.stdout).to_string();
+                // The oracle must have run: not killed by the timeout (124), not missing (127),
+                // and printing its own log lines; otherwise "failed" would agree with every
+                // negative of ours by default (issue 19).
+                if matches!(out.status.code(), Some(124 | 126 | 127) | None)
+                    || !text.contains("posttls-finger: ")
+                {
+                    failures.push(format!(
+                        "{domain}: host {name} ({family}): posttls-finger did not run properly (status {:?})\n{text}",
+                        out.status.code()
+                    ));
+                    continue;
+                }
                 let theirs = if text.contains("Verified TLS connection established") {
                     "verified"
                 } else if text.contains("certificate verification failed")
@@ -560,8 +575,16 @@ fn inner() {
                     "timeout 30 openssl s_client -starttls smtp -connect {ip}:25 -servername {name} -showcerts </dev/null 2>/dev/null | awk '/BEGIN CERT/,/END CERT/' > {}",
                     chain.display()
                 ));
-                // No STARTTLS, no chain: ldns-dane does not apply.
+                // No chain: fine only where there was no TLS to fetch it from (no STARTTLS, a
+                // failed handshake); anywhere else the oracle did not run.
                 if std::fs::metadata(&chain).map_or(0, |m| m.len()) == 0 {
+                    if matches!(ours, "verified" | "mismatch" | "encrypted") {
+                        failures.push(format!(
+                            "{domain}: host {name}: no chain fetched for ldns-dane although mxdane saw TLS ({ours})"
+                        ));
+                    } else {
+                        ldns_skipped += 1;
+                    }
                     continue;
                 }
                 // RFC 7672 section 3.1.1: no name check for DANE-EE(3); ldns-dane checks names
@@ -577,10 +600,24 @@ fn inner() {
                     if ee_only { "-n" } else { "" }
                 ));
                 let text = String::from_utf8_lossy(&out.stdout).to_string();
-                let ldns = if text.contains("dane-validated successfully") {
-                    "verified"
-                } else {
-                    "failed"
+                // Success is exit 0 with its line; a refusal is another exit status with
+                // ldns-dane's own words; anything else is the oracle not running properly.
+                let ldns = match out.status.code() {
+                    Some(0) if text.contains("dane-validated successfully") => "verified",
+                    Some(c)
+                        if c != 0
+                            && !matches!(c, 124 | 126 | 127)
+                            && (text.contains("dane-validate")
+                                || text.to_ascii_lowercase().contains("error")) =>
+                    {
+                        "failed"
+                    }
+                    other => {
+                        failures.push(format!(
+                            "{domain}: host {name}: ldns-dane did not run properly (status {other:?})\n{text}"
+                        ));
+                        continue;
+                    }
                 };
                 let want = if ours == "verified" {
                     "verified"
@@ -615,9 +652,23 @@ fn inner() {
         rows.len(),
         "every scenario ran --recursive"
     );
+    println!(
+        "oracle posttls-finger: {posttls_checked} comparisons ({posttls_expected} host runs); oracle ldns-dane: {ldns_checked} comparisons ({ldns_skipped} hosts without TLS)"
+    );
     drop(daemons);
     drop(forwarders);
     drop(postfix_server);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Every oracle run was compared (one that did not run properly fails above), and the
+    // oracles ran on every scenario.
+    assert!(
+        posttls_checked >= posttls_expected && posttls_expected >= rows.len(),
+        "posttls-finger: {posttls_checked} comparisons, {posttls_expected} host runs, {} scenarios",
+        rows.len()
+    );
+    assert!(
+        ldns_checked >= 15,
+        "ldns-dane compared only {ldns_checked} hosts"
+    );
 }
