@@ -244,25 +244,32 @@ fn t11_equals_hash_slinger() {
         let dir = scratch("hashslinger");
         let pki = Pki::new(alg, "mx.example.test");
         let cert = write(&dir, "leaf.pem", pki.leaf.pem());
+        let ca = write(&dir, "ca.pem", pki.intermediate.pem());
         for (u, s, m) in [(3, 1, 1), (3, 0, 1), (3, 1, 2), (3, 0, 2), (2, 1, 1)] {
+            // Usage 2 pins the issuing CA: hash-slinger hashes the certificate it is given, so
+            // it gets the CA, and ours comes from the leaf plus its chain (issue 19: this used
+            // to compare the leaf's 3 1 1 twice).
+            let subject = if u == 2 { &ca } else { &cert };
             let theirs = sh(&format!(
-                "tlsa --create --certificate {cert} --usage {u} --selector {s} --mtype {m} --port 25 mx.example.test"
+                "tlsa --create --certificate {subject} --usage {u} --selector {s} --mtype {m} --port 25 mx.example.test"
             ));
             let ours_hex = if u == 2 {
-                // hash-slinger hashes the given certificate whatever the usage: compare on the same one.
                 let run = mxdane(
                     &[
                         "tlsa",
                         "generate",
                         "--cert",
                         &cert,
+                        "--chain",
+                        &ca,
                         "--host",
                         "mx.example.test",
                         "--variant",
-                        "3 1 1",
+                        "2 1 1",
                     ],
                     "",
                 );
+                assert_eq!(run.code, 0, "{}", run.stderr);
                 record_hex(&run.stdout)
             } else {
                 ours(&cert, &format!("{u} {s} {m}"))

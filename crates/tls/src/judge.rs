@@ -448,6 +448,15 @@ impl Context<'_, '_> {
             Ok(t) => t,
             Err(e) => return invalid(ChainProblem::Other, format!("anchor unreadable: {e}")),
         };
+        // A certificate without the CA basic constraint may not sign certificates (RFC 5280
+        // section 4.2.1.9), so it cannot be the trust anchor that signs the server's chain;
+        // webpki does not check its anchors' constraints, OpenSSL does.
+        if !cert.is_ca() {
+            return invalid(
+                ChainProblem::NotCa,
+                format!("the anchor \"{}\" is not a CA certificate", cert.subject()),
+            );
+        }
         // T-07: the anchor's own validity period; webpki anchors carry no dates.
         let now = unix_to_datetime(self.at);
         if now < cert.not_before() || now > cert.not_after() {

@@ -58,6 +58,7 @@ pub fn describe(o: &RecordOutcome) -> &'static str {
             ChainProblem::AnchorNotValid => "chain-invalid:anchor-not-valid",
             ChainProblem::NoPath => "chain-invalid:bad-signature",
             ChainProblem::BadSignature => "chain-invalid:bad-signature",
+            ChainProblem::NotCa => "chain-invalid:not-ca",
             _ => "chain-invalid:other",
         },
         other => other.kind(),
@@ -143,9 +144,32 @@ pub fn cases(alg: KeyAlg) -> Vec<Case> {
         .alg(alg)
         .key_slot(120)
         .self_signed();
+    // An end-entity certificate (no CA basic constraint) acting as the issuer (issue 19).
+    let ee_issuer = CertSpec::leaf(&["issuer.example.test"])
+        .alg(alg)
+        .key_slot(130)
+        .signed_by(int);
+    let under_ee = CertSpec::leaf(&[HOST]).alg(alg).signed_by(&ee_issuer);
     let full = [leaf, int, root];
     let h = &[HOST][..];
     vec![
+        // T-07: the path to a DANE-TA anchor must go through CAs only.
+        case(
+            alg,
+            "2 1 1 on the intermediate above an issuer that is not a CA",
+            &[&under_ee, &ee_issuer, int],
+            vec![rec(int, "2 1 1")],
+            h,
+            Fail(vec!["chain-invalid:not-ca"]),
+        ),
+        case(
+            alg,
+            "2 1 1 on an issuer that is not a CA",
+            &[&under_ee, &ee_issuer, int],
+            vec![rec(&ee_issuer, "2 1 1")],
+            h,
+            Fail(vec!["chain-invalid:not-ca"]),
+        ),
         // T-06: DANE-EE(3).
         case(
             alg,
