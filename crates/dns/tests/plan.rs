@@ -60,6 +60,10 @@ fn world() -> Arc<World> {
                         .sig_fault("badaddr", rtype::A, SigFault::Expired)
                         .mx("d12b", 10, "badaddr")
                         .mx("d12b", 20, "mx1")
+                        // D-13: secure addresses, TLSA reached through a CNAME into an
+                        // unsigned zone (insecure).
+                        .a("tlsains", "192.0.2.10")
+                        .cname("_25._tcp.tlsains", "_25._tcp.mx.unsigned.test.")
                         // D-05: a host without DANE at a better preference than a DANE host.
                         .a("plainhost", "192.0.2.9")
                         .mx("d05", 10, "plainhost")
@@ -371,6 +375,15 @@ fn d13_secure_denial_or_insecure_tlsa_means_no_dane() {
     both("mx2.signed.test.", 25, true, |p, mode| {
         assert_eq!(p.hosts[0].decision, Decision::Opportunistic, "{mode}");
         assert_eq!(p.hosts[0].tlsa_status, TlsaStatus::SecureDenial);
+    });
+    // The insecure half (issue 19): records that are there but insecure are no DANE either.
+    both("tlsains.signed.test.", 25, true, |p, mode| {
+        assert_eq!(p.hosts[0].decision, Decision::Opportunistic, "{mode}");
+        assert_eq!(p.hosts[0].tlsa_status, TlsaStatus::Insecure, "{mode}");
+        assert!(
+            !p.hosts[0].tlsa.is_empty(),
+            "{mode}: the records were found"
+        );
     });
     both("mx1.signed.test.", 25, true, |p, _| {
         assert_ne!(p.hosts[0].decision, Decision::Opportunistic)
