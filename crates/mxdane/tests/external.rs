@@ -89,6 +89,7 @@ const ALGS: [KeyAlg; 4] = [
 #[ignore = "needs openssl"]
 fn t11_equals_the_openssl_pipeline_of_the_how_to() {
     require("openssl");
+    let mut compared = 0;
     for alg in ALGS {
         let dir = scratch("openssl");
         let pki = Pki::new(alg, "mx.example.test");
@@ -105,12 +106,26 @@ fn t11_equals_the_openssl_pipeline_of_the_how_to() {
         let spki512 = sh(&format!(
             "openssl x509 -in {cert} -noout -pubkey | openssl pkey -pubin -outform DER | openssl sha512 -r"
         ));
-        let first = |s: &str| s.split_whitespace().next().unwrap().to_owned();
-        assert_eq!(ours(&cert, "3 1 1"), first(&spki256), "{alg:?} 3 1 1");
-        assert_eq!(ours(&cert, "3 0 1"), first(&cert256), "{alg:?} 3 0 1");
-        assert_eq!(ours(&cert, "3 0 2"), first(&cert512), "{alg:?} 3 0 2");
-        assert_eq!(ours(&cert, "3 1 2"), first(&spki512), "{alg:?} 3 1 2");
+        // openssl must have produced a digest of the right length, not an error message.
+        let first = |s: &str, hex_len: usize| {
+            let d = s.split_whitespace().next().unwrap_or("").to_owned();
+            assert!(
+                d.len() == hex_len && d.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{alg:?}: openssl did not print a digest: {s}"
+            );
+            d
+        };
+        assert_eq!(ours(&cert, "3 1 1"), first(&spki256, 64), "{alg:?} 3 1 1");
+        assert_eq!(ours(&cert, "3 0 1"), first(&cert256, 64), "{alg:?} 3 0 1");
+        assert_eq!(ours(&cert, "3 0 2"), first(&cert512, 128), "{alg:?} 3 0 2");
+        assert_eq!(ours(&cert, "3 1 2"), first(&spki512, 128), "{alg:?} 3 1 2");
+        compared += 4;
     }
+    println!(
+        "oracle openssl (digest pipeline): {compared} comparisons of {} cases",
+        ALGS.len() * 4
+    );
+    assert_eq!(compared, ALGS.len() * 4);
 }
 
 #[test]
@@ -188,6 +203,7 @@ fn t11_private_keys_in_every_openssl_form_yield_their_public_half() {
 #[ignore = "needs danetool"]
 fn t11_equals_danetool() {
     require("danetool");
+    let mut compared = 0;
     for alg in ALGS {
         let dir = scratch("danetool");
         let pki = Pki::new(alg, "mx.example.test");
@@ -207,6 +223,7 @@ fn t11_equals_danetool() {
                 record_hex(&theirs),
                 "{alg:?} {variant}: {theirs}"
             );
+            compared += 1;
         }
         let theirs = sh(&format!(
             "danetool --tlsa-rr --host mx.example.test --port 25 --load-certificate {ca} --ca"
@@ -233,13 +250,20 @@ fn t11_equals_danetool() {
             record_hex(&theirs),
             "{alg:?} 2 1 1"
         );
+        compared += 1;
     }
+    println!(
+        "oracle danetool: {compared} comparisons of {} cases",
+        ALGS.len() * 5
+    );
+    assert_eq!(compared, ALGS.len() * 5);
 }
 
 #[test]
 #[ignore = "needs hash-slinger"]
 fn t11_equals_hash_slinger() {
     require("tlsa");
+    let mut compared = 0;
     for alg in ALGS {
         let dir = scratch("hashslinger");
         let pki = Pki::new(alg, "mx.example.test");
@@ -279,6 +303,12 @@ fn t11_equals_hash_slinger() {
                 record_hex(&theirs),
                 "{alg:?} {u} {s} {m}: {theirs}"
             );
+            compared += 1;
         }
     }
+    println!(
+        "oracle hash-slinger: {compared} comparisons of {} cases",
+        ALGS.len() * 5
+    );
+    assert_eq!(compared, ALGS.len() * 5);
 }
