@@ -317,7 +317,10 @@ pub async fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
             );
         }
         // D-08: no MX records: the domain itself is the host (implicit MX).
-        Answer::NoData => candidates.push((lookup.final_name().clone(), Some(0))),
+        // The host is the domain as asked, so that the CNAME rules of D-09 apply to it (TLSA
+        // at the expanded name, then at the domain itself), not the end of the MX lookup's
+        // alias chain.
+        Answer::NoData => candidates.push((request.destination.clone(), Some(0))),
         Answer::Records(records) => {
             let mx: Vec<(u16, Name)> = records
                 .iter()

@@ -64,6 +64,10 @@ fn world() -> Arc<World> {
                         // unsigned zone (insecure).
                         .a("tlsains", "192.0.2.10")
                         .cname("_25._tcp.tlsains", "_25._tcp.mx.unsigned.test.")
+                        // D-08 + D-09: an implicit MX through a CNAME, TLSA only at the
+                        // unexpanded name.
+                        .cname("implcname", "plainhost")
+                        .tlsa("_25._tcp.implcname", &tlsa())
                         // D-05: a host without DANE at a better preference than a DANE host.
                         .a("plainhost", "192.0.2.9")
                         .mx("d05", 10, "plainhost")
@@ -250,6 +254,20 @@ fn d08_implicit_mx_nxdomain_null_mx_and_address_literals() {
         assert_eq!(
             decisions(p),
             [("implicit.signed.test.".to_owned(), "dane")],
+            "{mode}"
+        );
+    });
+    // The implicit MX host is the domain itself, CNAME rules included (RFC 7672 section
+    // 2.2.2): TLSA at the expanded name (none there) and then at the domain (issue 13).
+    both("implcname.signed.test.", 25, false, |p, mode| {
+        assert_eq!(
+            decisions(p),
+            [("implcname.signed.test.".to_owned(), "dane")],
+            "{mode}"
+        );
+        assert_eq!(
+            p.hosts[0].tlsa_base,
+            Some(Name::parse("implcname.signed.test.")),
             "{mode}"
         );
     });
