@@ -66,6 +66,7 @@ pub struct CertSpec {
     slot: usize,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
+    permitted: Vec<String>,
 }
 
 impl CertSpec {
@@ -105,7 +106,14 @@ impl CertSpec {
             slot: 0,
             not_before: now - Duration::days(1),
             not_after: now + Duration::days(365),
+            permitted: Vec::new(),
         }
+    }
+
+    /// A CA limited by name constraints to these DNS subtrees (RFC 5280 section 4.2.1.10).
+    pub fn permitted_dns(mut self, subtrees: &[&str]) -> Self {
+        self.permitted = subtrees.iter().map(|s| (*s).to_owned()).collect();
+        self
     }
 
     /// The key algorithm.
@@ -149,6 +157,16 @@ impl CertSpec {
         params.distinguished_name = dn;
         params.not_before = self.not_before;
         params.not_after = self.not_after;
+        if !self.permitted.is_empty() {
+            params.name_constraints = Some(rcgen::NameConstraints {
+                permitted_subtrees: self
+                    .permitted
+                    .iter()
+                    .map(|d| rcgen::GeneralSubtree::DnsName(d.clone()))
+                    .collect(),
+                excluded_subtrees: Vec::new(),
+            });
+        }
         if self.ca {
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
             params.key_usages = vec![

@@ -542,7 +542,11 @@ impl Context<'_, '_> {
 
     /// T-08: after the path, the leaf must carry a reference identifier.
     fn named(&self, anchor: Anchor, depth: usize, leaf: &Certificate) -> RecordOutcome {
-        if names::leaf_matches(leaf, self.names) {
+        // The CAs above the leaf: their name constraints bind the CN fallback too (webpki
+        // checks them for subjectAltNames only). Every chain certificate but the leaf counts,
+        // which is stricter than the verified path alone.
+        let issuers: Vec<&Certificate> = self.parsed.iter().skip(1).flatten().collect();
+        if names::leaf_matches(leaf, self.names, &issuers) {
             RecordOutcome::Matched { anchor, depth }
         } else {
             RecordOutcome::NameMismatch {

@@ -15,13 +15,38 @@ pub(crate) fn presented_names(leaf: &Certificate) -> &[String] {
     }
 }
 
-/// Whether the leaf carries one of the reference identifiers.
-pub(crate) fn leaf_matches(leaf: &Certificate, references: &[Name]) -> bool {
+/// Whether the leaf carries one of the reference identifiers. When the names come from the
+/// subject CN (no subjectAltName), every issuer's DNS name constraints must allow the name
+/// (RFC 5280 section 4.2.1.10): a CA limited to other domains cannot vouch for it that way.
+pub(crate) fn leaf_matches(
+    leaf: &Certificate,
+    references: &[Name],
+    issuers: &[&Certificate],
+) -> bool {
+    let cn_fallback = leaf.dns_names().is_empty();
     presented_names(leaf).iter().any(|presented| {
-        references
-            .iter()
-            .any(|reference| name_matches(presented, reference.as_str()))
+        (!cn_fallback || issuers.iter().all(|ca| constraints_allow(ca, presented)))
+            && references
+                .iter()
+                .any(|reference| name_matches(presented, reference.as_str()))
     })
+}
+
+/// Whether `ca`'s DNS name constraints allow `name`: inside a permitted subtree when any are
+/// listed, inside no excluded one. Constraints we cannot read allow nothing.
+fn constraints_allow(ca: &Certificate, name: &str) -> bool {
+    let Some(nc) = ca.name_constraints() else {
+        return true;
+    };
+    if nc.other_kinds && nc.permitted.is_empty() && nc.excluded.is_empty() {
+        return false;
+    }
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let within = |subtree: &String| {
+        let base = subtree.trim_start_matches('.').trim_end_matches('.');
+        base.is_empty() || name == base || name.ends_with(&format!(".{base}"))
+    };
+    (nc.permitted.is_empty() || nc.permitted.iter().any(within)) && !nc.excluded.iter().any(within)
 }
 
 /// Compares one presented name with one reference identifier, case-insensitively and ignoring a

@@ -27,6 +27,18 @@ pub struct Certificate {
     is_ca: bool,
     dns_names: Vec<String>,
     common_names: Vec<String>,
+    name_constraints: Option<NameConstraints>,
+}
+
+/// The DNS-name part of a CA's name constraints (RFC 5280 section 4.2.1.10).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NameConstraints {
+    /// Permitted dNSName subtrees (empty: no dNSName permitted subtrees were listed).
+    pub permitted: Vec<String>,
+    /// Excluded dNSName subtrees.
+    pub excluded: Vec<String>,
+    /// Whether the extension lists other kinds of names too (IP addresses, e-mail...).
+    pub other_kinds: bool,
 }
 
 /// The public key algorithm of a certificate or key.
@@ -134,6 +146,37 @@ impl Certificate {
                 }
             }
         }
+        let name_constraints = match tbs.name_constraints() {
+            Ok(Some(ext)) => {
+                let mut nc = NameConstraints::default();
+                let take = |subtrees: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>,
+                            into_permitted: bool,
+                            nc: &mut NameConstraints| {
+                    for st in subtrees.iter().flatten() {
+                        match &st.base {
+                            GeneralName::DNSName(n) => {
+                                let n = (*n).to_ascii_lowercase();
+                                if into_permitted {
+                                    nc.permitted.push(n);
+                                } else {
+                                    nc.excluded.push(n);
+                                }
+                            }
+                            _ => nc.other_kinds = true,
+                        }
+                    }
+                };
+                take(&ext.value.permitted_subtrees, true, &mut nc);
+                take(&ext.value.excluded_subtrees, false, &mut nc);
+                Some(nc)
+            }
+            // An unreadable or duplicated extension constrains everything we cannot read.
+            Err(_) => Some(NameConstraints {
+                other_kinds: true,
+                ..NameConstraints::default()
+            }),
+            Ok(None) => None,
+        };
         let common_names = tbs
             .subject
             .iter_common_name()
@@ -150,6 +193,7 @@ impl Certificate {
             is_ca,
             dns_names,
             common_names,
+            name_constraints,
             der: der.to_vec(),
         })
     }
@@ -197,6 +241,12 @@ impl Certificate {
     /// Whether subject and issuer names are equal (a root or a self-issued certificate).
     pub fn is_self_issued(&self) -> bool {
         self.subject == self.issuer
+    }
+
+    /// The DNS-name constraints this certificate puts on the names below it, if it has the
+    /// extension.
+    pub fn name_constraints(&self) -> Option<&NameConstraints> {
+        self.name_constraints.as_ref()
     }
 
     /// The subjectAltName dNSName entries.

@@ -26,7 +26,9 @@ pub mod name;
 pub mod record;
 pub mod zone;
 
-pub use input::{Certificate, InputError, KeyType, Material, PublicKey, read_material};
+pub use input::{
+    Certificate, InputError, KeyType, Material, NameConstraints, PublicKey, read_material,
+};
 pub use matching::{Subject, association_data, usable_records};
 pub use name::{Name, NameError};
 pub use record::{MatchingType, ParseError, Selector, Tlsa, Unusable, Usability, Usage};

@@ -150,9 +150,40 @@ pub fn cases(alg: KeyAlg) -> Vec<Case> {
         .key_slot(130)
         .signed_by(int);
     let under_ee = CertSpec::leaf(&[HOST]).alg(alg).signed_by(&ee_issuer);
+    // Name constraints (issue 13): a CA limited to example.org issues a CN-only certificate
+    // for HOST; one limited to example.test may.
+    let nc_other = CertSpec::ca("Constrained Issuer")
+        .alg(alg)
+        .key_slot(140)
+        .permitted_dns(&["example.org"])
+        .signed_by(root);
+    let nc_same = CertSpec::ca("Constrained Issuer")
+        .alg(alg)
+        .key_slot(141)
+        .permitted_dns(&["example.test"])
+        .signed_by(root);
+    let cn_under_other = CertSpec::cn_only(HOST).alg(alg).signed_by(&nc_other);
+    let cn_under_same = CertSpec::cn_only(HOST).alg(alg).signed_by(&nc_same);
     let full = [leaf, int, root];
     let h = &[HOST][..];
     vec![
+        // T-08: the CN fallback obeys the issuers' name constraints.
+        case(
+            alg,
+            "CN-only leaf under a CA constrained to another domain",
+            &[&cn_under_other, &nc_other],
+            vec![rec(&nc_other, "2 1 1")],
+            h,
+            Fail(vec!["name-mismatch"]),
+        ),
+        case(
+            alg,
+            "CN-only leaf under a CA constrained to its own domain",
+            &[&cn_under_same, &nc_same],
+            vec![rec(&nc_same, "2 1 1")],
+            h,
+            Auth(1),
+        ),
         // T-07: the path to a DANE-TA anchor must go through CAs only.
         case(
             alg,
