@@ -43,6 +43,9 @@ pub(crate) struct CheckArgs {
     tls: Option<TlsStart>,
     #[command(flatten)]
     dns: crate::dns_cmd::ResolverArgs,
+    /// Print only the verdict line (text output).
+    #[arg(long, short = 'q')]
+    quiet: bool,
     /// The name to give in EHLO (some servers want one that resolves).
     #[arg(long, value_name = "NAME", default_value = "mxdane.invalid")]
     ehlo: String,
@@ -157,6 +160,14 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
             "{}",
             serde_json::to_string(&v).map_err(|e| Failure(e.to_string()))?
         );
+    } else if a.quiet {
+        crate::say!(
+            out,
+            "{} {}: {}",
+            report.verdict.name().to_ascii_uppercase(),
+            report.plan.request.destination,
+            report.plan.reason
+        );
     } else {
         print_text(&report, out)?;
     }
@@ -255,39 +266,64 @@ fn print_text(r: &CheckReport, out: &mut impl Write) -> Result<(), Failure> {
         for t in &h.plan.tlsa {
             crate::say!(out, "  TLSA {t}");
         }
-        for p in &h.probes {
-            let tls = match (&p.tls_version, &p.cipher) {
-                (Some(v), Some(c)) => format!(", {v} {c}"),
-                _ => String::new(),
-            };
-            let reason = if p.reason.is_empty() {
+        // One line per address and algorithm, failures first; each distinct chain once.
+        let mut chains: Vec<&[mxdane_tls::ChainCert]> = Vec::new();
+        let mut probes: Vec<&check::Probe> = h.probes.iter().collect();
+        probes.sort_by_key(|p| (!failed(p.result), p.ip, p.algorithm));
+        let width = probes
+            .iter()
+            .map(|p| p.ip.to_string().len())
+            .max()
+            .unwrap_or(0);
+        for p in probes {
+            let chain = if p.chain.is_empty() {
                 String::new()
             } else {
-                format!(": {}", p.reason)
+                let n = chains
+                    .iter()
+                    .position(|c| *c == p.chain.as_slice())
+                    .unwrap_or_else(|| {
+                        chains.push(&p.chain);
+                        chains.len() - 1
+                    });
+                format!("  chain {}", n + 1)
+            };
+            let what = match &p.matched {
+                Some((rec, depth)) => format!("\"{rec}\" matched at depth {depth}"),
+                None if p.reason.is_empty() => p.result.name().to_owned(),
+                None => format!("{}: {}", p.result.name(), p.reason),
             };
             crate::say!(
                 out,
-                "  [{}] {} {}{reason}{tls}",
-                p.result.name(),
-                p.ip,
-                p.algorithm
+                "  {:4} {:width$}  {:7} {:8} {what}{chain}",
+                if failed(p.result) {
+                    "FAIL"
+                } else if p.result == check::ProbeResult::NoSuchCertificate {
+                    "-"
+                } else {
+                    "ok"
+                },
+                p.ip.to_string(),
+                p.algorithm,
+                p.tls_version.as_deref().unwrap_or("-"),
             );
-            if let Some((rec, depth)) = &p.matched {
-                crate::say!(out, "      matched \"{rec}\" at depth {depth}");
-            }
-            for (d, c) in p.chain.iter().enumerate() {
+        }
+        for (n, chain) in chains.iter().enumerate() {
+            crate::say!(out, "  chain {}:", n + 1);
+            for (d, c) in chain.iter().enumerate() {
+                let names = if c.names.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", c.names.join(", "))
+                };
                 crate::say!(
                     out,
-                    "      depth {d}: {} (issuer {}; {} to {}; {} SPKI SHA-256 {})",
+                    "    {d}: {}{names}, {}, issuer {}, {} to {}, SPKI SHA-256 {}",
                     c.subject,
-                    c.issuer,
-                    c.not_before
-                        .map(|t| t.date().to_string())
-                        .unwrap_or_default(),
-                    c.not_after
-                        .map(|t| t.date().to_string())
-                        .unwrap_or_default(),
                     c.key,
+                    c.issuer,
+                    rfc3339(c.not_before),
+                    rfc3339(c.not_after),
                     c.spki_sha256
                 );
             }
@@ -300,7 +336,7 @@ fn print_text(r: &CheckReport, out: &mut impl Write) -> Result<(), Failure> {
             };
             crate::say!(
                 out,
-                "  nameserver {} {}: {what}; serial {}",
+                "  nameserver {} ({}): {what}; serial {}",
                 n.name,
                 n.ip,
                 n.serial.map_or("?".into(), |s| s.to_string())
@@ -308,6 +344,21 @@ fn print_text(r: &CheckReport, out: &mut impl Write) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// A probe result that is a failure to report first.
+fn failed(r: check::ProbeResult) -> bool {
+    use check::ProbeResult as P;
+    matches!(
+        r,
+        P::Mismatch | P::NoStartTls | P::TlsFailed | P::ConnectFailed | P::UnreachableLocally
+    )
+}
+
+/// A time in RFC 3339, the one format of every report.
+fn rfc3339(t: Option<OffsetDateTime>) -> String {
+    t.and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| "?".to_owned())
 }
 
 /// The domains the demo checks, with what each shows.

@@ -231,6 +231,8 @@ pub struct ChainCert {
     pub spki_sha256: String,
     /// The key type, e.g. `ECDSA P-256`.
     pub key: String,
+    /// The subjectAltName dNSNames.
+    pub names: Vec<String>,
     /// The DER certificate.
     pub der: Vec<u8>,
 }
@@ -355,6 +357,7 @@ pub(crate) fn judge(
                 not_after: Some(c.not_after()),
                 spki_sha256: sha256_hex(c.spki_der()),
                 key: c.key_type().to_string(),
+                names: c.dns_names().to_vec(),
                 der: der.to_vec(),
             },
             None => ChainCert {
@@ -364,6 +367,7 @@ pub(crate) fn judge(
                 not_after: None,
                 spki_sha256: String::new(),
                 key: "unparseable".into(),
+                names: Vec::new(),
                 der: der.to_vec(),
             },
         })
