@@ -361,6 +361,42 @@ fn rfc3339(t: Option<OffsetDateTime>) -> String {
         .unwrap_or_else(|| "?".to_owned())
 }
 
+/// `mxdane lab serve`: the demo world, up for `seconds`, with the flags that reach it printed
+/// at once (not at the end, like other output).
+pub(crate) fn serve(seconds: u64) -> Result<u8, Failure> {
+    let lab = mxdane::demo::start().map_err(Failure)?;
+    let anchor = std::env::temp_dir().join(format!("mxdane-lab-{}.anchor", std::process::id()));
+    std::fs::write(&anchor, lab.world.trust_anchor_text())
+        .map_err(|e| Failure(format!("{}: cannot write: {e}", anchor.display())))?;
+    let mut flags = format!(
+        "--resolver {} --trust-anchor {}",
+        lab.resolver,
+        anchor.display()
+    );
+    for (from, to) in &lab.routes {
+        flags.push_str(&format!(" --route {from}={to}"));
+    }
+    let domains: Vec<String> = mxdane::demo::DOMAINS
+        .iter()
+        .map(|d| format!("{d}.test"))
+        .collect();
+    let text = format!(
+        "The lab world is up for {seconds} s (or until interrupted). Point mxdane at it with:\n\n  \
+         FLAGS=\"{flags}\"\n\nfor example:\n\n  mxdane check ee.test $FLAGS\n  mxdane dns twomx.test \
+         $(echo $FLAGS | sed 's/ --route.*//')\n  mxdane tlsa verify --chain NEW.pem --host mx.next.test $FLAGS\n\n\
+         domains: {}\n",
+        domains.join(" ")
+    );
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(crate::printable(&text).as_bytes());
+        let _ = stdout.flush();
+    }
+    std::thread::sleep(Duration::from_secs(seconds));
+    let _ = std::fs::remove_file(&anchor);
+    Ok(0)
+}
+
 /// The domains the demo checks, with what each shows.
 const DEMO: &[(&str, &str)] = &[
     ("ee", "DANE-EE, verified on IPv4 and IPv6"),

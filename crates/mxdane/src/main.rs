@@ -66,6 +66,13 @@ enum LabCommand {
     /// Start an in-process signed world with mail servers, good and broken, and check a
     /// handful of its domains (seconds, no network beyond loopback).
     Demo,
+    /// Start the same world and keep it up, printing the flags that point `dns`, `check` and
+    /// `tlsa verify --host` at it, so any command can be tried on any lab domain.
+    Serve {
+        /// How long to keep it up, in seconds (it also stops when interrupted).
+        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        seconds: u64,
+    },
 }
 
 const CHECK_EXIT_CODES: &str = "\
@@ -242,6 +249,7 @@ fn main() -> ExitCode {
         Command::Dns(a) => dns_cmd::run(a, cli.json, &mut out),
         Command::Check(a) => check_cmd::run(a, cli.json, &mut out),
         Command::Lab(LabCommand::Demo) => check_cmd::demo(cli.json, &mut out),
+        Command::Lab(LabCommand::Serve { seconds }) => check_cmd::serve(*seconds),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "mxdane", &mut out);
             Ok(0)

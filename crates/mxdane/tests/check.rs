@@ -770,3 +770,39 @@ fn text_report_of_a_healthy_domain_fits_one_screen() {
     assert_eq!(quiet.stdout.lines().count(), 1, "{}", quiet.stdout);
     assert!(quiet.stdout.starts_with("OK ee.test."), "{}", quiet.stdout);
 }
+
+// Issue 13: `mxdane lab serve` keeps the lab up and prints flags with which any command can be
+// pointed at it; `check` with them gives the lab's verdict.
+#[test]
+fn lab_serve_prints_flags_that_work() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane"))
+        .args(["lab", "serve", "--seconds", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut flags = String::new();
+    for line in std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .take(30)
+    {
+        let line = line.unwrap();
+        if let Some(f) = line.trim().strip_prefix("FLAGS=\"") {
+            flags = f.trim_end_matches('"').to_owned();
+            break;
+        }
+    }
+    assert!(
+        flags.contains("--resolver") && flags.contains("--route"),
+        "{flags}"
+    );
+    let mut args = vec!["--json", "check", "ee.test"];
+    args.extend(flags.split(' '));
+    let run = common::mxdane(&args, "");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["verdict"], "ok");
+}
