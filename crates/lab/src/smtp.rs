@@ -374,20 +374,7 @@ fn serve(
             let _ = raw.shutdown(Shutdown::Both);
             Ok(())
         }
-        Next::StartTls => {
-            let conn = ServerConnection::new(config.clone()).map_err(io::Error::other)?;
-            let plain = io.into_inner();
-            let mut tls = StreamOwned::new(conn, plain);
-            while tls.conn.is_handshaking() {
-                tls.conn.complete_io(&mut tls.sock)?;
-            }
-            let mut tls_io = BufReader::new(tls);
-            let mut rw = ReadWrite(&mut tls_io);
-            let _ = commands(&mut rw, behaviour, true)?;
-            drop(tls_io);
-            let _ = raw.shutdown(Shutdown::Both);
-            Ok(())
-        }
+        Next::StartTls => over_tls(io.into_inner(), config, behaviour, &raw, None),
     }
 }
 
@@ -402,17 +389,34 @@ fn serve_implicit(
     if !latency.is_zero() {
         std::thread::sleep(latency);
     }
+    let banner = "220 lab.test ESMTP\r\n";
+    over_tls(
+        Slow::new(stream, latency)?,
+        config,
+        behaviour,
+        &raw,
+        Some(banner),
+    )
+}
+
+/// The handshake, then (the banner and) the commands inside TLS; everything written is
+/// delivered before the connection is shut down.
+fn over_tls(
+    plain: Slow,
+    config: &Arc<ServerConfig>,
+    behaviour: Behaviour,
+    raw: &TcpStream,
+    banner: Option<&str>,
+) -> io::Result<()> {
     let conn = ServerConnection::new(config.clone()).map_err(io::Error::other)?;
-    let mut tls = StreamOwned::new(conn, Slow::new(stream, latency)?);
+    let mut tls = StreamOwned::new(conn, plain);
     while tls.conn.is_handshaking() {
         tls.conn.complete_io(&mut tls.sock)?;
     }
     let mut tls_io = BufReader::new(tls);
-    send(
-        tls_io.get_mut(),
-        "220 lab.test ESMTP\r\n",
-        behaviour == Behaviour::SplitReplies,
-    )?;
+    if let Some(b) = banner {
+        send(tls_io.get_mut(), b, behaviour == Behaviour::SplitReplies)?;
+    }
     let mut rw = ReadWrite(&mut tls_io);
     let _ = commands(&mut rw, behaviour, true)?;
     drop(tls_io);

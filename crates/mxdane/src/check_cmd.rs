@@ -161,13 +161,7 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
             serde_json::to_string(&v).map_err(|e| Failure(e.to_string()))?
         );
     } else if a.quiet {
-        crate::say!(
-            out,
-            "{} {}: {}",
-            report.verdict.name().to_ascii_uppercase(),
-            report.plan.request.destination,
-            report.plan.reason
-        );
+        crate::say!(out, "{}", headline(&report));
     } else {
         print_text(&report, out)?;
     }
@@ -233,14 +227,18 @@ pub(crate) fn to_json(r: &CheckReport, server: &str) -> Value {
     v
 }
 
-fn print_text(r: &CheckReport, out: &mut impl Write) -> Result<(), Failure> {
-    crate::say!(
-        out,
+/// The verdict line: `OK ee.test.: 1 of 1 host(s) can be tried`.
+fn headline(r: &CheckReport) -> String {
+    format!(
         "{} {}: {}",
         r.verdict.name().to_ascii_uppercase(),
         r.plan.request.destination,
         r.plan.reason
-    );
+    )
+}
+
+fn print_text(r: &CheckReport, out: &mut impl Write) -> Result<(), Failure> {
+    crate::say!(out, "{}", headline(r));
     for c in &r.critical {
         crate::say!(out, "  critical: {c}");
     }

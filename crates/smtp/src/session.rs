@@ -298,12 +298,7 @@ async fn run(
             settings,
             deadline,
         };
-        report.reached = Stage::Banner;
-        let banner = c.reply(Stage::Banner).await?;
-        if banner.code != 220 {
-            return Err(SmtpError::Rejected(Stage::Banner, banner));
-        }
-        report.banner = Some(banner);
+        banner(&mut c, report).await?;
         report.reached = Stage::EhloAfterTls;
         report.ehlo_tls = c.ehlo(Stage::EhloAfterTls, helo).await?;
         report.success = true;
@@ -314,12 +309,7 @@ async fn run(
         settings,
         deadline,
     };
-    report.reached = Stage::Banner;
-    let banner = c.reply(Stage::Banner).await?;
-    if banner.code != 220 {
-        return Err(SmtpError::Rejected(Stage::Banner, banner));
-    }
-    report.banner = Some(banner);
+    banner(&mut c, report).await?;
     report.reached = Stage::Ehlo;
     report.ehlo = c.ehlo(Stage::Ehlo, helo).await?;
     let plaintext_ok = |report: &mut SessionReport| {
@@ -423,6 +413,20 @@ async fn handshake(
         Security::Encrypted
     };
     Ok(tls)
+}
+
+/// The server's greeting: a 220 reply, kept in the report.
+async fn banner<S: AsyncRead + AsyncWrite + Unpin>(
+    c: &mut Conn<S>,
+    report: &mut SessionReport,
+) -> Result<(), SmtpError> {
+    report.reached = Stage::Banner;
+    let banner = c.reply(Stage::Banner).await?;
+    if banner.code != 220 {
+        return Err(SmtpError::Rejected(Stage::Banner, banner));
+    }
+    report.banner = Some(banner);
+    Ok(())
 }
 
 async fn quit<S: AsyncRead + AsyncWrite + Unpin>(
