@@ -43,7 +43,7 @@ fn unbound(r: Option<&mxdane_dns::message::RawMessage>) -> &'static str {
 
 #[test]
 #[ignore = "needs knotd (knot), unbound"]
-fn d17_our_validator_agrees_with_unbound_except_listed_divergences() {
+fn d17_libunbound_agrees_with_the_unbound_daemon_on_every_fixture_name() {
     let tlsa = format!("3 1 1 {DIGEST}");
     let fixture = fixtures::every_knob();
     let alg7 = World::builder()
