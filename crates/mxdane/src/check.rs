@@ -144,6 +144,8 @@ pub struct Probe {
     pub at_verifies: Option<bool>,
     /// How long the probe took.
     pub duration: std::time::Duration,
+    /// The SMTP dialogue (`C: `, `S: `, `TLS: ` lines).
+    pub transcript: Vec<String>,
 }
 
 /// What one authoritative nameserver says about a TLSA RRset (M-01).
@@ -402,6 +404,7 @@ async fn probe(
         matched: None,
         at_verifies: None,
         duration: std::time::Duration::ZERO,
+        transcript: Vec::new(),
     };
     let started = tokio::time::Instant::now();
     let Some(t) = target(h, filter) else {
@@ -427,6 +430,7 @@ async fn probe(
 }
 
 fn fill(p: &mut Probe, s: &SessionReport, h: &HostPlan, options: &Options) {
+    p.transcript = s.transcript.clone();
     if let Some(tls) = &s.tls {
         if !tls.version.is_empty() {
             p.tls_version = Some(tls.version.clone());

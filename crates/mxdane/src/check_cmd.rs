@@ -44,8 +44,11 @@ pub(crate) struct CheckArgs {
     #[command(flatten)]
     dns: crate::dns_cmd::ResolverArgs,
     /// Print only the verdict line (text output).
-    #[arg(long, short = 'q')]
+    #[arg(long, short = 'q', conflicts_with = "verbose")]
     quiet: bool,
+    /// Also print every DNS lookup with its status and each probe's SMTP dialogue.
+    #[arg(long, short = 'v')]
+    verbose: bool,
     /// The name to give in EHLO (some servers want one that resolves).
     #[arg(long, value_name = "NAME", default_value = "mxdane.invalid")]
     ehlo: String,
@@ -163,7 +166,7 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
     } else if a.quiet {
         crate::say!(out, "{}", headline(&report));
     } else {
-        print_text(&report, out)?;
+        print_text(&report, a.verbose, out)?;
     }
     Ok(report.verdict.exit_code())
 }
@@ -237,7 +240,7 @@ fn headline(r: &CheckReport) -> String {
     )
 }
 
-fn print_text(r: &CheckReport, out: &mut impl Write) -> Result<(), Failure> {
+fn print_text(r: &CheckReport, verbose: bool, out: &mut impl Write) -> Result<(), Failure> {
     crate::say!(out, "{}", headline(r));
     for c in &r.critical {
         crate::say!(out, "  critical: {c}");
@@ -263,6 +266,17 @@ fn print_text(r: &CheckReport, out: &mut impl Write) -> Result<(), Failure> {
         );
         for t in &h.plan.tlsa {
             crate::say!(out, "  TLSA {t}");
+        }
+        if verbose {
+            for l in &h.plan.lookups {
+                crate::say!(
+                    out,
+                    "  DNS {} {}: {}",
+                    l.name,
+                    mxdane_dns::rdata::type_name(l.qtype),
+                    l.summary()
+                );
+            }
         }
         // One line per address and algorithm, failures first; each distinct chain once.
         let mut chains: Vec<&[mxdane_tls::ChainCert]> = Vec::new();
@@ -305,6 +319,11 @@ fn print_text(r: &CheckReport, out: &mut impl Write) -> Result<(), Failure> {
                 p.algorithm,
                 p.tls_version.as_deref().unwrap_or("-"),
             );
+            if verbose {
+                for line in &p.transcript {
+                    crate::say!(out, "        {line}");
+                }
+            }
         }
         for (n, chain) in chains.iter().enumerate() {
             crate::say!(out, "  chain {}:", n + 1);
@@ -448,7 +467,7 @@ pub(crate) fn demo(json_out: bool, out: &mut impl Write) -> Result<u8, Failure> 
             all.push(to_json(&report, "lab"));
         } else {
             crate::say!(out, "== mxdane check {domain}.test   ({what})");
-            print_text(&report, out)?;
+            print_text(&report, false, out)?;
             crate::say!(out);
         }
     }

@@ -769,6 +769,20 @@ fn text_report_of_a_healthy_domain_fits_one_screen() {
     };
     assert_eq!(quiet.stdout.lines().count(), 1, "{}", quiet.stdout);
     assert!(quiet.stdout.starts_with("OK ee.test."), "{}", quiet.stdout);
+    // --verbose adds every DNS lookup with its status and each probe's SMTP dialogue.
+    let verbose = {
+        let mut v = argv.clone();
+        v.push("--verbose");
+        common::mxdane(&v, "")
+    };
+    for want in [
+        "DNS _25._tcp.mx.ee.test. TLSA: secure",
+        "C: STARTTLS",
+        "TLS: TLSv1_3",
+        "S: 220 lab.test",
+    ] {
+        assert!(verbose.stdout.contains(want), "{want}:\n{}", verbose.stdout);
+    }
 }
 
 // Issue 13: `mxdane lab serve` keeps the lab up and prints flags with which any command can be

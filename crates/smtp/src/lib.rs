@@ -14,7 +14,9 @@ mod reply;
 mod session;
 
 pub use reply::{Limits, Reply, read_reply};
-pub use session::{Connector, Policy, Security, SessionReport, Settings, Stage, TlsInfo, session};
+pub use session::{
+    Connector, Policy, Security, SessionReport, Settings, Stage, TRANSCRIPT_LINES, TlsInfo, session,
+};
 
 use std::fmt;
 

@@ -191,12 +191,29 @@ pub struct SessionReport {
     pub ehlo_tls: Vec<String>,
     /// The TLS session, if one was made (or its chain, if the handshake failed after it).
     pub tls: Option<TlsInfo>,
+    /// The dialogue: `C: ` lines sent, `S: ` lines received, `TLS: ` when the handshake ends
+    /// (at most [`TRANSCRIPT_LINES`] lines).
+    pub transcript: Vec<String>,
+}
+
+/// The most lines a session's transcript keeps.
+pub const TRANSCRIPT_LINES: usize = 200;
+
+/// The transcript being written, shared by the connection before and after TLS.
+type Transcript = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn note(log: &Transcript, line: String) {
+    let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
+    if l.len() < TRANSCRIPT_LINES {
+        l.push(line);
+    }
 }
 
 struct Conn<S> {
     io: BufReader<S>,
     settings: Settings,
     deadline: Instant,
+    log: Transcript,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
@@ -209,12 +226,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         )
         .await
         {
-            Ok(r) => r,
+            Ok(Ok(r)) => {
+                let last = r.lines.len().saturating_sub(1);
+                for (i, l) in r.lines.iter().enumerate() {
+                    let sep = if i == last { ' ' } else { '-' };
+                    note(&self.log, format!("S: {}{sep}{l}", r.code));
+                }
+                Ok(r)
+            }
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(SmtpError::Timeout(stage)),
         }
     }
 
     async fn command(&mut self, stage: Stage, line: &str) -> Result<Reply, SmtpError> {
+        note(&self.log, format!("C: {line}"));
         let bytes = format!("{line}\r\n");
         let io = self.io.get_mut();
         let left = self.deadline.saturating_duration_since(Instant::now());
@@ -267,10 +293,13 @@ pub async fn session(
         ehlo: Vec::new(),
         ehlo_tls: Vec::new(),
         tls: None,
+        transcript: Vec::new(),
     };
-    if let Err(e) = run(connector, policy, helo, settings, &mut report).await {
+    let log = Transcript::default();
+    if let Err(e) = run(connector, policy, helo, settings, &mut report, &log).await {
         report.error = Some(e);
     }
+    report.transcript = std::mem::take(&mut *log.lock().unwrap_or_else(|e| e.into_inner()));
     report
 }
 
@@ -280,6 +309,7 @@ async fn run(
     helo: &str,
     settings: Settings,
     report: &mut SessionReport,
+    log: &Transcript,
 ) -> Result<(), SmtpError> {
     // A total beyond what the clock holds (a huge --timeout) means a year.
     let now = Instant::now();
@@ -293,10 +323,12 @@ async fn run(
     if settings.implicit_tls {
         // RFC 8314 section 3.3: TLS first, then the SMTP dialogue inside it.
         let tls = handshake(tcp, policy, settings, deadline, report).await?;
+        tls_note(log, report);
         let mut c = Conn {
             io: BufReader::new(tls),
             settings,
             deadline,
+            log: log.clone(),
         };
         banner(&mut c, report).await?;
         report.reached = Stage::EhloAfterTls;
@@ -308,6 +340,7 @@ async fn run(
         io: BufReader::new(tcp),
         settings,
         deadline,
+        log: log.clone(),
     };
     banner(&mut c, report).await?;
     report.reached = Stage::Ehlo;
@@ -341,10 +374,12 @@ async fn run(
     let tcp = c.io.into_inner();
     let tls = handshake(tcp, policy, settings, deadline, report).await?;
     // RFC 3207 section 4.2: forget everything from before TLS and say EHLO again.
+    tls_note(log, report);
     let mut c = Conn {
         io: BufReader::new(tls),
         settings,
         deadline,
+        log: log.clone(),
     };
     report.reached = Stage::EhloAfterTls;
     report.ehlo_tls = c.ehlo(Stage::EhloAfterTls, helo).await?;
@@ -413,6 +448,18 @@ async fn handshake(
         Security::Encrypted
     };
     Ok(tls)
+}
+
+/// The transcript's line for a finished handshake.
+fn tls_note(log: &Transcript, report: &SessionReport) {
+    if let Some(t) = &report.tls {
+        let auth = match report.security {
+            Security::Authenticated => "DANE authenticated",
+            Security::Encrypted => "not authenticated",
+            Security::Plaintext => "plaintext",
+        };
+        note(log, format!("TLS: {} {}, {auth}", t.version, t.cipher));
+    }
 }
 
 /// The server's greeting: a 220 reply, kept in the report.

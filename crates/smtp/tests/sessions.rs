@@ -88,6 +88,27 @@ async fn s01_s03_authenticated_session_with_sni_and_second_ehlo() {
         r.ehlo.contains(&"STARTTLS".to_owned()) && !r.ehlo_tls.contains(&"STARTTLS".to_owned())
     );
     assert_eq!(server.server_names(), [Some(HOST.to_owned())], "S-02");
+    // The transcript: the dialogue in order, the handshake between the two EHLOs.
+    let t = &r.transcript;
+    let at = |prefix: &str| t.iter().position(|l| l.starts_with(prefix));
+    let (banner, starttls, tls_line, quit) = (
+        at("S: 220 lab.test"),
+        at("C: STARTTLS"),
+        at("TLS: TLSv1_3"),
+        at("C: QUIT"),
+    );
+    assert!(
+        banner < starttls && starttls < tls_line && tls_line < quit && banner.is_some(),
+        "{t:?}"
+    );
+    assert_eq!(
+        t.iter()
+            .filter(|l| l.starts_with("C: EHLO client.test"))
+            .count(),
+        2,
+        "{t:?}"
+    );
+    assert!(t[tls_line.unwrap()].contains("DANE authenticated"), "{t:?}");
     // A TLS 1.2-only server still gets through, authenticated (issue 19), and a key that the
     // records do not pin still fails there.
     let tls12 = SmtpServer::start(SmtpSpec {
