@@ -107,12 +107,7 @@ pub(crate) fn environment(
 }
 
 pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result<u8, Failure> {
-    let destination = Name::try_parse(&a.destination).map_err(|e| {
-        Failure(format!(
-            "\"{}\" is not a valid domain name: {e}",
-            a.destination
-        ))
-    })?;
+    let destination = mxdane::input::domain(&a.destination).map_err(Failure)?;
     let at = match &a.at {
         Some(t) => Some(OffsetDateTime::parse(t, &Rfc3339).map_err(|e| {
             Failure(format!(
@@ -146,7 +141,7 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
             ..Settings::default()
         },
         dns_deadline: step.saturating_mul(10),
-        helo: Name::try_parse(&a.ehlo)
+        helo: mxdane::input::domain(&a.ehlo)
             .map_err(|e| Failure(format!("--ehlo: {e}")))?
             .as_str()
             .trim_end_matches('.')

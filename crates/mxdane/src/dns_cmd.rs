@@ -10,7 +10,7 @@ use mxdane_dns::plan::{self, HostPlan, LookupReport, Plan, Request};
 use mxdane_dns::rdata::type_name;
 use mxdane_dns::transport::{parse_server, resolv_conf_server};
 use mxdane_dns::{
-    Name, NetTransport, Resolver, TrustedAdResolver, UnboundResolver, Upstream, iana_root_anchors,
+    NetTransport, Resolver, TrustedAdResolver, UnboundResolver, Upstream, iana_root_anchors,
     parse_trust_anchors,
 };
 use serde_json::{Value, json};
@@ -130,12 +130,7 @@ pub(crate) fn resolver(
 }
 
 pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u8, Failure> {
-    let destination = Name::try_parse(&a.destination).map_err(|e| {
-        Failure(format!(
-            "\"{}\" is not a valid domain name: {e}",
-            a.destination
-        ))
-    })?;
+    let destination = mxdane::input::domain(&a.destination).map_err(Failure)?;
     if destination.is_root() {
         return Err(Failure(
             "the destination is the root name: give a domain".into(),

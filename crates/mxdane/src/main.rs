@@ -12,15 +12,47 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+// Each command's exit statuses, as its `--help` prints them. README's "Output and exit
+// status" table says the same, and `documented_exit_codes_are_the_real_ones` (tests/check.rs)
+// compares both with real runs.
 const EXIT_CODES: &str = "\
+Exit status: each command's --help lists its own. 0 is success, 1 a negative result, 2 bad
+input or usage; `check` follows the monitoring-plugin convention (0 ok, 1 warning, 2 critical,
+3 unknown or usage error), and the pre-deployment gate (`tlsa verify --host`) exits 3 when it
+cannot tell.";
+
+const GENERATE_EXIT_CODES: &str = "\
 Exit status:
-  0  success (records generated; lint found no error; chain authenticated;
-     the destination is deliverable)
-  1  a negative result (lint found an unusable record or a chain that some sender
-     cannot authenticate; verify did not authenticate the chain; dns: the destination
-     is deferred, does not exist or accepts no mail)
-  2  bad input or usage (unreadable file, malformed record, certificate or name;
-     a resolver that cannot be used)";
+  0  the records were printed
+  2  bad input or usage (unreadable file, no leaf certificate, a variant that cannot be
+     produced, an invalid host name or port, a server that cannot be fetched from)";
+
+const LINT_EXIT_CODES: &str = "\
+Exit status:
+  0  no error (warnings allowed)
+  1  an error: an unusable or malformed record, or a chain some sender cannot
+     authenticate
+  2  bad input or usage (unreadable file, no TLSA record, an invalid origin)";
+
+const VERIFY_EXIT_CODES: &str = "\
+Exit status:
+  0  a record authenticates the chain (gate: against what every server publishes)
+  1  no record authenticates it (gate: some server's records would not)
+  2  bad input or usage (unreadable file, malformed record, certificate or name)
+  3  gate only: it cannot tell (a server without an answer, an RRset that does not
+     validate, a host without secure TLSA records, the resolver down)";
+
+const DNS_EXIT_CODES: &str = "\
+Exit status:
+  0  the destination is deliverable (a plan with at least one host)
+  1  it is not: deferred (a lookup failed or is bogus, no usable host), no such
+     domain, or null MX
+  2  bad input or usage (an invalid name, a resolver that cannot be used)";
+
+const DEMO_EXIT_CODES: &str = "\
+Exit status:
+  0  the domains were checked (each verdict is in the output, not in the status)
+  2  the lab could not start";
 
 /// DANE for SMTP (RFC 6698, 7671, 7672): TLSA records and DNSSEC-validated delivery plans.
 #[derive(Parser, Debug)]
@@ -41,7 +73,7 @@ enum Command {
     /// The RFC 7672 delivery plan for a domain (or --host): MX hosts in order, each with its
     /// addresses, TLSA records, DNSSEC statuses and decision (dane, tls-mandatory,
     /// opportunistic, skip).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = DNS_EXIT_CODES)]
     Dns(dns_cmd::DnsArgs),
     /// Check a domain's DANE deployment: every MX host, address, key algorithm and
     /// authoritative nameserver, with a verdict for monitoring.
@@ -65,6 +97,7 @@ enum Command {
 enum LabCommand {
     /// Start an in-process signed world with mail servers, good and broken, and check a
     /// handful of its domains (seconds, no network beyond loopback).
+    #[command(after_help = DEMO_EXIT_CODES)]
     Demo,
     /// Start the same world and keep it up, printing the flags that point `dns`, `check` and
     /// `tlsa verify --host` at it, so any command can be tried on any lab domain.
@@ -88,14 +121,14 @@ Exit status (monitoring-plugin convention, equal to the verdict):
 #[derive(Subcommand, Debug)]
 enum TlsaCommand {
     /// Print the TLSA records to publish for a server's certificates and keys, as zone-file lines.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = GENERATE_EXIT_CODES)]
     Generate(GenerateArgs),
     /// Check TLSA records (zone-file lines or bare "u s m hex" lines) against RFC 7671/7672 and
     /// operational advice; with the server's chains, check that every sender can authenticate it.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = LINT_EXIT_CODES)]
     Lint(LintArgs),
     /// Would this chain, presented by a server, authenticate against these records (RFC 7672)?
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = VERIFY_EXIT_CODES)]
     Verify(VerifyArgs),
 }
 
@@ -369,7 +402,7 @@ fn tlsa_host(text: &str) -> Result<Name, Failure> {
             "--host {text}: an IP address; TLSA records belong to the MX host's name"
         )));
     }
-    let host = Name::try_parse(text)?;
+    let host = mxdane::input::domain(text).map_err(|e| Failure(format!("--host: {e}")))?;
     if let Some((port, rest)) = host.split_tlsa_owner() {
         return Err(Failure(format!(
             "--host {text}: already a TLSA owner name; give the host ({rest}) and --port {port}"
@@ -526,7 +559,11 @@ fn check_lengths(label: &str, records: &[ZoneRecord]) -> Result<(), Failure> {
 }
 
 fn lint(a: &LintArgs, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
-    let origin = a.origin.as_deref().map(Name::try_parse).transpose()?;
+    let origin = a
+        .origin
+        .as_deref()
+        .map(|o| mxdane::input::domain(o).map_err(|e| Failure(format!("--origin: {e}"))))
+        .transpose()?;
     let (label, records) = read_records(a.file.as_deref(), origin.as_ref())?;
     if records.is_empty() {
         return Err(Failure(format!("{label}: holds no TLSA record")));
@@ -595,7 +632,7 @@ fn verify(a: &VerifyArgs, json: bool, out: &mut impl Write) -> Result<u8, Failur
     let names = a
         .names
         .iter()
-        .map(|n| Name::try_parse(n))
+        .map(|n| mxdane::input::domain(n).map_err(|e| Failure(format!("--name: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let at = match &a.at {
         Some(t) => OffsetDateTime::parse(t, &Rfc3339).map_err(|e| {
@@ -716,8 +753,7 @@ fn gate(
     json: bool,
     out: &mut impl Write,
 ) -> Result<u8, Failure> {
-    let host_name = mxdane_dns::Name::try_parse(host)
-        .map_err(|e| Failure(format!("--host \"{host}\" is not a valid host name: {e}")))?;
+    let host_name = mxdane::input::domain(host).map_err(|e| Failure(format!("--host: {e}")))?;
     let (env, _) = check_cmd::environment(&a.dns, a.dns.timeout, &a.route)?;
     let request = mxdane_dns::plan::Request {
         destination: host_name,
@@ -730,7 +766,7 @@ fn gate(
     };
     let mut names: Vec<Name> = h.reference_ids.to_vec();
     for n in &a.names {
-        names.push(Name::try_parse(n)?);
+        names.push(mxdane::input::domain(n).map_err(|e| Failure(format!("--name: {e}")))?);
     }
     let answers = block_on(mxdane::check::nameserver_answers(&env, h, a.port))?;
     let ders: Vec<_> = chain.iter().map(|c| c.der().to_vec().into()).collect();

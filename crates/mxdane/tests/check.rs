@@ -820,3 +820,337 @@ fn lab_serve_prints_flags_that_work() {
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["verdict"], "ok");
 }
+
+/// The exit statuses a command's `--help` lists (a line "Exit status...", then "  N  meaning").
+fn help_exit_codes(command: &[&str]) -> BTreeSet<i32> {
+    let mut args = command.to_vec();
+    args.push("--help");
+    let run = common::mxdane(&args, "");
+    assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+    let (_, tail) = run
+        .stdout
+        .split_once("\nExit status")
+        .and_then(|(_, t)| t.split_once('\n'))
+        .unwrap_or_else(|| panic!("{command:?} --help lists no exit status:\n{}", run.stdout));
+    tail.lines()
+        .filter_map(|l| {
+            let t = l.trim_start();
+            let (code, rest) = t.split_once("  ")?;
+            (l.starts_with("  ") && !rest.is_empty()).then_some(())?;
+            code.parse().ok()
+        })
+        .collect()
+}
+
+/// The exit statuses README's table gives a command (the columns 0 to 3 that say something).
+fn readme_exit_codes(command: &str) -> BTreeSet<i32> {
+    let readme = include_str!("../../../README.md");
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with(&format!("| `{command}` |")))
+        .unwrap_or_else(|| panic!("README's exit table has no row for {command}"));
+    row.split('|')
+        .skip(2)
+        .take(4)
+        .zip(0..)
+        .filter(|(cell, _)| !cell.trim().is_empty())
+        .map(|(_, code)| code)
+        .collect()
+}
+
+// Issue 13, "every command's --help and README agree with the behaviour": for each command,
+// the statuses its --help lists equal README's row, and real runs reach each one of them.
+#[test]
+fn documented_exit_codes_are_the_real_ones() {
+    use mxdane_lab::certs::{CertSpec, KeyAlg, Pki};
+    let l = lab();
+    let dir = common::scratch("exit-codes");
+    let anchor = common::write(&dir, "anchor", l.world.trust_anchor_text());
+    let chain = |slot: usize, ca: &str| {
+        let issuer = Pki::new(KeyAlg::EcdsaP256, ca).intermediate;
+        let leaf = CertSpec::leaf(&["mx.next.test"])
+            .key_slot(slot)
+            .signed_by(&issuer);
+        common::write(
+            &dir,
+            &format!("chain-{slot}.pem"),
+            leaf.pem() + &issuer.pem(),
+        )
+    };
+    let (chain7, chain8) = (chain(7, "exit.test"), chain(8, "other.test"));
+    let generated = common::mxdane(
+        &[
+            "tlsa",
+            "generate",
+            "--cert",
+            &chain7,
+            "--host",
+            "mx.next.test",
+        ],
+        "",
+    );
+    assert_eq!(generated.code, 0, "{}", generated.stderr);
+    // The leaf's "3 1 1" only (the issuer's "2 1 1" would match any chain under that issuer).
+    let leaf_records: String = generated
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" 3 1 1 "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(!leaf_records.is_empty(), "{}", generated.stdout);
+    let records7 = common::write(&dir, "records7", &leaf_records);
+    let resolver = l.resolver.to_string();
+    let mut lab_flags = vec![
+        "--resolver".to_owned(),
+        resolver,
+        "--trust-anchor".into(),
+        anchor.clone(),
+        "--timeout".into(),
+        "5".into(),
+    ];
+    let dns_flags = lab_flags.clone();
+    for (a, b) in &l.routes {
+        lab_flags.push("--route".into());
+        lab_flags.push(format!("{a}={b}"));
+    }
+    let dead = [
+        "--resolver",
+        "127.0.0.1:9",
+        "--timeout",
+        "1",
+        "--trust-anchor",
+        &anchor,
+    ];
+    let with = |base: &[&str], extra: &[String]| -> Vec<String> {
+        base.iter()
+            .map(|s| (*s).to_owned())
+            .chain(extra.iter().cloned())
+            .collect()
+    };
+    let no = &[][..];
+    // (README row, --help of, arguments, standard input, expected status)
+    type Scenario<'a> = (&'a str, &'a [&'a str], Vec<String>, &'a str, i32);
+    let scenarios: Vec<Scenario<'_>> = vec![
+        (
+            "tlsa generate",
+            &["tlsa", "generate"],
+            with(
+                &[
+                    "tlsa",
+                    "generate",
+                    "--cert",
+                    &chain7,
+                    "--host",
+                    "mx.next.test",
+                ],
+                no,
+            ),
+            "",
+            0,
+        ),
+        (
+            "tlsa generate",
+            &["tlsa", "generate"],
+            with(
+                &[
+                    "tlsa",
+                    "generate",
+                    "--cert",
+                    "/nonexistent.pem",
+                    "--host",
+                    "mx.next.test",
+                ],
+                no,
+            ),
+            "",
+            2,
+        ),
+        (
+            "tlsa lint",
+            &["tlsa", "lint"],
+            with(&["tlsa", "lint", &records7], no),
+            "",
+            0,
+        ),
+        (
+            "tlsa lint",
+            &["tlsa", "lint"],
+            with(&["tlsa", "lint"], no),
+            "3 1 1 abcd\n",
+            1,
+        ),
+        (
+            "tlsa lint",
+            &["tlsa", "lint"],
+            with(&["tlsa", "lint", "/nonexistent"], no),
+            "",
+            2,
+        ),
+        (
+            "tlsa verify",
+            &["tlsa", "verify"],
+            with(
+                &[
+                    "tlsa",
+                    "verify",
+                    "--chain",
+                    &chain7,
+                    "--tlsa-file",
+                    &records7,
+                    "--name",
+                    "mx.next.test",
+                ],
+                no,
+            ),
+            "",
+            0,
+        ),
+        (
+            "tlsa verify",
+            &["tlsa", "verify"],
+            with(
+                &[
+                    "tlsa",
+                    "verify",
+                    "--chain",
+                    &chain8,
+                    "--tlsa-file",
+                    &records7,
+                    "--name",
+                    "mx.next.test",
+                ],
+                no,
+            ),
+            "",
+            1,
+        ),
+        (
+            "tlsa verify",
+            &["tlsa", "verify"],
+            with(
+                &[
+                    "tlsa",
+                    "verify",
+                    "--chain",
+                    "/nonexistent",
+                    "--tlsa",
+                    "3 1 1 00",
+                    "--name",
+                    "x.test",
+                ],
+                no,
+            ),
+            "",
+            2,
+        ),
+        (
+            "tlsa verify",
+            &["tlsa", "verify"],
+            with(
+                &[
+                    "tlsa",
+                    "verify",
+                    "--chain",
+                    &chain7,
+                    "--host",
+                    "mx.next.test",
+                ],
+                &dead.map(str::to_owned),
+            ),
+            "",
+            3,
+        ),
+        (
+            "dns",
+            &["dns"],
+            with(&["dns", "ee.test"], &dns_flags),
+            "",
+            0,
+        ),
+        (
+            "dns",
+            &["dns"],
+            with(&["dns", "nullmx.test"], &dns_flags),
+            "",
+            1,
+        ),
+        (
+            "dns",
+            &["dns"],
+            with(&["dns", "bad name.test"], &dns_flags),
+            "",
+            2,
+        ),
+        (
+            "check",
+            &["check"],
+            with(&["check", "ee.test"], &lab_flags),
+            "",
+            0,
+        ),
+        (
+            "check",
+            &["check"],
+            with(&["check", "insecure.test"], &lab_flags),
+            "",
+            1,
+        ),
+        (
+            "check",
+            &["check"],
+            with(&["check", "strip.test"], &lab_flags),
+            "",
+            2,
+        ),
+        (
+            "check",
+            &["check"],
+            with(&["check", "ee.test"], &dead.map(str::to_owned)),
+            "",
+            3,
+        ),
+        (
+            "lab demo",
+            &["lab", "demo"],
+            with(&["lab", "demo"], no),
+            "",
+            0,
+        ),
+    ];
+    // The one status no scenario here can reach: the lab failing to start needs a machine
+    // without loopback sockets.
+    let unreachable: &[(&str, i32)] = &[("lab demo", 2)];
+    let mut reached: HashMap<&str, BTreeSet<i32>> = HashMap::new();
+    let mut help_of: HashMap<&str, &[&str]> = HashMap::new();
+    for (row, help, args, stdin, expected) in &scenarios {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = common::mxdane(&args, stdin);
+        assert_eq!(
+            run.code, *expected,
+            "mxdane {args:?}: stdout {} stderr {}",
+            run.stdout, run.stderr
+        );
+        reached.entry(row).or_default().insert(run.code);
+        help_of.insert(row, help);
+    }
+    for (row, help) in help_of {
+        let documented = help_exit_codes(help);
+        assert_eq!(
+            documented,
+            readme_exit_codes(row),
+            "{row}: --help and README list different exit statuses"
+        );
+        let mut expected = reached[row].clone();
+        expected.extend(
+            unreachable
+                .iter()
+                .filter(|(r, _)| *r == row)
+                .map(|(_, c)| c),
+        );
+        assert_eq!(
+            documented, expected,
+            "{row}: the statuses documented are not the ones real runs reach"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

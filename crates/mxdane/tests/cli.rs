@@ -772,6 +772,43 @@ fn generate_names_what_it_cannot_produce() {
         "{}",
         run.stdout
     );
+    // Issue 13: an internationalised host name is converted to A-labels (UTS 46), and one
+    // that cannot be converted is refused with the name quoted.
+    let run = mxdane(
+        &[
+            "tlsa",
+            "generate",
+            "--key",
+            next.as_str(),
+            "--host",
+            "MX.Bücher.example",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("_25._tcp.mx.xn--bcher-kva.example. IN TLSA 3 1 1 "),
+        "{}",
+        run.stdout
+    );
+    let run = mxdane(
+        &[
+            "tlsa",
+            "generate",
+            "--key",
+            next.as_str(),
+            "--host",
+            "a\u{2028}b.example",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("--host: ") && run.stderr.contains("internationalised"),
+        "{}",
+        run.stderr
+    );
 }
 
 // Issue 13: usage errors read like every other error ("mxdane: ..."), and control characters

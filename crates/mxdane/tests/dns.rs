@@ -166,7 +166,7 @@ fn d16_bad_input_is_named() {
         ),
         (
             vec!["dns", "--resolver", "127.0.0.1:9", "bad name.test"],
-            "not a valid domain name",
+            "invalid DNS name \"bad name.test\": character ' '",
         ),
         (
             vec!["dns", "--resolver", "not-an-address", "example.test"],
