@@ -259,16 +259,20 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
             };
         }
     };
-    // The nameserver comparison runs beside the probes (it needs only the plan).
-    let nameservers = {
-        let (ns_env, hosts, port) = (env.clone(), plan.hosts.clone(), options.port);
-        tokio::spawn(async move {
-            futures_util::future::join_all(
-                hosts.iter().map(|h| nameserver_answers(&ns_env, h, port)),
+    // The nameserver comparison runs beside the probes (it needs only the plan), one task
+    // per host.
+    let ns_tasks: Vec<_> = plan
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(hi, h)| {
+            let (env, h, port) = (env.clone(), h.clone(), options.port);
+            (
+                hi,
+                tokio::spawn(async move { nameserver_answers(&env, &h, port).await }),
             )
-            .await
         })
-    };
+        .collect();
     let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut tasks = Vec::new();
     for (hi, h) in plan.hosts.iter().enumerate() {
@@ -302,30 +306,21 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
             }
         }
     }
-    let nameservers = nameservers
-        .await
-        .unwrap_or_else(|e| panic!("the nameserver task failed: {e}"));
+    let mut lost = Vec::new();
     let mut hosts: Vec<HostCheck> = plan
         .hosts
         .iter()
-        .zip(nameservers)
-        .map(|(h, ns)| HostCheck {
+        .map(|h| HostCheck {
             plan: h.clone(),
             probes: Vec::new(),
-            nameservers: ns,
+            nameservers: Vec::new(),
         })
         .collect();
-    // A probe whose task failed (a panic) is the checker's failure: it is reported, never
-    // silently left out of the verdict.
-    let mut lost = Vec::new();
-    for (hi, t) in tasks {
-        match t.await {
-            Ok(p) => hosts[hi].probes.push(p),
-            Err(e) => lost.push(format!(
-                "{}: a probe did not finish ({e}): the checker cannot tell",
-                plan.hosts[hi].name
-            )),
-        }
+    for (hi, ns) in join_each(ns_tasks, "the nameserver comparison", &plan, &mut lost).await {
+        hosts[hi].nameservers = ns;
+    }
+    for (hi, p) in join_each(tasks, "a probe", &plan, &mut lost).await {
+        hosts[hi].probes.push(p);
     }
     let mut report = CheckReport {
         plan,
@@ -345,6 +340,27 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
         report.verdict = Verdict::Unknown;
     }
     report
+}
+
+/// Waits for each host's tasks. A task that failed (a panic) is the checker's failure: it is
+/// named in `lost` (which makes the verdict unknown), never silently left out (issue 19).
+async fn join_each<T>(
+    tasks: Vec<(usize, tokio::task::JoinHandle<T>)>,
+    what: &str,
+    plan: &Plan,
+    lost: &mut Vec<String>,
+) -> Vec<(usize, T)> {
+    let mut done = Vec::with_capacity(tasks.len());
+    for (hi, t) in tasks {
+        match t.await {
+            Ok(v) => done.push((hi, v)),
+            Err(e) => lost.push(format!(
+                "{}: {what} did not finish ({e}): the checker cannot tell",
+                plan.hosts[hi].name
+            )),
+        }
+    }
+    done
 }
 
 /// Why the resolver cannot be trusted to judge anything, if it cannot: the root DNSKEY lookup

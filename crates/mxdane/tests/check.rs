@@ -1154,3 +1154,32 @@ fn documented_exit_codes_are_the_real_ones() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// Issue 19: a task of the check that panics (here: the nameserver comparison, through a
+// transport that panics) is the checker's failure, reported and `unknown`, never a line that
+// silently goes missing while the verdict stays ok. Probes are joined by the same code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_task_makes_the_check_unknown() {
+    let mut env = lab().env.clone();
+    env.nameserver = std::sync::Arc::new(|addr| panic!("injected failure for {addr}"));
+    let r = check::check(env, Name::parse("ee.test."), options()).await;
+    assert_eq!(r.verdict, Verdict::Unknown, "{:?}", r.critical);
+    assert!(
+        r.critical
+            .iter()
+            .any(|c| c.contains("the nameserver comparison did not finish")),
+        "{:?}",
+        r.critical
+    );
+    // The probes still ran and are reported.
+    assert!(
+        r.hosts[0]
+            .probes
+            .iter()
+            .any(|p| p.result == ProbeResult::Verified),
+        "{:?}",
+        r.hosts[0].probes
+    );
+    // Negative: the lab's own transport leaves the same domain ok.
+    assert_eq!(run("ee").await.verdict, Verdict::Ok);
+}
