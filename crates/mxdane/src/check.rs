@@ -121,6 +121,91 @@ impl ProbeResult {
     }
 }
 
+/// Why a probe ended as it did: a closed list, for scripts (the prose is in `Probe::detail`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeReason {
+    /// No DANE record matches the chain.
+    NoMatch,
+    /// A DANE-TA record matched, but no reference identifier is in the certificate.
+    NameMismatch,
+    /// A DANE-TA chain is outside its validity (expired or not yet valid).
+    Expired,
+    /// A DANE-TA chain does not build (no path, bad signature, an issuer that is not a CA).
+    ChainInvalid,
+    /// The server does not offer STARTTLS.
+    StarttlsNotOffered,
+    /// The server refused the STARTTLS command.
+    StarttlsRefused,
+    /// The server sent data between its STARTTLS reply and the handshake (command injection).
+    Injection,
+    /// The TLS handshake failed (an alert, a protocol error, a bad handshake signature).
+    TlsHandshake,
+    /// The server has no certificate of the key type the probe asked for.
+    OtherKeyType,
+    /// The server refused an SMTP command (banner or EHLO) with an error reply.
+    Rejected,
+    /// The server broke the SMTP protocol (a malformed or over-long reply).
+    ProtocolError,
+    /// The server closed the connection.
+    Closed,
+    /// A step took longer than its timeout.
+    Timeout,
+    /// A network error (refused, reset), at connect or later.
+    NetworkError,
+    /// This machine has no route for the address family.
+    NoRoute,
+    /// The host name cannot be a TLS server name.
+    UnusableName,
+    /// The session ended without success for another reason.
+    Incomplete,
+}
+
+impl ProbeReason {
+    /// The JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NoMatch => "no-match",
+            Self::NameMismatch => "name-mismatch",
+            Self::Expired => "expired",
+            Self::ChainInvalid => "chain-invalid",
+            Self::StarttlsNotOffered => "starttls-not-offered",
+            Self::StarttlsRefused => "starttls-refused",
+            Self::Injection => "injection",
+            Self::TlsHandshake => "tls-handshake",
+            Self::OtherKeyType => "other-key-type",
+            Self::Rejected => "rejected",
+            Self::ProtocolError => "protocol-error",
+            Self::Closed => "closed",
+            Self::Timeout => "timeout",
+            Self::NetworkError => "network-error",
+            Self::NoRoute => "no-route",
+            Self::UnusableName => "unusable-name",
+            Self::Incomplete => "incomplete",
+        }
+    }
+
+    /// Every reason, for documentation and tests.
+    pub const ALL: [Self; 17] = [
+        Self::NoMatch,
+        Self::NameMismatch,
+        Self::Expired,
+        Self::ChainInvalid,
+        Self::StarttlsNotOffered,
+        Self::StarttlsRefused,
+        Self::Injection,
+        Self::TlsHandshake,
+        Self::OtherKeyType,
+        Self::Rejected,
+        Self::ProtocolError,
+        Self::Closed,
+        Self::Timeout,
+        Self::NetworkError,
+        Self::NoRoute,
+        Self::UnusableName,
+        Self::Incomplete,
+    ];
+}
+
 /// One probe: an address and a key algorithm.
 #[derive(Clone, Debug)]
 pub struct Probe {
@@ -130,8 +215,10 @@ pub struct Probe {
     pub algorithm: &'static str,
     /// The result.
     pub result: ProbeResult,
-    /// Why (for mismatch: no-match, name-mismatch, expired, chain-invalid).
-    pub reason: String,
+    /// Why, for every result but `verified` and `encrypted` (a closed list).
+    pub reason: Option<ProbeReason>,
+    /// The same in prose, with what the server said or the error (may be empty).
+    pub detail: String,
     /// TLS version.
     pub tls_version: Option<String>,
     /// Cipher suite.
@@ -150,6 +237,17 @@ pub struct Probe {
 
 /// What one authoritative nameserver says about a TLSA RRset (M-01).
 pub use mxdane_dns::nameservers::ServerAnswer as NsAnswer;
+
+impl Probe {
+    /// Why, for people: the prose when there is some, else the reason's name.
+    pub fn why(&self) -> &str {
+        match (self.detail.is_empty(), self.reason) {
+            (false, _) => &self.detail,
+            (true, Some(r)) => r.name(),
+            (true, None) => "",
+        }
+    }
+}
 
 /// One host's checks.
 #[derive(Clone, Debug)]
@@ -413,7 +511,8 @@ async fn probe(
         ip,
         algorithm: alg,
         result: ProbeResult::TlsFailed,
-        reason: String::new(),
+        reason: None,
+        detail: String::new(),
         tls_version: None,
         cipher: None,
         chain: Vec::new(),
@@ -424,7 +523,8 @@ async fn probe(
     };
     let started = tokio::time::Instant::now();
     let Some(t) = target(h, filter) else {
-        p.reason = format!("{} is not a usable TLS name", h.name);
+        p.reason = Some(ProbeReason::UnusableName);
+        p.detail = format!("{} is not a usable TLS name", h.name);
         return p;
     };
     let policy = match h.decision {
@@ -466,62 +566,101 @@ fn fill(p: &mut Probe, s: &SessionReport, h: &HostPlan, options: &Options) {
             }
         }
     }
-    let (result, reason) = match (&s.error, s.success, s.security) {
-        (None, true, Security::Authenticated) => (ProbeResult::Verified, String::new()),
-        (None, true, Security::Encrypted) => (ProbeResult::Encrypted, String::new()),
-        (None, true, Security::Plaintext) => {
-            (ProbeResult::Plaintext, "no STARTTLS, none required".into())
-        }
-        (Some(SmtpError::NoStartTls), ..) => {
-            (ProbeResult::NoStartTls, "STARTTLS is not offered".into())
-        }
+    let detail = s
+        .error
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    use ProbeReason as R;
+    let (result, reason, detail) = match (&s.error, s.success, s.security) {
+        (None, true, Security::Authenticated) => (ProbeResult::Verified, None, String::new()),
+        (None, true, Security::Encrypted) => (ProbeResult::Encrypted, None, String::new()),
+        (None, true, Security::Plaintext) => (
+            ProbeResult::Plaintext,
+            Some(R::StarttlsNotOffered),
+            "no STARTTLS, none required".into(),
+        ),
+        (Some(SmtpError::NoStartTls), ..) => (
+            ProbeResult::NoStartTls,
+            Some(R::StarttlsNotOffered),
+            "STARTTLS is not offered".into(),
+        ),
         (Some(SmtpError::Rejected(mxdane_smtp::Stage::StartTls, r)), ..) => (
             ProbeResult::NoStartTls,
+            Some(R::StarttlsRefused),
             format!("STARTTLS refused: {}", r.summary()),
         ),
         (Some(SmtpError::Tls(TlsFailure::NotAuthenticated(r))), ..) => {
-            (ProbeResult::Mismatch, mismatch_reason(r.outcomes()).into())
+            let reason = mismatch_reason(r.outcomes());
+            (ProbeResult::Mismatch, Some(reason), String::new())
         }
         (Some(SmtpError::Tls(TlsFailure::NoCertificateOfType { .. })), ..) => (
             ProbeResult::NoSuchCertificate,
-            s.error
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
+            Some(R::OtherKeyType),
+            detail,
         ),
         (Some(SmtpError::Io(e)), ..) if s.reached == mxdane_smtp::Stage::Connect => {
             let local = matches!(e.raw_os_error(), Some(101 | 99))
                 || (p.ip.is_ipv6() && e.kind() == std::io::ErrorKind::AddrNotAvailable);
             if local {
-                (ProbeResult::UnreachableLocally, e.to_string())
+                (
+                    ProbeResult::UnreachableLocally,
+                    Some(R::NoRoute),
+                    e.to_string(),
+                )
             } else {
-                (ProbeResult::ConnectFailed, e.to_string())
+                (
+                    ProbeResult::ConnectFailed,
+                    Some(R::NetworkError),
+                    e.to_string(),
+                )
             }
         }
-        (Some(SmtpError::Timeout(mxdane_smtp::Stage::Connect)), ..) => {
-            (ProbeResult::ConnectFailed, "connect timed out".into())
+        (Some(SmtpError::Timeout(mxdane_smtp::Stage::Connect)), ..) => (
+            ProbeResult::ConnectFailed,
+            Some(R::Timeout),
+            "connect timed out".into(),
+        ),
+        (Some(e), ..) => {
+            let reason = match e {
+                SmtpError::Tls(TlsFailure::Io(e))
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+                {
+                    R::Closed
+                }
+                SmtpError::Io(_) | SmtpError::Tls(TlsFailure::Io(_)) => R::NetworkError,
+                SmtpError::Closed => R::Closed,
+                SmtpError::Timeout(_) => R::Timeout,
+                SmtpError::Protocol(_) => R::ProtocolError,
+                SmtpError::Rejected(..) => R::Rejected,
+                SmtpError::Injection(_) => R::Injection,
+                SmtpError::Tls(_) => R::TlsHandshake,
+                SmtpError::NoStartTls => R::StarttlsNotOffered,
+            };
+            (ProbeResult::TlsFailed, Some(reason), detail)
         }
-        (Some(e), ..) => (ProbeResult::TlsFailed, e.to_string()),
         (None, ..) => (
             ProbeResult::TlsFailed,
+            Some(R::Incomplete),
             "the session ended without success".into(),
         ),
     };
     p.result = result;
     p.reason = reason;
+    p.detail = detail;
 }
 
-fn mismatch_reason(outcomes: &[RecordOutcome]) -> &'static str {
-    let mut best = "no-match";
+fn mismatch_reason(outcomes: &[RecordOutcome]) -> ProbeReason {
+    let mut best = ProbeReason::NoMatch;
     for o in outcomes {
         match o {
-            RecordOutcome::NameMismatch { .. } => best = "name-mismatch",
-            RecordOutcome::ChainInvalid { problem, .. } if best != "name-mismatch" => {
+            RecordOutcome::NameMismatch { .. } => best = ProbeReason::NameMismatch,
+            RecordOutcome::ChainInvalid { problem, .. } if best != ProbeReason::NameMismatch => {
                 best = match problem {
                     mxdane_tls::ChainProblem::Expired
                     | mxdane_tls::ChainProblem::NotYetValid
-                    | mxdane_tls::ChainProblem::AnchorNotValid => "expired",
-                    _ => "chain-invalid",
+                    | mxdane_tls::ChainProblem::AnchorNotValid => ProbeReason::Expired,
+                    _ => ProbeReason::ChainInvalid,
                 };
             }
             _ => {}
@@ -665,13 +804,13 @@ fn judge(r: &mut CheckReport, options: &Options) {
                 ProbeResult::Mismatch | ProbeResult::NoStartTls | ProbeResult::TlsFailed
                     if required =>
                 {
-                    crit.push(format!("{what}: {} ({})", p.result.name(), p.reason));
+                    crit.push(format!("{what}: {} ({})", p.result.name(), p.why()));
                 }
                 ProbeResult::ConnectFailed if working => {
-                    warn.push(format!("{what}: unreachable ({})", p.reason))
+                    warn.push(format!("{what}: unreachable ({})", p.why()))
                 }
                 ProbeResult::ConnectFailed => {
-                    crit.push(format!("{what}: unreachable ({})", p.reason))
+                    crit.push(format!("{what}: unreachable ({})", p.why()))
                 }
                 _ => {}
             }

@@ -11,7 +11,6 @@ use clap::Args;
 use mxdane::check::{self, CheckReport, Environment, Family, Options};
 use mxdane_dns::{Name, NetTransport, Transport};
 use mxdane_smtp::{Connector, Settings};
-use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -152,7 +151,7 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
     // TLS key shares pays for seeding its own random generator.
     let report = crate::block_on(check::check(env, destination, options))?;
     if json_out {
-        let v = to_json(&report, &server.to_string());
+        let v = crate::view::check(&report, &server.to_string());
         crate::say!(
             out,
             "{}",
@@ -164,65 +163,6 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
         print_text(&report, a.verbose, out)?;
     }
     Ok(report.verdict.exit_code())
-}
-
-fn probe_json(p: &check::Probe) -> Value {
-    json!({
-        "ip": p.ip.to_string(),
-        "algorithm": p.algorithm,
-        "result": p.result.name(),
-        "reason": p.reason,
-        "tls_version": p.tls_version,
-        "cipher": p.cipher,
-        "chain": p.chain.iter().enumerate().map(|(d, c)| json!({
-            "depth": d, "subject": c.subject, "issuer": c.issuer, "key": c.key,
-            "not_before": c.not_before.and_then(|t| t.format(&Rfc3339).ok()),
-            "not_after": c.not_after.and_then(|t| t.format(&Rfc3339).ok()),
-            "spki_sha256": c.spki_sha256,
-        })).collect::<Vec<_>>(),
-        "matched": p.matched.as_ref().map(|(r, d)| json!({ "record": r, "depth": d })),
-        "verifies_at": p.at_verifies,
-        "duration_ms": u64::try_from(p.duration.as_millis()).unwrap_or(u64::MAX),
-    })
-}
-
-/// The DNS plan's JSON extended with probes, nameservers, findings and the verdict.
-pub(crate) fn to_json(r: &CheckReport, server: &str) -> Value {
-    let mut v = crate::dns_cmd::to_json(&r.plan, "check", server);
-    if let Some(obj) = v.as_object_mut() {
-        obj.remove("mode");
-        let hosts: Vec<Value> = r
-            .hosts
-            .iter()
-            .map(|h| {
-                let mut hv = crate::dns_cmd::host_json(&h.plan);
-                if let Some(o) = hv.as_object_mut() {
-                    o.insert("probes".into(), h.probes.iter().map(probe_json).collect());
-                    o.insert(
-                        "nameservers".into(),
-                        h.nameservers
-                            .iter()
-                            .map(|n| {
-                                json!({
-                                    "name": n.name.to_string(), "ip": n.ip.to_string(), "owner": n.owner.to_string(),
-                                    "tlsa": n.tlsa.as_ref().ok(), "error": n.tlsa.as_ref().err(),
-                                    "signature": match &n.signed { Ok(()) => "valid".to_owned(), Err(e) => e.clone() },
-                                    "serial": n.serial,
-                                })
-                            })
-                            .collect(),
-                    );
-                }
-                hv
-            })
-            .collect();
-        obj.insert("hosts".into(), Value::Array(hosts));
-        obj.insert("critical".into(), json!(r.critical));
-        obj.insert("warnings".into(), json!(r.warnings));
-        obj.insert("notes".into(), json!(r.notes));
-        obj.insert("verdict".into(), json!(r.verdict.name()));
-    }
-    v
 }
 
 /// The verdict line: `OK ee.test.: 1 of 1 host(s) can be tried`.
@@ -297,8 +237,8 @@ fn print_text(r: &CheckReport, verbose: bool, out: &mut impl Write) -> Result<()
             };
             let what = match &p.matched {
                 Some((rec, depth)) => format!("\"{rec}\" matched at depth {depth}"),
-                None if p.reason.is_empty() => p.result.name().to_owned(),
-                None => format!("{}: {}", p.result.name(), p.reason),
+                None if p.why().is_empty() => p.result.name().to_owned(),
+                None => format!("{}: {}", p.result.name(), p.why()),
             };
             crate::say!(
                 out,
@@ -459,7 +399,7 @@ pub(crate) fn demo(json_out: bool, out: &mut impl Write) -> Result<u8, Failure> 
             Name::try_parse(&format!("{domain}.test.")).map_err(|e| Failure(e.to_string()))?;
         let report = runtime.block_on(check::check(lab.env.clone(), name, options.clone()));
         if json_out {
-            all.push(to_json(&report, "lab"));
+            all.push(crate::view::check(&report, "lab"));
         } else {
             crate::say!(out, "== mxdane check {domain}.test   ({what})");
             print_text(&report, false, out)?;

@@ -6,14 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use mxdane_dns::plan::{self, HostPlan, LookupReport, Plan, Request};
+use mxdane_dns::plan::{self, Plan, Request};
 use mxdane_dns::rdata::type_name;
 use mxdane_dns::transport::{parse_server, resolv_conf_server};
 use mxdane_dns::{
     NetTransport, Resolver, TrustedAdResolver, UnboundResolver, Upstream, iana_root_anchors,
     parse_trust_anchors,
 };
-use serde_json::{Value, json};
 
 use crate::Failure;
 
@@ -144,7 +143,7 @@ pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u
     };
     let p = crate::block_on(plan::plan(resolver.as_ref(), &request))?;
     if json_out {
-        let v = to_json(&p, resolver.mode(), &server);
+        let v = crate::view::plan(&p, Some(resolver.mode()), &server);
         crate::say!(
             out,
             "{}",
@@ -154,48 +153,6 @@ pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u
         print_text(&p, resolver.mode(), &server, out)?;
     }
     Ok(u8::from(p.outcome != plan::Outcome::Deliverable))
-}
-
-fn lookup_json(l: &LookupReport) -> Value {
-    json!({ "name": l.name.to_string(), "type": type_name(l.qtype), "status": l.status_name(), "result": l.summary() })
-}
-
-pub(crate) fn host_json(h: &HostPlan) -> Value {
-    json!({
-        "name": h.name.to_string(),
-        "preference": h.preference,
-        "tlsa_base": h.tlsa_base.as_ref().map(ToString::to_string),
-        "reference_ids": h.reference_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "tlsa_status": h.tlsa_status.name(),
-        "tlsa": h.tlsa.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "decision": h.decision.name(),
-        "reason": h.reason,
-        "addresses": h.addresses.iter().map(|a| json!({ "ip": a.ip.to_string(), "status": a.status.name() })).collect::<Vec<_>>(),
-        "lookups": h.lookups.iter().map(lookup_json).collect::<Vec<_>>(),
-    })
-}
-
-/// The JSON document (schema in docs/json.md, pinned by golden files).
-pub(crate) fn to_json(p: &Plan, mode: &str, server: &str) -> Value {
-    let mut v = json!({
-        "domain": p.request.destination.to_string(),
-        "port": p.request.port,
-        "mode": mode,
-        "resolver": server,
-        "outcome": p.outcome.name(),
-        "reason": p.reason,
-        "hosts": p.hosts.iter().map(host_json).collect::<Vec<_>>(),
-    });
-    if let (Some(mx), Some(obj)) = (&p.mx, v.as_object_mut()) {
-        // A failed lookup is "indeterminate" in this field; the lookup itself says why.
-        let status = match mx.status_name() {
-            "failed" => "indeterminate",
-            s => s,
-        };
-        obj.insert("mx_status".into(), json!(status));
-        obj.insert("mx_lookup".into(), lookup_json(mx));
-    }
-    v
 }
 
 fn print_text(p: &Plan, mode: &str, server: &str, out: &mut impl Write) -> Result<(), Failure> {

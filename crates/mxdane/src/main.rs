@@ -352,6 +352,7 @@ pub(crate) use say;
 
 mod check_cmd;
 mod dns_cmd;
+mod view;
 
 /// The most an input file (certificates, keys, zone text) may hold: far more than any real
 /// one, and `/dev/zero` or a mistaken path cannot exhaust memory.

@@ -1183,3 +1183,50 @@ async fn a_panicking_task_makes_the_check_unknown() {
     // Negative: the lab's own transport leaves the same domain ok.
     assert_eq!(run("ee").await.verdict, Verdict::Ok);
 }
+
+// Issue 13: a probe's `reason` is a closed list (prose goes to `detail`), each code says what
+// happened, and docs/json.md lists every code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_reasons_are_a_closed_documented_list() {
+    use mxdane::check::ProbeReason;
+    for (domain, algorithm, result, reason) in [
+        ("ee", "default", "verified", None),
+        ("ee", "rsa", "no-such-certificate", Some("other-key-type")),
+        ("unusable", "default", "encrypted", None),
+        ("mismatch", "default", "mismatch", Some("no-match")),
+        ("taname", "default", "mismatch", Some("name-mismatch")),
+        (
+            "nostls",
+            "default",
+            "no-starttls",
+            Some("starttls-not-offered"),
+        ),
+        (
+            "strip",
+            "default",
+            "no-starttls",
+            Some("starttls-not-offered"),
+        ),
+        ("abort", "default", "tls-failed", Some("closed")),
+    ] {
+        let r = run(domain).await;
+        let seen: Vec<_> = r.hosts[0]
+            .probes
+            .iter()
+            .filter(|p| p.algorithm == algorithm)
+            .map(|p| (p.result.name(), p.reason.map(ProbeReason::name)))
+            .collect();
+        assert!(
+            every(&seen, |s| *s == (result, reason)),
+            "{domain} {algorithm}: {seen:?}"
+        );
+    }
+    let docs = include_str!("../../../docs/json.md");
+    for r in ProbeReason::ALL {
+        assert!(
+            docs.contains(&format!("\"{}\"", r.name())),
+            "docs/json.md does not list the probe reason {}",
+            r.name()
+        );
+    }
+}

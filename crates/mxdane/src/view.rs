@@ -1,0 +1,244 @@
+//! The JSON documents of `dns`, `check` and `lab demo` (schemas in docs/json.md) as typed
+//! views: serde derives the text, the golden files pin it. Fields are declared in alphabetical
+//! order because that is the documented key order.
+
+use mxdane::check::{CheckReport, Probe};
+use mxdane_dns::plan::{HostPlan, LookupReport, Plan};
+use mxdane_dns::rdata::type_name;
+use mxdane_tls::ChainCert;
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The `dns` document; `check` adds the fields that are `None` for `dns`.
+#[derive(Serialize)]
+pub(crate) struct Report {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    critical: Option<Vec<String>>,
+    domain: String,
+    hosts: Vec<Host>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mx_lookup: Option<Lookup>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mx_status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notes: Option<Vec<String>>,
+    outcome: &'static str,
+    port: u16,
+    reason: String,
+    resolver: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdict: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct Host {
+    addresses: Vec<Address>,
+    decision: &'static str,
+    lookups: Vec<Lookup>,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nameservers: Option<Vec<Nameserver>>,
+    preference: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probes: Option<Vec<ProbeView>>,
+    reason: String,
+    reference_ids: Vec<String>,
+    tlsa: Vec<String>,
+    tlsa_base: Option<String>,
+    tlsa_status: &'static str,
+}
+
+#[derive(Serialize)]
+struct Address {
+    ip: String,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct Lookup {
+    name: String,
+    result: String,
+    status: &'static str,
+    #[serde(rename = "type")]
+    qtype: String,
+}
+
+#[derive(Serialize)]
+struct ProbeView {
+    algorithm: &'static str,
+    chain: Vec<Cert>,
+    cipher: Option<String>,
+    detail: String,
+    duration_ms: u64,
+    ip: String,
+    matched: Option<Matched>,
+    reason: Option<&'static str>,
+    result: &'static str,
+    tls_version: Option<String>,
+    verifies_at: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct Cert {
+    depth: usize,
+    issuer: String,
+    key: String,
+    not_after: Option<String>,
+    not_before: Option<String>,
+    spki_sha256: String,
+    subject: String,
+}
+
+#[derive(Serialize)]
+struct Matched {
+    depth: usize,
+    record: String,
+}
+
+#[derive(Serialize)]
+struct Nameserver {
+    error: Option<String>,
+    ip: String,
+    name: String,
+    owner: String,
+    serial: Option<u32>,
+    signature: String,
+    tlsa: Option<Vec<String>>,
+}
+
+fn rfc3339(t: Option<OffsetDateTime>) -> Option<String> {
+    t.and_then(|t| t.format(&Rfc3339).ok())
+}
+
+fn lookup(l: &LookupReport) -> Lookup {
+    Lookup {
+        name: l.name.to_string(),
+        result: l.summary(),
+        status: l.status_name(),
+        qtype: type_name(l.qtype),
+    }
+}
+
+fn host(h: &HostPlan) -> Host {
+    Host {
+        addresses: h
+            .addresses
+            .iter()
+            .map(|a| Address {
+                ip: a.ip.to_string(),
+                status: a.status.name(),
+            })
+            .collect(),
+        decision: h.decision.name(),
+        lookups: h.lookups.iter().map(lookup).collect(),
+        name: h.name.to_string(),
+        nameservers: None,
+        preference: h.preference,
+        probes: None,
+        reason: h.reason.clone(),
+        reference_ids: h.reference_ids.iter().map(ToString::to_string).collect(),
+        tlsa: h.tlsa.iter().map(ToString::to_string).collect(),
+        tlsa_base: h.tlsa_base.as_ref().map(ToString::to_string),
+        tlsa_status: h.tlsa_status.name(),
+    }
+}
+
+fn cert(depth: usize, c: &ChainCert) -> Cert {
+    Cert {
+        depth,
+        issuer: c.issuer.clone(),
+        key: c.key.clone(),
+        not_after: rfc3339(c.not_after),
+        not_before: rfc3339(c.not_before),
+        spki_sha256: c.spki_sha256.clone(),
+        subject: c.subject.clone(),
+    }
+}
+
+fn probe(p: &Probe) -> ProbeView {
+    ProbeView {
+        algorithm: p.algorithm,
+        chain: p
+            .chain
+            .iter()
+            .enumerate()
+            .map(|(d, c)| cert(d, c))
+            .collect(),
+        cipher: p.cipher.clone(),
+        detail: p.detail.clone(),
+        duration_ms: u64::try_from(p.duration.as_millis()).unwrap_or(u64::MAX),
+        ip: p.ip.to_string(),
+        matched: p.matched.as_ref().map(|(record, depth)| Matched {
+            depth: *depth,
+            record: record.clone(),
+        }),
+        reason: p.reason.map(|r| r.name()),
+        result: p.result.name(),
+        tls_version: p.tls_version.clone(),
+        verifies_at: p.at_verifies,
+    }
+}
+
+/// The `dns` document for a plan.
+pub(crate) fn plan(p: &Plan, mode: Option<&'static str>, server: &str) -> Report {
+    Report {
+        critical: None,
+        domain: p.request.destination.to_string(),
+        hosts: p.hosts.iter().map(host).collect(),
+        mode,
+        mx_lookup: p.mx.as_ref().map(lookup),
+        // A failed lookup is "indeterminate" in this field; the lookup itself says why.
+        mx_status: p.mx.as_ref().map(|mx| match mx.status_name() {
+            "failed" => "indeterminate",
+            s => s,
+        }),
+        notes: None,
+        outcome: p.outcome.name(),
+        port: p.request.port,
+        reason: p.reason.clone(),
+        resolver: server.to_owned(),
+        verdict: None,
+        warnings: None,
+    }
+}
+
+/// The `check` document: the plan's, each host extended with its probes and nameservers,
+/// and the verdict with its findings.
+pub(crate) fn check(r: &CheckReport, server: &str) -> Report {
+    let mut v = plan(&r.plan, None, server);
+    v.hosts = r
+        .hosts
+        .iter()
+        .map(|h| Host {
+            probes: Some(h.probes.iter().map(probe).collect()),
+            nameservers: Some(
+                h.nameservers
+                    .iter()
+                    .map(|n| Nameserver {
+                        error: n.tlsa.as_ref().err().cloned(),
+                        ip: n.ip.to_string(),
+                        name: n.name.to_string(),
+                        owner: n.owner.to_string(),
+                        serial: n.serial,
+                        signature: match &n.signed {
+                            Ok(()) => "valid".to_owned(),
+                            Err(e) => e.clone(),
+                        },
+                        tlsa: n.tlsa.as_ref().ok().cloned(),
+                    })
+                    .collect(),
+            ),
+            ..host(&h.plan)
+        })
+        .collect();
+    v.critical = Some(r.critical.clone());
+    v.notes = Some(r.notes.clone());
+    v.verdict = Some(r.verdict.name());
+    v.warnings = Some(r.warnings.clone());
+    v
+}
