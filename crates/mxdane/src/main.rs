@@ -8,7 +8,6 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use mxdane_tlsa::generate::{self, Inputs, Preset, Variant};
 use mxdane_tlsa::lint::{self, Chain, Severity};
 use mxdane_tlsa::{Certificate, Material, Name, Tlsa, ZoneRecord, read_material};
-use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -320,6 +319,13 @@ impl Failure {
     }
 }
 
+/// Prints a JSON document on one line (docs/json.md).
+pub(crate) fn say_json(out: &mut impl Write, v: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string(v).map_err(|e| Failure(format!("cannot write JSON: {e}")))?;
+    say!(out, "{text}");
+    Ok(())
+}
+
 /// `text` with control characters (from DNS names, server replies, input files) escaped as
 /// `\xNN`, so that nothing a remote party sends can steer the terminal. Line breaks and tabs
 /// that the report itself writes stay.
@@ -488,23 +494,30 @@ fn generate(a: &GenerateArgs, json: bool, out: &mut impl Write) -> Result<u8, Fa
         eprintln!("mxdane: note: {}", printable(note));
     }
     if json {
-        let records: Vec<Value> = plan
+        let records = plan
             .records
             .iter()
             .map(|g| {
-                let (u, s, m) = g.record.params();
-                json!({
-                    "owner": owner.as_str(), "usage": u, "selector": s, "matching_type": m,
-                    "data": mxdane_tlsa::record::hex(g.record.data()),
-                    "rdata": g.record.to_string(), "role": g.role.to_string(), "pins": g.pins,
-                })
+                let (usage, selector, matching_type) = g.record.params();
+                view::GeneratedRecord {
+                    data: mxdane_tlsa::record::hex(g.record.data()),
+                    matching_type,
+                    owner: owner.as_str(),
+                    pins: &g.pins,
+                    rdata: g.record.to_string(),
+                    role: g.role.to_string(),
+                    selector,
+                    usage,
+                }
             })
             .collect();
-        say!(
+        say_json(
             out,
-            "{}",
-            json!({ "records": records, "notes": plan.notes })
-        );
+            &view::Generated {
+                notes: &plan.notes,
+                records,
+            },
+        )?;
     } else {
         for g in &plan.records {
             say!(out, "{}", generate::zone_line(&owner, g));
@@ -582,22 +595,29 @@ fn lint(a: &LintArgs, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
         .filter(|f| f.severity == Severity::Error)
         .count();
     if json {
-        let items: Vec<Value> = findings
+        let items = findings
             .iter()
-            .map(|f| {
-                json!({
-                    "rule": f.rule.id(), "severity": f.severity.to_string(),
-                    "owner": f.owner.as_ref().map(Name::as_str), "line": f.line, "record": f.record,
-                    "message": f.message, "explanation": f.rule.explanation(), "reference": f.rule.reference(),
-                })
+            .map(|f| view::Finding {
+                explanation: f.rule.explanation(),
+                line: f.line,
+                message: &f.message,
+                owner: f.owner.as_ref().map(Name::as_str),
+                record: f.record.as_deref(),
+                reference: f.rule.reference(),
+                rule: f.rule.id(),
+                severity: f.severity.to_string(),
             })
             .collect();
-        say!(
+        say_json(
             out,
-            "{}",
-            json!({ "records": records.len(), "chains": chains.len(), "errors": errors,
-            "warnings": findings.len() - errors, "findings": items })
-        );
+            &view::Lint {
+                chains: chains.len(),
+                errors,
+                findings: items,
+                records: records.len(),
+                warnings: findings.len() - errors,
+            },
+        )?;
     } else {
         for f in &findings {
             let owner = f.owner.as_ref().map_or(String::new(), |o| format!("{o}: "));
@@ -681,30 +701,28 @@ fn verify(a: &VerifyArgs, json: bool, out: &mut impl Write) -> Result<u8, Failur
         (o.kind().to_owned(), o.to_string())
     };
     if json {
-        let items: Vec<Value> = tlsa
-            .iter()
-            .zip(report.outcomes())
-            .map(|(r, o)| {
-                let (result, detail) = outcome_text(o);
-                let (anchor, depth) = outcome_anchor(o);
-                json!({ "record": r.to_string(), "result": result, "detail": detail,
-                        "anchor": anchor, "depth": depth })
-            })
-            .collect();
-        let chain_json: Vec<Value> = chain.iter().enumerate().map(|(d, c)| json!({
-            "depth": d, "subject": c.subject(), "issuer": c.issuer(), "key": c.key_type().to_string(),
-            "not_before": c.not_before().format(&Rfc3339).ok(), "not_after": c.not_after().format(&Rfc3339).ok(),
-        })).collect();
-        say!(
+        say_json(
             out,
-            "{}",
-            json!({
-                "verdict": verdict,
-                "matched": matched.map(|(r, d)| json!({ "record": tlsa[r].to_string(), "depth": d })),
-                "at": at.format(&Rfc3339).ok(), "names": names.iter().map(Name::as_str).collect::<Vec<_>>(),
-                "chain": chain_json, "records": items,
-            })
-        );
+            &view::Verify {
+                at: view::time(at),
+                chain: chain
+                    .iter()
+                    .enumerate()
+                    .map(|(d, c)| view::VerifyCert::new(d, c))
+                    .collect(),
+                matched: matched.map(|(r, depth)| view::Matched {
+                    depth,
+                    record: tlsa[r].to_string(),
+                }),
+                names: names.iter().map(Name::as_str).collect(),
+                records: tlsa
+                    .iter()
+                    .zip(report.outcomes())
+                    .map(|(r, o)| view::RecordResult::new(r, o))
+                    .collect(),
+                verdict,
+            },
+        )?;
     } else {
         for (d, c) in chain.iter().enumerate() {
             say!(
@@ -728,20 +746,6 @@ fn verify(a: &VerifyArgs, json: bool, out: &mut impl Write) -> Result<u8, Failur
         }
     }
     Ok(code)
-}
-
-/// The anchor and depth of an outcome, for JSON (T-10: which certificate, at which depth).
-fn outcome_anchor(o: &mxdane_tls::RecordOutcome) -> (Value, Value) {
-    use mxdane_tls::RecordOutcome as O;
-    let anchor = |a: &mxdane_tls::Anchor| json!({ "position": a.position, "subject": a.subject, "spki_sha256": a.spki_sha256 });
-    match o {
-        O::Matched { anchor: a, depth }
-        | O::NameMismatch {
-            anchor: a, depth, ..
-        } => (anchor(a), json!(depth)),
-        O::ChainInvalid { anchor: a, .. } => (anchor(a), Value::Null),
-        _ => (Value::Null, Value::Null),
-    }
 }
 
 /// The pre-deployment gate: would `chain` authenticate against the TLSA RRset that every
@@ -841,19 +845,27 @@ fn gate(
         ("fail", 1)
     };
     if json {
-        let servers: Vec<Value> = rows
+        let servers = rows
             .iter()
-            .map(|(ans, ok, detail, records)| {
-                json!({ "name": ans.name.to_string(), "ip": ans.ip.to_string(), "records": records,
-                        "result": if *ok { "pass" } else { "fail" }, "detail": detail })
+            .map(|(ans, ok, detail, records)| view::GateServer {
+                detail,
+                ip: ans.ip.to_string(),
+                name: ans.name.to_string(),
+                records,
+                result: if *ok { "pass" } else { "fail" },
             })
             .collect();
-        say!(
+        say_json(
             out,
-            "{}",
-            json!({ "gate": result, "host": host, "cannot_tell": cannot_tell,
-            "owner": answers.first().map(|a| a.owner.to_string()), "at": at.format(&Rfc3339).ok(), "servers": servers })
-        );
+            &view::Gate {
+                at: view::time(at),
+                cannot_tell: &cannot_tell,
+                gate: result,
+                host,
+                owner: answers.first().map(|a| a.owner.to_string()),
+                servers,
+            },
+        )?;
     } else {
         for (ans, ok, detail, _) in &rows {
             say!(

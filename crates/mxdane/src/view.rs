@@ -95,9 +95,9 @@ struct Cert {
 }
 
 #[derive(Serialize)]
-struct Matched {
-    depth: usize,
-    record: String,
+pub(crate) struct Matched {
+    pub(crate) depth: usize,
+    pub(crate) record: String,
 }
 
 #[derive(Serialize)]
@@ -241,4 +241,149 @@ pub(crate) fn check(r: &CheckReport, server: &str) -> Report {
     v.verdict = Some(r.verdict.name());
     v.warnings = Some(r.warnings.clone());
     v
+}
+
+/// `tlsa generate --json`.
+#[derive(Serialize)]
+pub(crate) struct Generated<'a> {
+    pub(crate) notes: &'a [String],
+    pub(crate) records: Vec<GeneratedRecord<'a>>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct GeneratedRecord<'a> {
+    pub(crate) data: String,
+    pub(crate) matching_type: u8,
+    pub(crate) owner: &'a str,
+    pub(crate) pins: &'a str,
+    pub(crate) rdata: String,
+    pub(crate) role: String,
+    pub(crate) selector: u8,
+    pub(crate) usage: u8,
+}
+
+/// `tlsa lint --json`.
+#[derive(Serialize)]
+pub(crate) struct Lint<'a> {
+    pub(crate) chains: usize,
+    pub(crate) errors: usize,
+    pub(crate) findings: Vec<Finding<'a>>,
+    pub(crate) records: usize,
+    pub(crate) warnings: usize,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Finding<'a> {
+    pub(crate) explanation: &'static str,
+    pub(crate) line: Option<usize>,
+    pub(crate) message: &'a str,
+    pub(crate) owner: Option<&'a str>,
+    pub(crate) record: Option<&'a str>,
+    pub(crate) reference: &'static str,
+    pub(crate) rule: &'static str,
+    pub(crate) severity: String,
+}
+
+/// `tlsa verify --json` (with records given).
+#[derive(Serialize)]
+pub(crate) struct Verify<'a> {
+    pub(crate) at: Option<String>,
+    pub(crate) chain: Vec<VerifyCert>,
+    pub(crate) matched: Option<Matched>,
+    pub(crate) names: Vec<&'a str>,
+    pub(crate) records: Vec<RecordResult>,
+    pub(crate) verdict: &'static str,
+}
+
+#[derive(Serialize)]
+pub(crate) struct VerifyCert {
+    pub(crate) depth: usize,
+    pub(crate) issuer: String,
+    pub(crate) key: String,
+    pub(crate) not_after: Option<String>,
+    pub(crate) not_before: Option<String>,
+    pub(crate) subject: String,
+}
+
+impl VerifyCert {
+    pub(crate) fn new(depth: usize, c: &mxdane_tlsa::Certificate) -> Self {
+        Self {
+            depth,
+            issuer: c.issuer().to_owned(),
+            key: c.key_type().to_string(),
+            not_after: rfc3339(Some(c.not_after())),
+            not_before: rfc3339(Some(c.not_before())),
+            subject: c.subject().to_owned(),
+        }
+    }
+}
+
+/// One record's outcome, with the anchor and depth it concerns (T-10).
+#[derive(Serialize)]
+pub(crate) struct RecordResult {
+    pub(crate) anchor: Option<AnchorView>,
+    pub(crate) depth: Option<usize>,
+    pub(crate) detail: String,
+    pub(crate) record: String,
+    pub(crate) result: &'static str,
+}
+
+#[derive(Serialize)]
+pub(crate) struct AnchorView {
+    position: Option<usize>,
+    spki_sha256: String,
+    subject: Option<String>,
+}
+
+impl RecordResult {
+    pub(crate) fn new(record: &mxdane_tlsa::Tlsa, o: &mxdane_tls::RecordOutcome) -> Self {
+        use mxdane_tls::RecordOutcome as O;
+        let anchor = |a: &mxdane_tls::Anchor| {
+            Some(AnchorView {
+                position: a.position,
+                spki_sha256: a.spki_sha256.clone(),
+                subject: a.subject.clone(),
+            })
+        };
+        let (anchor, depth) = match o {
+            O::Matched { anchor: a, depth }
+            | O::NameMismatch {
+                anchor: a, depth, ..
+            } => (anchor(a), Some(*depth)),
+            O::ChainInvalid { anchor: a, .. } => (anchor(a), None),
+            _ => (None, None),
+        };
+        Self {
+            anchor,
+            depth,
+            detail: o.to_string(),
+            record: record.to_string(),
+            result: o.kind(),
+        }
+    }
+}
+
+/// The pre-deployment gate's document (`tlsa verify --host --json`).
+#[derive(Serialize)]
+pub(crate) struct Gate<'a> {
+    pub(crate) at: Option<String>,
+    pub(crate) cannot_tell: &'a [String],
+    pub(crate) gate: &'static str,
+    pub(crate) host: &'a str,
+    pub(crate) owner: Option<String>,
+    pub(crate) servers: Vec<GateServer<'a>>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct GateServer<'a> {
+    pub(crate) detail: &'a str,
+    pub(crate) ip: String,
+    pub(crate) name: String,
+    pub(crate) records: &'a [String],
+    pub(crate) result: &'static str,
+}
+
+/// RFC 3339, for the documents' times.
+pub(crate) fn time(t: OffsetDateTime) -> Option<String> {
+    rfc3339(Some(t))
 }

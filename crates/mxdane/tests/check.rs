@@ -348,6 +348,10 @@ fn pre_deployment_gate() {
         results.contains(&"pass") && results.contains(&"fail"),
         "{v}"
     );
+    // The gate's document (docs/json.md), pinned.
+    let mut pinned = v.clone();
+    scrub(&mut pinned);
+    common::golden("gate-disagree.json", &format!("{pinned}\n"));
     for host in ["mx.insecure.test", "mx.bogus.test"] {
         let (code, v) = gate(host, 7);
         assert_eq!(
@@ -705,6 +709,27 @@ fn normalize(text: &str) -> String {
     out
 }
 
+/// A JSON document with what changes from run to run (hex, times, serials, durations, the
+/// resolver's port) replaced by placeholders, for golden files.
+fn scrub(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => *s = normalize(s).trim_end().to_owned(),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(scrub),
+        serde_json::Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                if k.contains("duration") || k == "serial" || k == "ttl" {
+                    *x = serde_json::Value::from(0);
+                } else if k == "resolver" {
+                    *x = serde_json::Value::from("<resolver>");
+                } else {
+                    scrub(x);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 // Issue 13: the text report of a healthy dual-stack domain fits one screen (25 lines), each
 // chain printed once with its names and dates in RFC 3339; text and JSON are pinned.
 #[test]
@@ -742,24 +767,6 @@ fn text_report_of_a_healthy_domain_fits_one_screen() {
     assert_eq!(json.stdout.lines().count(), 1);
     let mut v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["verdict"], "ok");
-    fn scrub(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::String(s) => *s = normalize(s).trim_end().to_owned(),
-            serde_json::Value::Array(a) => a.iter_mut().for_each(scrub),
-            serde_json::Value::Object(o) => {
-                for (k, x) in o.iter_mut() {
-                    if k.contains("duration") || k == "serial" || k == "ttl" {
-                        *x = serde_json::Value::from(0);
-                    } else if k == "resolver" {
-                        *x = serde_json::Value::from("<resolver>");
-                    } else {
-                        scrub(x);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
     scrub(&mut v);
     common::golden("check-ee.json", &format!("{v}\n"));
     let quiet = {

@@ -164,6 +164,28 @@ fn t11_generate_golden_from_a_fixed_certificate() {
         "",
     );
     golden("generate-ecc256.json", &json.stdout);
+    // The verify document, pinned the same way: the record GnuTLS publishes matches at depth
+    // 0; an unrelated DANE-TA record does not.
+    let json = mxdane(
+        &[
+            "--json",
+            "tlsa",
+            "verify",
+            "--chain",
+            &cert,
+            "--name",
+            "www.example.com",
+            "--at",
+            "2026-01-01T00:00:00Z",
+            "--tlsa",
+            "2 1 1 0101010101010101010101010101010101010101010101010101010101010101",
+            "--tlsa",
+            "3 1 1 5978dd1d2d23e992075dc359d5dd14f7ef79748af97f2b7809c9ebfd6016c433",
+        ],
+        "",
+    );
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    golden("verify-ecc256.json", &json.stdout);
 }
 
 const LINT_INPUT: &str = "\
