@@ -881,3 +881,67 @@ fn completions_and_man_page() {
     assert!(man.stdout.contains(".TH mxdane 1") && man.stdout.contains("check"));
     assert_eq!(mxdane(&["completions", "tcsh"], "").code, 2);
 }
+
+/// The options (`--long` and `-4`-style short ones) named in `text`.
+fn options_in(text: &str) -> std::collections::BTreeSet<String> {
+    let mut found = std::collections::BTreeSet::new();
+    for word in
+        text.split(|c: char| c.is_whitespace() || matches!(c, '[' | ']' | '(' | ')' | '|' | ','))
+    {
+        let flag: String = word
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let long =
+            flag.len() > 2 && flag.starts_with("--") && flag.as_bytes()[2].is_ascii_lowercase();
+        let short = flag.len() == 2 && flag.starts_with('-') && flag.as_bytes()[1].is_ascii_digit();
+        if long || short {
+            found.insert(flag);
+        }
+    }
+    found
+}
+
+// Issue 13: every command's --help and README's synopsis name the same options, so neither
+// documents a flag that does not exist or hides one that does.
+#[test]
+fn readme_synopses_name_every_option_of_help() {
+    let readme = include_str!("../../../README.md");
+    for command in ["tlsa generate", "tlsa lint", "tlsa verify", "dns", "check"] {
+        // Every synopsis line of the command, with its continuation lines.
+        let mut synopsis = String::new();
+        let mut inside = false;
+        for line in readme.lines() {
+            if line.starts_with(&format!("mxdane {command} ")) {
+                inside = true;
+            } else if !line.starts_with(' ') {
+                inside = false;
+            }
+            if inside {
+                synopsis.push_str(line);
+                synopsis.push('\n');
+            }
+        }
+        assert!(!synopsis.is_empty(), "README has no synopsis for {command}");
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.push("--help");
+        let help = mxdane(&args, "");
+        assert_eq!(help.code, 0);
+        // Options as --help lists them (lines that start with the option), without the
+        // global --json and --help.
+        let listed: String = help
+            .stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with('-'))
+            .map(|l| l.trim_start().split("  ").next().unwrap_or("").to_owned() + "\n")
+            .collect();
+        let mut from_help = options_in(&listed);
+        from_help.remove("--help");
+        from_help.remove("--json");
+        assert_eq!(
+            options_in(&synopsis),
+            from_help,
+            "README's synopsis of {command} and its --help name different options"
+        );
+    }
+}
