@@ -464,7 +464,7 @@ fn d16_bad_names_are_refused_clearly() {
 }
 
 #[test]
-fn d17_unsupported_ds_algorithm_is_insecure_not_bogus_rfc4035_5_2() {
+fn d03_unsupported_ds_algorithm_is_insecure_not_bogus_rfc4035_5_2() {
     both("alg253.test.", 25, false, |p, mode| {
         assert_eq!(p.mx_status(), Some("insecure"), "{mode}");
         assert_eq!(

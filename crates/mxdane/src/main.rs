@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 // Each command's exit statuses, as its `--help` prints them. README's "Output and exit
-// status" table says the same, and `documented_exit_codes_are_the_real_ones` (tests/check.rs)
+// status" table says the same, and `m02_documented_exit_codes_are_the_real_ones` (tests/check.rs)
 // compares both with real runs.
 const EXIT_CODES: &str = "\
 Exit status: each command's --help lists its own. 0 is success, 1 a negative result, 2 bad

@@ -69,7 +69,7 @@ fn results(r: &CheckReport) -> Vec<(String, String, &'static str, &'static str)>
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_situation_gets_its_verdict() {
+async fn m04_every_situation_gets_its_verdict() {
     let want = common::verdicts();
     // Every demo zone with an MX host has an expectation, and every expectation a zone.
     let zones: BTreeSet<String> = lab()
@@ -109,7 +109,7 @@ async fn every_situation_gets_its_verdict() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn probes_say_what_happened() {
+async fn m01_probes_say_what_happened() {
     let ee = run("ee").await;
     let probes = results(&ee);
     assert_eq!(probes.len(), 6, "2 addresses x 3 handshakes: {probes:?}");
@@ -196,7 +196,7 @@ async fn probes_say_what_happened() {
 
 // The command line: exit code and JSON verdict agree, for each verdict; usage errors exit 3.
 #[test]
-fn cli_exit_code_agrees_with_the_json_verdict() {
+fn m02_cli_exit_code_agrees_with_the_json_verdict() {
     let l = lab();
     let dir = std::env::temp_dir().join(format!("mxdane-check-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -543,7 +543,7 @@ fn nxdomain_for_everything() -> std::net::SocketAddr {
 // Issue 13: a broken local resolver is "unknown: our resolver is broken", not a CRITICAL for
 // the domain (a monitoring host would page for every domain at once).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broken_resolver_is_unknown_not_critical() {
+async fn m04_a_broken_resolver_is_unknown_not_critical() {
     let anchors = mxdane_dns::parse_trust_anchors(&lab().world.trust_anchor_text()).unwrap();
     let broken = mxdane_dns::UnboundResolver::forwarding(
         nxdomain_for_everything(),
@@ -578,7 +578,7 @@ async fn a_broken_resolver_is_unknown_not_critical() {
 // Issue 13: the TLSA TTL is reported as the zone publishes it and advice about it is a note
 // that leaves the verdict alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_short_tlsa_ttl_is_a_note_with_the_zone_s_ttl() {
+async fn m06_a_short_tlsa_ttl_is_a_note_with_the_zone_s_ttl() {
     let r = run("shortttl").await;
     assert_eq!(r.verdict, Verdict::Ok, "{:?}", r.warnings);
     assert!(
@@ -600,7 +600,7 @@ async fn a_short_tlsa_ttl_is_a_note_with_the_zone_s_ttl() {
 // Issue 13: port 465 (RFC 8314 implicit TLS) is checked with TLS on connect and the TLSA
 // records at _465._tcp; probing it with STARTTLS fails, as a sender's would.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn port_465_is_checked_with_implicit_tls() {
+async fn s08_port_465_is_checked_with_implicit_tls() {
     use mxdane_dns::{NetTransport, Transport, UnboundResolver};
     use mxdane_lab::certs::{KeyAlg, Pki};
     use mxdane_lab::dns::server::DnsServer;
@@ -868,7 +868,7 @@ fn readme_exit_codes(command: &str) -> BTreeSet<i32> {
 // Issue 13, "every command's --help and README agree with the behaviour": for each command,
 // the statuses its --help lists equal README's row, and real runs reach each one of them.
 #[test]
-fn documented_exit_codes_are_the_real_ones() {
+fn m02_documented_exit_codes_are_the_real_ones() {
     use mxdane_lab::certs::{CertSpec, KeyAlg, Pki};
     let l = lab();
     let dir = common::scratch("exit-codes");
@@ -1194,7 +1194,7 @@ async fn a_panicking_task_makes_the_check_unknown() {
 // Issue 13: a probe's `reason` is a closed list (prose goes to `detail`), each code says what
 // happened, and docs/json.md lists every code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn probe_reasons_are_a_closed_documented_list() {
+async fn m03_probe_reasons_are_a_closed_documented_list() {
     use mxdane::check::ProbeReason;
     for (domain, algorithm, result, reason) in [
         ("ee", "default", "verified", None),

@@ -439,7 +439,7 @@ async fn routes_ipv6_latency_and_encrypt() {
 /// Issue 13: implicit TLS (RFC 8314 section 3.3, port 465): TLS from the first octet, DANE
 /// verified in the handshake, banner and EHLO inside TLS; never a plaintext session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn implicit_tls_sessions_on_port_465() {
+async fn s08_implicit_tls_sessions_on_port_465() {
     let pki = pki();
     let implicit = SmtpServer::start(SmtpSpec {
         implicit_tls: true,

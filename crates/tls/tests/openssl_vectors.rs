@@ -183,7 +183,7 @@ fn run(file: &str, base: &str, expected_stanzas: usize) -> Tally {
 }
 
 #[test]
-fn t03_to_t10_openssl_danetest_vectors() {
+fn t03_t04_t06_t07_t08_t10_openssl_danetest_vectors() {
     let t = run("danetest.in", "example.com", 36);
     // Pinned so that a parser that silently skips stanzas cannot pass: 22 judged exactly as
     // OpenSSL does, 13 PKIX stanzas unusable under RFC 7672, 1 DANE-EE without name check.

@@ -283,7 +283,7 @@ fn t12_anchor_not_sent_and_nothing_but_current() {
 }
 
 #[test]
-fn t12_every_rule_has_an_id_explanation_and_reference() {
+fn every_lint_rule_has_an_id_explanation_and_reference() {
     let mut ids: Vec<&str> = Rule::ALL.iter().map(|r| r.id()).collect();
     for r in Rule::ALL {
         assert!(

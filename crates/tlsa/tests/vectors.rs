@@ -128,7 +128,7 @@ fn t02_gnutls_wire_and_matching_vectors() {
 }
 
 #[test]
-fn t11_gnutls_dane_test_rr_pins_the_ecc256_certificate() {
+fn t01_gnutls_dane_test_rr_pins_the_ecc256_certificate() {
     let rr = std::fs::read_to_string(shared("vectors/gnutls/dane-test.rr")).unwrap();
     let records = parse_zone(&rr, None).unwrap();
     assert_eq!(records.len(), 1);
