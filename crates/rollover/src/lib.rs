@@ -9,11 +9,13 @@
 //! - [`simulate`]: every sender's possible cache over a timeline of DNS answers and presented
 //!   certificates, and the first instant at which one would fail to authenticate;
 //! - [`config`]: the TOML configuration;
-//! - [`store`]: the event log (SQLite, or memory for tests), written before each action.
+//! - [`store`]: the event log (SQLite, or memory for tests), written before each action;
+//! - [`engine`]: observe, fold, decide and act over a [`engine::World`], idempotently.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod engine;
 pub mod lane;
 pub mod simulate;
 pub mod store;
