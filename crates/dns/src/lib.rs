@@ -22,6 +22,7 @@ pub mod nameservers;
 pub mod plan;
 pub mod rdata;
 pub mod transport;
+pub mod update;
 mod validate;
 
 pub use lookup::{

@@ -42,6 +42,11 @@ pub struct ServerAnswer {
     pub signed: Result<(), String>,
     /// The zone's SOA serial as that server sees it.
     pub serial: Option<u32>,
+    /// The TTL the server gives the TLSA RRset (what senders cache it for).
+    pub ttl: Option<u32>,
+    /// The zone's negative-caching TTL as that server gives it (RFC 2308 section 5: the
+    /// smaller of the SOA's TTL and its minimum field).
+    pub negative_ttl: Option<u32>,
 }
 
 /// A transport to one nameserver address (port 53), chosen by the caller (tests route the
@@ -115,14 +120,19 @@ pub async fn ask_all(
                     tlsa: Err("not asked".into()),
                     signed: Err("not checked".into()),
                     serial: None,
+                    ttl: None,
+                    negative_ttl: None,
                 };
                 ask_tlsa(t1.as_ref(), &o1, &a1, &keys, now, &mut answer);
                 answer
             });
-            let serial = tokio::task::spawn_blocking(move || soa_serial(transport.as_ref(), &apex));
-            let (tlsa, serial) = futures_util::future::join(tlsa, serial).await;
+            let soa = tokio::task::spawn_blocking(move || soa(transport.as_ref(), &apex));
+            let (tlsa, soa) = futures_util::future::join(tlsa, soa).await;
             tlsa.ok().map(|mut a| {
-                a.serial = serial.ok().flatten();
+                if let Some((serial, negative_ttl)) = soa.ok().flatten() {
+                    a.serial = Some(serial);
+                    a.negative_ttl = Some(negative_ttl);
+                }
                 a
             })
         }
@@ -175,6 +185,7 @@ fn ask_tlsa(
                 .map(|r| r.rdata.to_string().to_ascii_lowercase())
                 .collect();
             texts.sort();
+            answer.ttl = rrset.iter().map(|r| r.ttl).max();
             answer.signed = if rrset.is_empty() {
                 Ok(())
             } else {
@@ -185,10 +196,13 @@ fn ask_tlsa(
     }
 }
 
-fn soa_serial(transport: &dyn Transport, apex: &Name) -> Option<u32> {
+/// The zone's SOA serial and negative-caching TTL as one server gives them.
+fn soa(transport: &dyn Transport, apex: &Name) -> Option<(u32, u32)> {
     let m = transport.exchange(apex, rtype::SOA, DIRECT).ok()?;
     m.answer.iter().find_map(|r| match &r.rdata {
-        Rdata::Soa { serial, .. } if r.name == *apex => Some(*serial),
+        Rdata::Soa {
+            serial, minimum, ..
+        } if r.name == *apex => Some((*serial, r.ttl.min(*minimum))),
         _ => None,
     })
 }

@@ -121,7 +121,7 @@ impl NetTransport {
 
     /// One exchange over TCP with one deadline for all of it (connect, write, every read): a
     /// server that sends a byte per read timeout cannot keep it alive (issue 12, F8; D-19).
-    fn tcp(&self, query: &[u8]) -> Result<Vec<u8>, io::Error> {
+    pub fn exchange_tcp(&self, query: &[u8]) -> Result<Vec<u8>, io::Error> {
         let deadline = deadline_after(self.timeout);
         let left = || {
             let d = deadline.saturating_duration_since(Instant::now());
@@ -212,7 +212,7 @@ impl Transport for NetTransport {
             };
             let mut msg = message::parse_response(&raw)?;
             if msg.flags.tc {
-                let raw = self.tcp(&query).map_err(net)?;
+                let raw = self.exchange_tcp(&query).map_err(net)?;
                 msg = message::parse_response(&raw)?;
                 if msg.id != id {
                     return Err(LookupError::Mismatch(format!(

@@ -3,6 +3,7 @@
 //! software ([`export`]). [`fixtures`] holds a world with every fault knob and what a
 //! validator must conclude for each name.
 
+pub mod dynamic;
 pub mod export;
 pub mod fixtures;
 pub mod forge;

@@ -19,6 +19,10 @@ const TCP_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest UDP response sent, whatever the client advertises (the DNS flag day 2020 value).
 const UDP_LIMIT: usize = 1232;
 
+/// The world a server answers from; a dynamic zone swaps in a newly signed one after each
+/// update.
+pub type SharedWorld = Arc<std::sync::RwLock<Arc<World>>>;
+
 /// The questions a server received, in order.
 pub type QueryLog = Arc<Mutex<Vec<(Name, u16)>>>;
 
@@ -74,8 +78,34 @@ impl DnsServer {
         Self::start_full(world, mode, forgeries, Duration::ZERO)
     }
 
+    /// Answers in `mode` from a world that changes (a dynamic zone's); with `updates`, server
+    /// 0 of that zone takes RFC 2136 UPDATEs.
+    pub fn shared(
+        world: SharedWorld,
+        mode: Mode,
+        updates: Option<Arc<super::dynamic::Dynamic>>,
+    ) -> io::Result<Self> {
+        Self::start_any(world, updates, mode, Vec::new(), Duration::ZERO)
+    }
+
     fn start_full(
         world: Arc<World>,
+        mode: Mode,
+        forgeries: Vec<Forgery>,
+        latency: Duration,
+    ) -> io::Result<Self> {
+        Self::start_any(
+            Arc::new(std::sync::RwLock::new(world)),
+            None,
+            mode,
+            forgeries,
+            latency,
+        )
+    }
+
+    fn start_any(
+        world: SharedWorld,
+        updates: Option<Arc<super::dynamic::Dynamic>>,
         mode: Mode,
         forgeries: Vec<Forgery>,
         latency: Duration,
@@ -86,6 +116,7 @@ impl DnsServer {
         let log = QueryLog::default();
         let service = Arc::new(Service {
             world,
+            updates,
             mode,
             forgeries,
             log: log.clone(),
@@ -149,7 +180,8 @@ fn bind_pair() -> io::Result<(UdpSocket, TcpListener)> {
 
 /// What one server answers from, shared by its threads.
 struct Service {
-    world: Arc<World>,
+    world: SharedWorld,
+    updates: Option<Arc<super::dynamic::Dynamic>>,
     mode: Mode,
     forgeries: Vec<Forgery>,
     log: QueryLog,
@@ -158,7 +190,20 @@ struct Service {
 
 /// Answers one message; `None` means stay silent.
 fn respond(buf: &[u8], service: &Service, limit: usize) -> Option<Vec<u8>> {
-    let (world, mode, log) = (&*service.world, service.mode, &service.log);
+    let snapshot = service
+        .world
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let (world, mode, log) = (&*snapshot, service.mode, &service.log);
+    // RFC 2136 UPDATE: the primary of a dynamic zone applies it; anyone else refuses.
+    if buf.get(2).is_some_and(|f| (f >> 3) & 0x0f == 5) && buf.get(2).is_some_and(|f| f & 0x80 == 0)
+    {
+        return Some(match (&service.updates, mode) {
+            (Some(d), Mode::Authoritative { server: 0, .. }) => d.handle(buf),
+            _ => super::dynamic::refuse(buf),
+        });
+    }
     let q = match message::parse_query(buf) {
         Ok(q) => q,
         Err(_) => {

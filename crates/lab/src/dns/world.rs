@@ -101,7 +101,7 @@ pub struct ZoneSpec {
 #[derive(Clone, Debug, Default)]
 pub struct ServerSpec {
     fault: Option<ServerFault>,
-    replaced: Vec<(Name, u16, Vec<Rdata>)>,
+    replaced: Vec<(Name, u16, u32, Vec<Rdata>)>,
 }
 
 impl ZoneSpec {
@@ -266,12 +266,32 @@ impl ZoneSpec {
 
     /// Makes server `index` serve a different RRset at `owner` (e.g. the old TLSA RRset of a
     /// half-finished rollover), signed like the rest.
-    pub fn server_replaces(mut self, index: usize, owner: &str, rdatas: Vec<Rdata>) -> Self {
-        let name = self.owner(owner);
+    pub fn server_replaces(self, index: usize, owner: &str, rdatas: Vec<Rdata>) -> Self {
         let rtype = rdatas.first().map_or(0, Rdata::rtype);
+        let ttl = self.ttl;
+        self.server_serves(index, owner, rtype, ttl, rdatas)
+    }
+
+    /// Makes server `index` serve exactly `rdatas` (none: no such RRset) as the `rtype` RRset
+    /// at `owner`, with `ttl` (a secondary that has not caught up with the primary).
+    pub fn server_serves(
+        mut self,
+        index: usize,
+        owner: &str,
+        rtype: u16,
+        ttl: u32,
+        rdatas: Vec<Rdata>,
+    ) -> Self {
+        let name = self.owner(owner);
         self.ensure_server(index)
             .replaced
-            .push((name, rtype, rdatas));
+            .push((name, rtype, ttl, rdatas));
+        self
+    }
+
+    /// Gives the zone `n` authoritative servers (at least one).
+    pub fn servers(mut self, n: usize) -> Self {
+        self.ensure_server(n.max(1) - 1);
         self
     }
 
@@ -594,14 +614,14 @@ impl Zone {
             let replaced = server
                 .replaced
                 .iter()
-                .any(|(n, t, _)| *n == r.name && *t == r.rtype());
+                .any(|(n, t, _, _)| *n == r.name && *t == r.rtype());
             if !replaced {
                 add(r.clone());
             }
         }
-        for (name, _, rdatas) in &server.replaced {
+        for (name, _, rr_ttl, rdatas) in &server.replaced {
             for rd in rdatas {
-                add(Record::new(name.clone(), ttl, rd.clone()));
+                add(Record::new(name.clone(), *rr_ttl, rd.clone()));
             }
         }
         // Delegations: NS and glue for every child, DS for signed children.
