@@ -110,6 +110,88 @@ impl SmtpServer {
     }
 }
 
+/// Where a reloadable server reads its credentials: one key file and one chain file per key
+/// algorithm (PEM, leaf first), as Postfix's `smtpd_tls_chain_files` has them.
+#[derive(Clone, Debug)]
+pub struct CredentialFiles {
+    /// The private key (PKCS#8, SEC1 or PKCS#1 PEM).
+    pub key: std::path::PathBuf,
+    /// The chain.
+    pub chain: std::path::PathBuf,
+}
+
+fn load_credentials(files: &[CredentialFiles]) -> Result<Vec<Credential>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    files
+        .iter()
+        .map(|f| {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&f.chain)
+                .map_err(|e| format!("{}: {e}", f.chain.display()))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("{}: {e}", f.chain.display()))?;
+            let key = PrivateKeyDer::from_pem_file(&f.key)
+                .map_err(|e| format!("{}: {e}", f.key.display()))?;
+            Credential::from_parts(chain, &key)
+        })
+        .collect()
+}
+
+/// A Postfix-like server that reads its key and chain files at start and again whenever the
+/// reload file changes (its reload command touches it). A reload whose files do not load (or
+/// whose key does not match its certificate) keeps the previous credentials, as a failed
+/// `postfix reload` would leave the running daemon.
+#[derive(Debug)]
+pub struct ReloadingServer {
+    addr: SocketAddr,
+    reloads: Arc<std::sync::atomic::AtomicUsize>,
+    _acceptor: Acceptor,
+}
+
+impl ReloadingServer {
+    /// Starts it on 127.0.0.1.
+    pub fn start(files: Vec<CredentialFiles>, reload: std::path::PathBuf) -> io::Result<Self> {
+        let first = load_credentials(&files).map_err(io::Error::other)?;
+        let make = |c: Vec<Credential>| server_config_by_name(c, Vec::new(), ServerOptions::default()).0;
+        let stamp = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let state = Arc::new(std::sync::Mutex::new((stamp(&reload), make(first))));
+        let reloads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let counter = reloads.clone();
+        let acceptor = accept_loop(listener, move |stream| {
+            let config = {
+                let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+                let now = stamp(&reload);
+                if now != s.0 {
+                    s.0 = now;
+                    if let Ok(c) = load_credentials(&files) {
+                        s.1 = make(c);
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                s.1.clone()
+            };
+            let _ = serve(stream, &config, Behaviour::Normal, Duration::ZERO);
+        })?;
+        Ok(Self {
+            addr,
+            reloads,
+            _acceptor: acceptor,
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// How many reloads loaded new credentials.
+    pub fn reloads(&self) -> usize {
+        self.reloads.load(Ordering::Relaxed)
+    }
+}
+
 /// The accept thread of a lab server; it stops (and waits for its connections) when dropped.
 #[derive(Debug)]
 struct Acceptor {

@@ -46,6 +46,21 @@ impl Credential {
         }
     }
 
+    /// A chain and its private key as read from files; the key must belong to the leaf.
+    pub fn from_parts(
+        chain: Vec<CertificateDer<'static>>,
+        key: &PrivateKeyDer<'_>,
+    ) -> Result<Self, String> {
+        let key = any_supported_type(key).map_err(|e| format!("unusable key: {e}"))?;
+        if chain.is_empty() {
+            return Err("the chain file holds no certificate".into());
+        }
+        CertifiedKey::new(chain.clone(), key.clone())
+            .keys_match()
+            .map_err(|e| format!("the key does not belong to the leaf certificate: {e}"))?;
+        Ok(Self { chain, key })
+    }
+
     /// The same chain, but signing with the key of `other`: a server that replays a real chain
     /// without holding its private key.
     pub fn with_key_of(mut self, other: &TestCert) -> Self {
