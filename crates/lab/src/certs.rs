@@ -207,6 +207,20 @@ impl CertSpec {
     }
 }
 
+impl CertSpec {
+    /// A certificate for a key someone else holds (given as its PEM private key), signed by
+    /// `issuer`: what a CA issues for a CSR. Returns the certificate in PEM.
+    pub fn issue_for_key(self, key_pem: &str, issuer: &TestCert) -> Result<String, String> {
+        let key = KeyPair::from_pem(key_pem).map_err(|e| format!("the key: {e}"))?;
+        let signer = Issuer::from_params(&issuer.params, issuer.key);
+        let cert = self
+            .params()
+            .signed_by(&key, &signer)
+            .map_err(|e| format!("signing: {e}"))?;
+        Ok(cert.pem())
+    }
+}
+
 /// A generated certificate with its key.
 #[derive(Clone, Debug)]
 pub struct TestCert {

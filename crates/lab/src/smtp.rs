@@ -152,7 +152,8 @@ impl ReloadingServer {
     /// Starts it on 127.0.0.1.
     pub fn start(files: Vec<CredentialFiles>, reload: std::path::PathBuf) -> io::Result<Self> {
         let first = load_credentials(&files).map_err(io::Error::other)?;
-        let make = |c: Vec<Credential>| server_config_by_name(c, Vec::new(), ServerOptions::default()).0;
+        let make =
+            |c: Vec<Credential>| server_config_by_name(c, Vec::new(), ServerOptions::default()).0;
         let stamp = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         let state = Arc::new(std::sync::Mutex::new((stamp(&reload), make(first))));
         let reloads = Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -6,3 +6,4 @@
 pub mod check;
 pub mod demo;
 pub mod input;
+pub mod rollover;

@@ -11,6 +11,7 @@
 //! port = 25
 //! scheme = "current+next"                           # or "current+issuer"
 //! reload = ["systemctl", "reload", "postfix"]       # argv, no shell
+//! ttl = 3600                                        # for records added to a new RRset
 //!
 //! [[service.algorithm]]
 //! kind = "ecdsa"                                    # "rsa" or "ecdsa"
@@ -59,6 +60,10 @@ fn default_port() -> u16 {
     25
 }
 
+fn default_ttl() -> u32 {
+    3600
+}
+
 fn default_scheme() -> Scheme {
     Scheme::CurrentNext
 }
@@ -79,6 +84,9 @@ pub struct Service {
     pub scheme: Scheme,
     /// The command that makes the mail server read its key and chain again (argv).
     pub reload: Vec<String>,
+    /// The TTL of records the engine adds to a new RRset (an existing RRset keeps its TTL).
+    #[serde(default = "default_ttl")]
+    pub ttl: u32,
     /// The key algorithms, each with its own key pair and certificate.
     #[serde(rename = "algorithm")]
     pub algorithms: Vec<Algorithm>,
@@ -231,6 +239,9 @@ impl Config {
             }
             if s.port == 0 {
                 return Err(format!("{at}: port 0"));
+            }
+            if !(60..=86_400).contains(&s.ttl) {
+                return Err(format!("{at}: ttl {} is outside 60 to 86400 s", s.ttl));
             }
             if s.reload.is_empty() {
                 return Err(format!(

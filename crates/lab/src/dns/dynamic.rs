@@ -201,7 +201,7 @@ impl Dynamic {
         self.rebuild(&s);
     }
 
-    /// The TLSA records (presentation) server `server` serves at `owner`.
+    /// The TLSA records (presentation, lower case) server `server` serves at `owner`.
     pub fn served(&self, server: usize, owner: &Name) -> BTreeSet<String> {
         let s = self.lock();
         let data = match s.frozen.get(server) {
@@ -212,7 +212,7 @@ impl Dynamic {
             .map(|(_, set)| {
                 set.iter()
                     .filter_map(|rd| tlsa_from_wire(rd))
-                    .map(|r| r.to_string())
+                    .map(|r| r.to_string().to_ascii_lowercase())
                     .collect()
             })
             .unwrap_or_default()

@@ -1,0 +1,696 @@
+//! `mxdane rollover`'s world: the rollover engine's [`World`] over real DNS and a real mail
+//! server. Observation asks every authoritative server of the TLSA zone directly and checks
+//! each RRset's signature with the zone's validated keys (P-03); changes go out as RFC 2136
+//! UPDATEs signed with TSIG, with the RRset the primary serves as prerequisite (a concurrent
+//! edit fails the update instead of being overwritten), or through a hook command, or as zone
+//! lines for a person to add; a deployment writes key and chain atomically, reloads the
+//! server, and probes every address for the algorithm with DANE against what DNS publishes,
+//! putting the previous pair back when any probe fails (P-08).
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mxdane_dns::Name;
+use mxdane_dns::nameservers::ask_all;
+use mxdane_dns::rdata::rtype;
+use mxdane_dns::update::{self, Change, Prerequisite, TsigKey, Update};
+use mxdane_rollover::Ts;
+use mxdane_rollover::config::{Algorithm, Config, Dns, KeyKind, Service};
+use mxdane_rollover::engine::{Answer, LaneSetup, Observation, World};
+use mxdane_rollover::lane::{Cert, Key};
+use mxdane_rollover::store::LaneId;
+use mxdane_smtp::{Policy, Security, Settings};
+use mxdane_tls::{DaneTarget, KeyFilter};
+use mxdane_tlsa::{Certificate, Tlsa, read_material};
+
+use crate::check::Environment;
+
+/// The lanes of a configuration: one per service and key algorithm.
+pub fn lanes(config: &Config) -> Result<Vec<LaneSetup>, String> {
+    let mut out = Vec::new();
+    for s in &config.services {
+        let owners = owners(s)?;
+        for a in &s.algorithms {
+            out.push(LaneSetup {
+                id: LaneId {
+                    service: s.name.clone(),
+                    algorithm: a.kind.name().to_owned(),
+                },
+                owners: owners.clone(),
+                scheme: s.scheme,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn owners(s: &Service) -> Result<Vec<String>, String> {
+    s.bases
+        .iter()
+        .map(|b| {
+            let base = Name::try_parse(b).map_err(|e| e.to_string())?;
+            base.tlsa_owner(s.port)
+                .map(|o| o.to_string())
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+    mxdane_tlsa::record::hex(d.as_ref())
+}
+
+/// A certificate chain file (PEM, any order) as the engine sees it: the leaf's key, its
+/// issuer's key, the leaf's notAfter and the chain leaf first.
+pub fn cert_from_pem(pem: &[u8], label: &str) -> Result<Cert, String> {
+    let m = read_material(pem).map_err(|e| format!("{label}: {e}"))?;
+    if m.certificates.is_empty() {
+        return Err(format!("{label}: holds no certificate"));
+    }
+    let (leaf, rest) =
+        mxdane_tlsa::generate::split_leaf(m.certificates).map_err(|e| format!("{label}: {e}"))?;
+    let issuer = rest.iter().find(|c| c.subject() == leaf.issuer());
+    let mut ordered: Vec<&Certificate> = vec![&leaf];
+    ordered.extend(issuer);
+    ordered.extend(rest.iter().filter(|c| Some(*c) != issuer));
+    let mut text = String::new();
+    for c in &ordered {
+        text.push_str(&pem_block("CERTIFICATE", c.der()));
+    }
+    Ok(Cert {
+        spki_sha256: sha256_hex(leaf.spki_der()),
+        issuer_spki_sha256: issuer.map(|i| sha256_hex(i.spki_der())),
+        not_after: leaf.not_after().unix_timestamp(),
+        pem: text,
+    })
+}
+
+fn pem_block(label: &str, der: &[u8]) -> String {
+    let b64 = data_encoding::BASE64.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// The SHA-256 of a private key file's public half (the data of its `3 1 1`).
+pub fn key_spki(path: &Path) -> Result<String, String> {
+    let bytes = read_capped(path)?;
+    let m = read_material(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let k = m
+        .keys
+        .first()
+        .ok_or_else(|| format!("{}: holds no key", path.display()))?;
+    Ok(sha256_hex(k.spki_der()))
+}
+
+fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f =
+        std::fs::File::open(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let mut buf = Vec::new();
+    f.take(1 << 20)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    Ok(buf)
+}
+
+/// Writes `data` to `path` atomically: a new file beside it (mode `mode`), then a rename.
+fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("mxdane-new");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    f.write_all(data)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Runs a command (argv, no shell) with a deadline; Err names its status and the end of its
+/// standard error.
+fn run_command(argv: &[String], env: &[(&str, String)], limit: Duration) -> Result<(), String> {
+    let (program, args) = argv.split_first().ok_or("an empty command")?;
+    let mut child = Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{program}: cannot start: {e}"))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    use std::io::Read;
+                    let _ = (&mut e).take(4096).read_to_string(&mut err);
+                }
+                return Err(format!("{program} failed ({status}): {}", err.trim()));
+            }
+            Ok(None) if started.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{program} took longer than {} s", limit.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("{program}: {e}")),
+        }
+    }
+}
+
+/// The real world of a configuration.
+pub struct RealWorld {
+    config: Config,
+    env: Environment,
+    /// Where update messages and SMTP probes really go (labs and staging).
+    routes: HashMap<SocketAddr, SocketAddr>,
+    runtime: tokio::runtime::Runtime,
+    timeout: Duration,
+    /// Zone lines a person must add or remove (the manual method), in order.
+    pub instructions: Vec<String>,
+    /// What the primary served at each owner at the last observation, with its TTL: the
+    /// prerequisite of the next update, so that an edit made since makes it fail (NXRRSET)
+    /// instead of going unnoticed.
+    seen: HashMap<String, (Vec<Tlsa>, Option<u32>)>,
+}
+
+fn now_unix() -> u64 {
+    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
+}
+
+impl RealWorld {
+    /// A world for `config`; `routes` redirect addresses (empty in production).
+    pub fn new(
+        config: Config,
+        env: Environment,
+        routes: HashMap<SocketAddr, SocketAddr>,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        Ok(Self {
+            config,
+            env,
+            routes,
+            runtime,
+            timeout,
+            instructions: Vec::new(),
+            seen: HashMap::new(),
+        })
+    }
+
+    fn service(&self, lane: &LaneId) -> Result<(&Service, &Algorithm), String> {
+        let s = self
+            .config
+            .services
+            .iter()
+            .find(|s| s.name == lane.service)
+            .ok_or_else(|| format!("no service {}", lane.service))?;
+        let a = s
+            .algorithms
+            .iter()
+            .find(|a| a.kind.name() == lane.algorithm)
+            .ok_or_else(|| format!("service {}: no algorithm {}", s.name, lane.algorithm))?;
+        Ok((s, a))
+    }
+
+    fn service_for(&self, wanted: &[String]) -> Result<&Service, String> {
+        self.config
+            .services
+            .iter()
+            .find(|s| owners(s).is_ok_and(|o| o == wanted))
+            .ok_or_else(|| "no service has these owner names".to_owned())
+    }
+
+    /// The published address of the primary that takes updates for these owners.
+    fn primary_address(&self, owners_: &[String]) -> Option<IpAddr> {
+        match &self.service_for(owners_).ok()?.dns {
+            Dns::Rfc2136 { server, .. } => mxdane_dns::transport::parse_server(server)
+                .ok()
+                .map(|a| a.ip()),
+            _ => None,
+        }
+    }
+
+    /// The RRset the primary serves at `owner` now (for prerequisites), with its TTL.
+    fn primary_rrset(
+        &self,
+        server: SocketAddr,
+        owner: &Name,
+    ) -> Result<(Vec<Tlsa>, Option<u32>), String> {
+        let to = self.routes.get(&server).copied().unwrap_or(server);
+        let t = mxdane_dns::NetTransport::new(to, self.timeout);
+        let flags = mxdane_dns::message::QueryFlags {
+            rd: false,
+            cd: false,
+            dnssec_ok: false,
+        };
+        use mxdane_dns::Transport;
+        let m = t
+            .exchange(owner, rtype::TLSA, flags)
+            .map_err(|e| format!("asking the primary {server}: {e}"))?;
+        let mut out = Vec::new();
+        let mut ttl = None;
+        for r in m.answer.iter().filter(|r| r.name == *owner) {
+            if let Ok(t) = r.rdata.to_string().parse::<Tlsa>() {
+                out.push(t);
+                ttl = Some(r.ttl);
+            }
+        }
+        Ok((out, ttl))
+    }
+
+    fn change(&mut self, owners_: &[String], rdatas: &[String], add: bool) -> Result<(), String> {
+        let service = self.service_for(owners_)?.clone();
+        let records: Vec<Tlsa> = rdatas
+            .iter()
+            .map(|r| r.parse::<Tlsa>().map_err(|e| format!("\"{r}\": {e}")))
+            .collect::<Result<_, _>>()?;
+        match &service.dns {
+            Dns::Rfc2136 {
+                zone,
+                server,
+                tsig_key,
+            } => {
+                let key_text = String::from_utf8(read_capped(tsig_key)?)
+                    .map_err(|_| format!("{}: not text", tsig_key.display()))?;
+                let key = TsigKey::parse_file(&key_text)
+                    .map_err(|e| format!("{}: {e}", tsig_key.display()))?;
+                let server: SocketAddr = mxdane_dns::transport::parse_server(server)
+                    .map_err(|e| format!("dns.server \"{server}\": {e}"))?;
+                let zone = Name::try_parse(zone).map_err(|e| e.to_string())?;
+                let mut u = Update {
+                    id: random_id(),
+                    zone,
+                    prerequisites: Vec::new(),
+                    changes: Vec::new(),
+                };
+                for o in owners_ {
+                    let owner = Name::try_parse(o).map_err(|e| e.to_string())?;
+                    let (current, ttl) = match self.seen.get(o) {
+                        Some(seen) => seen.clone(),
+                        None => self.primary_rrset(server, &owner)?,
+                    };
+                    u.prerequisites.push(if current.is_empty() {
+                        Prerequisite::Absent {
+                            owner: owner.clone(),
+                            rtype: rtype::TLSA,
+                        }
+                    } else {
+                        Prerequisite::Exactly {
+                            owner: owner.clone(),
+                            rtype: rtype::TLSA,
+                            rdatas: current.iter().map(Tlsa::to_wire).collect(),
+                        }
+                    });
+                    for r in &records {
+                        let present = current.contains(r);
+                        if add && !present {
+                            u.changes.push(Change::Add {
+                                owner: owner.clone(),
+                                rtype: rtype::TLSA,
+                                ttl: ttl.unwrap_or(service.ttl),
+                                rdata: r.to_wire(),
+                            });
+                        } else if !add && present {
+                            u.changes.push(Change::Delete {
+                                owner: owner.clone(),
+                                rtype: rtype::TLSA,
+                                rdata: r.to_wire(),
+                            });
+                        }
+                    }
+                }
+                if u.changes.is_empty() {
+                    return Ok(());
+                }
+                let to = self.routes.get(&server).copied().unwrap_or(server);
+                let sent = update::send(
+                    &mxdane_dns::NetTransport::new(to, self.timeout),
+                    &u,
+                    Some(&key),
+                    now_unix(),
+                );
+                match sent {
+                    Ok(()) => {
+                        // The primary's RRset is now what we made it.
+                        for o in owners_ {
+                            if let Some((set, ttl)) = self.seen.get_mut(o) {
+                                for r in &records {
+                                    set.retain(|x| x != r);
+                                    if add {
+                                        set.push(r.clone());
+                                    }
+                                }
+                                ttl.get_or_insert(service.ttl);
+                            }
+                        }
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // Look again next time.
+                        for o in owners_ {
+                            self.seen.remove(o);
+                        }
+                        Err(format!("UPDATE to {server}: {e}"))
+                    }
+                }
+            }
+            Dns::Hook { zone, command } => {
+                for o in owners_ {
+                    for r in rdatas {
+                        let action = if add { "add" } else { "delete" };
+                        let mut argv = command.clone();
+                        argv.extend([
+                            action.to_owned(),
+                            o.clone(),
+                            service.ttl.to_string(),
+                            r.clone(),
+                        ]);
+                        run_command(
+                            &argv,
+                            &[
+                                ("MXDANE_ACTION", action.to_owned()),
+                                ("MXDANE_ZONE", zone.clone()),
+                                ("MXDANE_OWNER", o.clone()),
+                                ("MXDANE_TTL", service.ttl.to_string()),
+                                ("MXDANE_RDATA", r.clone()),
+                            ],
+                            Duration::from_secs(120),
+                        )?;
+                    }
+                }
+                Ok(())
+            }
+            Dns::Manual { .. } => {
+                for o in owners_ {
+                    for r in rdatas {
+                        self.instructions.push(format!(
+                            "{} {o} {} IN TLSA {r}",
+                            if add { "add:   " } else { "remove:" },
+                            service.ttl
+                        ));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Every address of every base of `service`, for probes.
+    fn addresses(&self, service: &Service) -> Result<Vec<(Name, IpAddr)>, String> {
+        let mut out = Vec::new();
+        for b in &service.bases {
+            let host = Name::try_parse(b).map_err(|e| e.to_string())?;
+            for t in [rtype::A, rtype::AAAA] {
+                let l = self.runtime.block_on(self.env.resolver.lookup(&host, t));
+                if let Ok(l) = l {
+                    for r in l.records() {
+                        match r {
+                            mxdane_dns::rdata::Rdata::A(a) => {
+                                out.push((host.clone(), IpAddr::V4(*a)))
+                            }
+                            mxdane_dns::rdata::Rdata::Aaaa(a) => {
+                                out.push((host.clone(), IpAddr::V6(*a)));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err(format!(
+                "service {}: no address for any base name",
+                service.name
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Probes every address of the lane's service with the lane's key type: each must present
+    /// `spki` and authenticate with DANE against what every server publishes.
+    fn probe_all(&mut self, lane: &LaneId, spki: &str) -> Result<(), String> {
+        let (service, alg) = self.service(lane)?;
+        let service = service.clone();
+        let filter = match alg.kind {
+            KeyKind::Rsa => KeyFilter::Rsa,
+            KeyKind::Ecdsa => KeyFilter::Ecdsa,
+        };
+        let owners = owners(&service)?;
+        let obs = self.observe(&owners, 0)?;
+        for (host, ip) in self.addresses(&service)? {
+            let owner = host.tlsa_owner(service.port).map_err(|e| e.to_string())?;
+            // The records every server serves at this owner.
+            let mut common: Option<BTreeSet<String>> = None;
+            for a in obs.answers.iter().filter(|a| a.owner == owner.as_str()) {
+                let set = a.rrset.as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
+                common = Some(match common {
+                    None => set,
+                    Some(c) => c.intersection(&set).cloned().collect(),
+                });
+            }
+            let records: Vec<Tlsa> = common
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|r| r.parse().ok())
+                .collect();
+            let target = DaneTarget::new(records, vec![host.clone()])
+                .map_err(|e| e.to_string())?
+                .key_filter(filter);
+            let addr = SocketAddr::new(ip, service.port);
+            let report = self.runtime.block_on(mxdane_smtp::session(
+                &self.env.connector,
+                addr,
+                &Policy::Dane(target),
+                "mxdane.invalid",
+                Settings {
+                    step: self.timeout,
+                    total: self.timeout.saturating_mul(6),
+                    ..Settings::default()
+                },
+            ));
+            let leaf = report
+                .tls
+                .as_ref()
+                .and_then(|t| t.report.as_ref())
+                .and_then(|r| r.chain().first().map(|c| c.spki_sha256.clone()));
+            if report.security != Security::Authenticated {
+                return Err(format!(
+                    "{host} {ip} ({}): not authenticated by the published records: {}",
+                    lane.algorithm,
+                    report
+                        .error
+                        .as_ref()
+                        .map_or_else(|| "no TLS".to_owned(), ToString::to_string)
+                ));
+            }
+            if leaf.as_deref() != Some(spki) {
+                return Err(format!(
+                    "{host} {ip} ({}): presents key {}, not {spki}",
+                    lane.algorithm,
+                    leaf.unwrap_or_default()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn random_id() -> u16 {
+    let mut b = [0u8; 2];
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    u16::from_be_bytes(b)
+}
+
+impl World for RealWorld {
+    fn observe(&mut self, owners: &[String], _: Ts) -> Result<Observation, String> {
+        let now = u32::try_from(now_unix()).unwrap_or(u32::MAX);
+        let mut obs = Observation::default();
+        for o in owners {
+            let owner = Name::try_parse(o).map_err(|e| e.to_string())?;
+            let answers = self.runtime.block_on(ask_all(
+                self.env.resolver.as_ref(),
+                &self.env.nameserver,
+                &owner,
+                now,
+            ));
+            if answers.is_empty() {
+                return Err(format!("{o}: no authoritative server found"));
+            }
+            let primary = self.primary_address(owners);
+            for a in answers {
+                if Some(a.ip) == primary
+                    && let (Ok(t), Ok(())) = (&a.tlsa, &a.signed)
+                {
+                    let records = t.iter().filter_map(|r| r.parse().ok()).collect();
+                    self.seen.insert(o.clone(), (records, a.ttl));
+                }
+                obs.negative_ttl = obs.negative_ttl.max(a.negative_ttl.unwrap_or(0));
+                let rrset = match (&a.tlsa, &a.signed) {
+                    (Ok(t), Ok(())) => Ok((t.iter().cloned().collect(), a.ttl.unwrap_or(0))),
+                    (Err(e), _) => Err(e.clone()),
+                    (Ok(_), Err(e)) => Err(format!("the RRset does not validate: {e}")),
+                };
+                obs.answers.push(Answer {
+                    server: format!("{} {}", a.name, a.ip),
+                    owner: o.clone(),
+                    rrset,
+                });
+            }
+        }
+        Ok(obs)
+    }
+
+    fn publish(&mut self, owners: &[String], rdatas: &[String], _: Ts) -> Result<(), String> {
+        self.change(owners, rdatas, true)
+    }
+
+    fn withdraw(&mut self, owners: &[String], rdatas: &[String], _: Ts) -> Result<(), String> {
+        self.change(owners, rdatas, false)
+    }
+
+    fn make_key(&mut self, lane: &LaneId, _: Ts) -> Result<Key, String> {
+        let (_, alg) = self.service(lane)?;
+        let pair = match alg.kind {
+            KeyKind::Ecdsa => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+            KeyKind::Rsa => {
+                rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+            }
+        }
+        .map_err(|e| format!("cannot generate a {} key: {e}", lane.algorithm))?;
+        let spki = sha256_hex(&rcgen::PublicKeyData::subject_public_key_info(&pair));
+        std::fs::create_dir_all(&self.config.keys)
+            .map_err(|e| format!("{}: {e}", self.config.keys.display()))?;
+        let file = self.config.keys.join(format!(
+            "{}-{}-{}.key",
+            lane.service,
+            lane.algorithm,
+            &spki[..16]
+        ));
+        write_atomic(&file, pair.serialize_pem().as_bytes(), 0o600)?;
+        Ok(Key {
+            spki_sha256: spki,
+            file: file.display().to_string(),
+        })
+    }
+
+    fn presents(&mut self, lane: &LaneId, cert: &Cert, _: Ts) -> Result<bool, String> {
+        Ok(self.probe_all(lane, &cert.spki_sha256).is_ok())
+    }
+
+    fn deploy(
+        &mut self,
+        lane: &LaneId,
+        key: &Key,
+        cert: &Cert,
+        _previous: Option<(&Key, &Cert)>,
+        _: Ts,
+    ) -> Result<(), String> {
+        let (service, alg) = self.service(lane)?;
+        let (service, alg) = (service.clone(), alg.clone());
+        if key.file.is_empty() {
+            return Err("no key file for the certificate's key".into());
+        }
+        let key_pem = read_capped(Path::new(&key.file))?;
+        if key_spki(Path::new(&key.file))? != cert.spki_sha256 {
+            return Err(format!("{}: not the certificate's key", key.file));
+        }
+        // Keep the pair in service, then put the new one in place.
+        let keep = |p: &PathBuf| p.with_extension("mxdane-previous");
+        let previous_key = read_capped(&alg.key).ok();
+        let previous_chain = read_capped(&alg.chain).ok();
+        if let (Some(k), Some(c)) = (&previous_key, &previous_chain) {
+            write_atomic(&keep(&alg.key), k, 0o600)?;
+            write_atomic(&keep(&alg.chain), c, 0o644)?;
+        }
+        let outcome = write_atomic(&alg.key, &key_pem, 0o600)
+            .and_then(|()| write_atomic(&alg.chain, cert.pem.as_bytes(), 0o644))
+            .and_then(|()| run_command(&service.reload, &[], Duration::from_secs(120)))
+            .and_then(|()| self.probe_all(lane, &cert.spki_sha256));
+        let Err(why) = outcome else {
+            return Ok(());
+        };
+        // Roll back: the previous pair, reloaded.
+        let restored = match (&previous_key, &previous_chain) {
+            (Some(k), Some(c)) => write_atomic(&alg.key, k, 0o600)
+                .and_then(|()| write_atomic(&alg.chain, c, 0o644))
+                .and_then(|()| run_command(&service.reload, &[], Duration::from_secs(120))),
+            _ => Err("there was no previous pair to restore".into()),
+        };
+        Err(match restored {
+            Ok(()) => format!("{why}; the previous key and chain are back in service"),
+            Err(e) => format!("{why}; restoring the previous pair failed too: {e}"),
+        })
+    }
+}
+
+/// `rollover init` for one lane: the certificate and key the server uses now (its configured
+/// files) become the lane's current pair; the key is copied into the key directory (mode
+/// 0600) so that a later rollback does not depend on the server's file. Returns false when the
+/// lane already has a current pair.
+pub fn adopt_running<S: mxdane_rollover::store::Store, W: World>(
+    engine: &mut mxdane_rollover::engine::Engine<S, W>,
+    config: &Config,
+    lane: &LaneId,
+    now: Ts,
+) -> Result<bool, String> {
+    let service = config
+        .services
+        .iter()
+        .find(|s| s.name == lane.service)
+        .ok_or_else(|| format!("no service {}", lane.service))?;
+    let alg = service
+        .algorithms
+        .iter()
+        .find(|a| a.kind.name() == lane.algorithm)
+        .ok_or_else(|| format!("service {}: no algorithm {}", service.name, lane.algorithm))?;
+    let chain = read_capped(&alg.chain)?;
+    let cert = cert_from_pem(&chain, &alg.chain.display().to_string())?;
+    let spki = key_spki(&alg.key)?;
+    if spki != cert.spki_sha256 {
+        return Err(format!(
+            "{}: not the key of the certificate in {}",
+            alg.key.display(),
+            alg.chain.display()
+        ));
+    }
+    std::fs::create_dir_all(&config.keys).map_err(|e| format!("{}: {e}", config.keys.display()))?;
+    let copy = config.keys.join(format!(
+        "{}-{}-{}.key",
+        lane.service,
+        lane.algorithm,
+        &spki[..16]
+    ));
+    write_atomic(&copy, &read_capped(&alg.key)?, 0o600)?;
+    engine
+        .adopt(
+            lane,
+            Key {
+                spki_sha256: spki,
+                file: copy.display().to_string(),
+            },
+            cert,
+            now,
+        )
+        .map_err(|e| e.to_string())
+}

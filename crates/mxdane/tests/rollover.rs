@@ -1,0 +1,385 @@
+//! Issue 14, hermetic: full rollovers through the real engine world (RFC 2136 + TSIG to the
+//! lab's dynamic zone, every authoritative server asked directly, a lab mail server that
+//! reloads its key and chain files), with time injected (no real waiting): dual RSA + ECDSA
+//! under `current+next`, a lagging secondary that holds the gate, a concurrent manual edit,
+//! a refused update, a reload that fails (rollback), and a certificate for the wrong key.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mxdane::check::Environment;
+use mxdane::rollover::{RealWorld, adopt_running, cert_from_pem, lanes};
+use mxdane_dns::{NetTransport, Transport, UnboundResolver, parse_trust_anchors};
+use mxdane_lab::certs::{CertSpec, KeyAlg, Pki};
+use mxdane_lab::dns::World;
+use mxdane_lab::dns::dynamic::Dynamic;
+use mxdane_lab::smtp::{CredentialFiles, ReloadingServer};
+use mxdane_rollover::config::Config;
+use mxdane_rollover::engine::Engine;
+use mxdane_rollover::store::{LaneId, Sqlite};
+use mxdane_smtp::Connector;
+
+mod common;
+
+const SECRET: &str = "bXhkYW5lLWxhYi11cGRhdGUta2V5LTEyMzQ1Njc4OTA=";
+
+struct Lab {
+    dir: std::path::PathBuf,
+    dynamic: Arc<Dynamic>,
+    running: mxdane_lab::dns::dynamic::Running,
+    server: ReloadingServer,
+    ecdsa_issuer: Pki,
+    rsa_issuer: Pki,
+    config: Config,
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+fn lab(name: &str, reload_ok: bool) -> Lab {
+    let dir = common::scratch(name);
+    let base = World::builder().zone("example.test.", |z| z.ttl(300).a("mx", "192.0.2.50"));
+    let key = mxdane_dns::update::TsigKey::parse_file(&format!(
+        "key \"rollover.example.test.\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};"
+    ))
+    .unwrap();
+    let dynamic = Dynamic::new(base, "example.test.", 2, vec![key]);
+    let running = dynamic.start_all().unwrap();
+    // The mail server's files: one ECDSA and one RSA chain, each under its own issuer.
+    let ecdsa_issuer = Pki::new(KeyAlg::EcdsaP256, "mx.example.test");
+    let rsa_issuer = Pki::new(KeyAlg::Rsa2048, "mx.example.test");
+    for (alg, pki) in [("ecdsa", &ecdsa_issuer), ("rsa", &rsa_issuer)] {
+        write(&dir.join(format!("{alg}.key")), &pki.leaf.key_pem());
+        write(
+            &dir.join(format!("{alg}.pem")),
+            &(pki.leaf.pem() + &pki.intermediate.pem()),
+        );
+    }
+    write(&dir.join("reload"), "");
+    let server = ReloadingServer::start(
+        ["ecdsa", "rsa"]
+            .iter()
+            .map(|a| CredentialFiles {
+                key: dir.join(format!("{a}.key")),
+                chain: dir.join(format!("{a}.pem")),
+            })
+            .collect(),
+        dir.join("reload"),
+    )
+    .unwrap();
+    write(
+        &dir.join("update.key"),
+        &format!(
+            "key \"rollover.example.test.\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n"
+        ),
+    );
+    // The primary as published (ns1.example.test), reached through the lab's routes.
+    let primary_published = running
+        .ns_routes
+        .iter()
+        .find(|(_, to)| **to == running.primary)
+        .map(|(from, _)| *from)
+        .unwrap();
+    let reload = if reload_ok {
+        format!("[\"touch\", \"{}\"]", dir.join("reload").display())
+    } else {
+        "[\"false\"]".to_owned()
+    };
+    let text = format!(
+        r#"
+state = "{d}/state.db"
+keys = "{d}/keys"
+[[service]]
+name = "mail"
+bases = ["mx.example.test"]
+reload = {reload}
+ttl = 300
+[[service.algorithm]]
+kind = "ecdsa"
+key = "{d}/ecdsa.key"
+chain = "{d}/ecdsa.pem"
+[[service.algorithm]]
+kind = "rsa"
+key = "{d}/rsa.key"
+chain = "{d}/rsa.pem"
+[service.dns]
+method = "rfc2136"
+zone = "example.test"
+server = "{primary_published}"
+tsig-key = "{d}/update.key"
+"#,
+        d = dir.display()
+    );
+    let config = Config::parse(&text, "test.toml").unwrap();
+    Lab {
+        dir,
+        dynamic,
+        running,
+        server,
+        ecdsa_issuer,
+        rsa_issuer,
+        config,
+    }
+}
+
+fn engine(l: &Lab) -> Engine<Sqlite, RealWorld> {
+    let anchors = parse_trust_anchors(&l.running.trust_anchor).unwrap();
+    let resolver = Arc::new(
+        UnboundResolver::forwarding(l.running.recursive, &anchors, Duration::from_secs(3)).unwrap(),
+    );
+    let ns_routes = l.running.ns_routes.clone();
+    let smtp: SocketAddr = "192.0.2.50:25".parse().unwrap();
+    let env = Environment {
+        resolver,
+        connector: Connector::direct().route(smtp, l.server.addr()),
+        nameserver: Arc::new(move |addr: SocketAddr| -> Arc<dyn Transport> {
+            Arc::new(NetTransport::new(
+                ns_routes.get(&addr).copied().unwrap_or(addr),
+                Duration::from_secs(2),
+            ))
+        }),
+    };
+    let routes: HashMap<SocketAddr, SocketAddr> = l.running.ns_routes.clone();
+    let world = RealWorld::new(l.config.clone(), env, routes, Duration::from_secs(5)).unwrap();
+    let store = Sqlite::open(&l.config.state).unwrap();
+    Engine::new(store, world, lanes(&l.config).unwrap())
+}
+
+fn lane(alg: &str) -> LaneId {
+    LaneId {
+        service: "mail".into(),
+        algorithm: alg.into(),
+    }
+}
+
+/// A certificate for the lane's staged next key, from the lane's issuer (ACME's part).
+fn issue_for_next(
+    l: &Lab,
+    e: &Engine<Sqlite, RealWorld>,
+    alg: &str,
+) -> mxdane_rollover::lane::Cert {
+    let state = &e.lanes().unwrap()[&lane(alg)];
+    let next = state.next.as_ref().expect("a staged next key");
+    let key_pem = std::fs::read_to_string(&next.file).unwrap();
+    let pki = if alg == "rsa" {
+        &l.rsa_issuer
+    } else {
+        &l.ecdsa_issuer
+    };
+    let leaf = CertSpec::leaf(&["mx.example.test"])
+        .issue_for_key(&key_pem, &pki.intermediate)
+        .unwrap();
+    cert_from_pem((leaf + &pki.intermediate.pem()).as_bytes(), "issued").unwrap()
+}
+
+fn served(l: &Lab, server: usize) -> std::collections::BTreeSet<String> {
+    l.dynamic.served(
+        server,
+        &mxdane_dns::Name::parse("_25._tcp.mx.example.test."),
+    )
+}
+
+#[test]
+fn p01_p04_p06_p09_dual_algorithm_current_next_rollover_with_a_lagging_secondary() {
+    let l = lab("rollover-full", true);
+    let mut e = engine(&l);
+    let t0 = 2_000_000_000;
+    for alg in ["ecdsa", "rsa"] {
+        assert!(adopt_running(&mut e, &l.config, &lane(alg), t0).unwrap());
+    }
+    // Step 1 stages the next keys (each algorithm its own); step 2 publishes current and next
+    // of both algorithms in one update.
+    e.step(t0).unwrap();
+    let r = e.step(t0 + 10).unwrap();
+    assert!(r.errors.values().all(Vec::is_empty), "{:?}", r.errors);
+    assert_eq!(served(&l, 0).len(), 4, "{:?}", served(&l, 0));
+    assert_eq!(served(&l, 1), served(&l, 0), "the secondary follows");
+    let states = e.lanes().unwrap();
+    assert_ne!(
+        states[&lane("ecdsa")].next.as_ref().unwrap().spki_sha256,
+        states[&lane("rsa")].next.as_ref().unwrap().spki_sha256
+    );
+    // The key files are 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&states[&lane("ecdsa")].next.as_ref().unwrap().file)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // Seen everywhere at t0 + 20.
+    e.step(t0 + 20).unwrap();
+    // A certificate for ECDSA's next key arrives at once; the gate holds it for 2 x 300 s.
+    let cert = issue_for_next(&l, &e, "ecdsa");
+    e.submit(&lane("ecdsa"), cert.clone(), t0 + 30).unwrap();
+    let r = e.step(t0 + 20 + 599).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .all(|d| !d.starts_with("deployed")),
+        "{:?}",
+        r.done
+    );
+    let reloads = l.server.reloads();
+    let r = e.step(t0 + 20 + 600).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .any(|d| d.starts_with("deployed")),
+        "{:?} {:?}",
+        r.done,
+        r.errors
+    );
+    assert!(l.server.reloads() > reloads, "the server was reloaded");
+    let state = &e.lanes().unwrap()[&lane("ecdsa")];
+    assert_eq!(state.current.as_ref().unwrap().1, cert);
+    // The RSA lane did not move.
+    assert!(e.lanes().unwrap()[&lane("rsa")].pending.is_none());
+    // The next step stages a new next key and publishes it; the secondary is frozen (lagging),
+    // so the new record is not visible everywhere and the old key's record stays.
+    l.dynamic.freeze(1);
+    e.step(t0 + 700).unwrap();
+    e.step(t0 + 710).unwrap();
+    assert_eq!(served(&l, 0).len(), 5, "{:?}", served(&l, 0));
+    assert_eq!(served(&l, 1).len(), 4, "the frozen secondary lags");
+    let cert2 = issue_for_next(&l, &e, "ecdsa");
+    e.submit(&lane("ecdsa"), cert2.clone(), t0 + 720).unwrap();
+    // Hours later the gate still holds: the secondary never served the record.
+    let r = e.step(t0 + 20_000).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .all(|d| !d.starts_with("deployed")),
+        "{:?}",
+        r.done
+    );
+    assert!(
+        r.decisions[&lane("ecdsa")]
+            .waits
+            .iter()
+            .any(|w| w.what.contains("to appear on every")),
+        "{:?}",
+        r.decisions
+    );
+    // It catches up: the gate counts from then (P-09: 2 x the TTL served).
+    l.dynamic.thaw(1);
+    e.step(t0 + 20_010).unwrap();
+    let r = e.step(t0 + 20_010 + 599).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .all(|d| !d.starts_with("deployed"))
+    );
+    let r = e.step(t0 + 20_010 + 600).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .any(|d| d.starts_with("deployed")),
+        "{:?} {:?}",
+        r.done,
+        r.errors
+    );
+    // P-04: the first switch's old key record went after 2 x TTL; the key just retired stays
+    // until 2 x TTL after this switch.
+    let old = mxdane_rollover::lane::ee(&cert.spki_sha256);
+    assert!(served(&l, 0).contains(&old), "{:?}", served(&l, 0));
+    e.step(t0 + 20_610 + 600).unwrap();
+    e.step(t0 + 20_610 + 610).unwrap();
+    assert!(!served(&l, 0).contains(&old), "{:?}", served(&l, 0));
+    assert!(served(&l, 0).contains(&mxdane_rollover::lane::ee(&cert2.spki_sha256)));
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+#[test]
+fn p07_p08_wrong_key_refused_failed_reload_rolled_back_and_concurrent_edit_detected() {
+    let l = lab("rollover-faults", false);
+    let mut e = engine(&l);
+    let t0 = 2_000_000_000;
+    for alg in ["ecdsa", "rsa"] {
+        adopt_running(&mut e, &l.config, &lane(alg), t0).unwrap();
+    }
+    e.step(t0).unwrap();
+    e.step(t0 + 10).unwrap();
+    assert_eq!(served(&l, 0).len(), 4, "{:?}", served(&l, 0));
+    // A concurrent manual edit lands between the engine's look and its update: the update's
+    // prerequisite (the RRset it saw) fails with NXRRSET and nothing is overwritten; the next
+    // look sees the edit and the update goes through.
+    use mxdane_rollover::engine::World;
+    let owners = vec!["_25._tcp.mx.example.test.".to_owned()];
+    e.world.observe(&owners, t0 + 15).unwrap();
+    l.dynamic.edit(
+        &mxdane_dns::Name::parse("_25._tcp.mx.example.test."),
+        &[3, 1, 1, 0xee],
+        300,
+        true,
+    );
+    let extra = vec!["3 1 1 ".to_owned() + &"ab".repeat(32)];
+    let err = e.world.publish(&owners, &extra, t0 + 15).unwrap_err();
+    assert!(err.contains("NXRRSET"), "{err}");
+    assert!(
+        served(&l, 0).iter().any(|r| r.ends_with(" ee")),
+        "the manual record stays"
+    );
+    assert!(!served(&l, 0).contains(&extra[0]));
+    e.world.observe(&owners, t0 + 16).unwrap();
+    e.world.publish(&owners, &extra, t0 + 16).unwrap();
+    e.world.withdraw(&owners, &extra, t0 + 16).unwrap();
+    e.step(t0 + 20).unwrap();
+    assert_eq!(served(&l, 0).len(), 5, "{:?}", served(&l, 0));
+    // A certificate for a key that is neither staged nor published: refused.
+    let stranger = CertSpec::leaf(&["mx.example.test"])
+        .key_slot(77)
+        .signed_by(&l.ecdsa_issuer.intermediate);
+    let c = cert_from_pem(
+        (stranger.pem() + &l.ecdsa_issuer.intermediate.pem()).as_bytes(),
+        "stranger",
+    )
+    .unwrap();
+    let err = e
+        .submit(&lane("ecdsa"), c, t0 + 30)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("neither the staged next key"), "{err}");
+    // The right key, but the reload command fails: the previous pair is put back and the lane
+    // needs a human.
+    let before = std::fs::read(l.dir.join("ecdsa.pem")).unwrap();
+    let cert = issue_for_next(&l, &e, "ecdsa");
+    e.submit(&lane("ecdsa"), cert, t0 + 30).unwrap();
+    let r = e.step(t0 + 20 + 600).unwrap();
+    assert!(
+        r.errors[&lane("ecdsa")]
+            .iter()
+            .any(|e| e.contains("deployment failed") && e.contains("false failed")),
+        "{:?}",
+        r.errors
+    );
+    assert!(r.needs_human());
+    assert_eq!(std::fs::read(l.dir.join("ecdsa.pem")).unwrap(), before);
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+#[test]
+fn p03_a_refused_update_is_reported_and_changes_nothing() {
+    let l = lab("rollover-refused", true);
+    write(
+        &l.dir.join("update.key"),
+        "key \"rollover.example.test.\" { algorithm hmac-sha256; secret \"YW5vdGhlci1zZWNyZXQtZm9yLWEtZm9yZ2VkLXVwZGF0ZQ==\"; };\n",
+    );
+    let mut e = engine(&l);
+    adopt_running(&mut e, &l.config, &lane("ecdsa"), 0).unwrap();
+    e.step(0).unwrap();
+    let r = e.step(10).unwrap();
+    assert!(
+        r.errors[&lane("ecdsa")]
+            .iter()
+            .any(|e| e.contains("NOTAUTH")),
+        "{:?}",
+        r.errors
+    );
+    assert!(served(&l, 0).is_empty());
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
