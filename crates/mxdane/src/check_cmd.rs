@@ -70,12 +70,8 @@ pub(crate) struct CheckArgs {
     route: Vec<String>,
 }
 
-/// The resolver, SMTP routes and nameserver transports that the options ask for.
-pub(crate) fn environment(
-    dns: &crate::dns_cmd::ResolverArgs,
-    timeout: u64,
-    route: &[String],
-) -> Result<(Environment, String), Failure> {
+/// `--route FROM=TO` options.
+pub(crate) fn parse_routes(route: &[String]) -> Result<HashMap<SocketAddr, SocketAddr>, Failure> {
     let mut routes = HashMap::new();
     for r in route {
         let (from, to) = r
@@ -84,6 +80,16 @@ pub(crate) fn environment(
             .ok_or_else(|| Failure(format!("--route \"{r}\": expected ADDR:PORT=ADDR:PORT")))?;
         routes.insert(from, to);
     }
+    Ok(routes)
+}
+
+/// The resolver, SMTP routes and nameserver transports that the options ask for.
+pub(crate) fn environment(
+    dns: &crate::dns_cmd::ResolverArgs,
+    timeout: u64,
+    route: &[String],
+) -> Result<(Environment, String), Failure> {
+    let routes = parse_routes(route)?;
     let (resolver, server) = crate::dns_cmd::resolver(dns, timeout)?;
     let mut connector = Connector::direct();
     for (from, to) in &routes {

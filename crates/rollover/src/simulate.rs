@@ -127,6 +127,297 @@ pub fn outages(served: &[Served], presented: &[Presented]) -> Vec<Outage> {
     found
 }
 
+/// A schedule in text, one change per line (`#` starts a comment; times are seconds since the
+/// epoch or RFC 3339):
+///
+/// ```text
+/// dns  TIME SERVER OWNER TTL [RDATA[, RDATA]...]   # from TIME, SERVER serves these at OWNER
+/// cert TIME LABEL RDATA[, RDATA]...                # from TIME, the server presents LABEL,
+///                                                  # which these records authenticate
+/// ```
+///
+/// Each `dns` line ends the SERVER/OWNER's previous version, each `cert` line the previous
+/// certificate of the same LABEL's algorithm (the label's first word, e.g. `ecdsa`).
+pub fn parse_schedule(text: &str) -> Result<(Vec<Served>, Vec<Presented>), String> {
+    let mut served: Vec<Served> = Vec::new();
+    let mut presented: Vec<Presented> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let at = |what: &str| format!("line {}: {what}: \"{}\"", i + 1, raw.trim());
+        let mut words = line.split_whitespace();
+        let kind = words.next().unwrap_or("");
+        let time = parse_time(words.next().ok_or_else(|| at("no time"))?)
+            .ok_or_else(|| at("the time is neither seconds nor RFC 3339"))?;
+        let records = |rest: Vec<&str>| -> BTreeSet<String> {
+            rest.join(" ")
+                .split(',')
+                .map(|r| {
+                    r.split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .to_ascii_lowercase()
+                })
+                .filter(|r| !r.is_empty())
+                .collect()
+        };
+        match kind {
+            "dns" => {
+                let server = words.next().ok_or_else(|| at("no server"))?.to_owned();
+                let owner = words
+                    .next()
+                    .ok_or_else(|| at("no owner"))?
+                    .to_ascii_lowercase();
+                let ttl: u32 = words
+                    .next()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| at("no TTL"))?;
+                for s in served.iter_mut() {
+                    if s.server == server && s.owner == owner && s.until.is_none() {
+                        if time < s.from {
+                            return Err(at("times must not go backwards for a server"));
+                        }
+                        s.until = Some(time);
+                    }
+                }
+                served.push(Served {
+                    server,
+                    owner,
+                    from: time,
+                    until: None,
+                    records: records(words.collect()),
+                    ttl,
+                });
+            }
+            "cert" => {
+                let label = words.next().ok_or_else(|| at("no label"))?.to_owned();
+                let by: Vec<String> = records(words.collect()).into_iter().collect();
+                if by.is_empty() {
+                    return Err(at("a certificate needs the records that authenticate it"));
+                }
+                let family = label.split(['/', '-']).next().unwrap_or("").to_owned();
+                for p in presented.iter_mut() {
+                    if p.label.split(['/', '-']).next() == Some(family.as_str())
+                        && p.until.is_none()
+                    {
+                        p.until = Some(time);
+                    }
+                }
+                presented.push(Presented {
+                    label,
+                    from: time,
+                    until: None,
+                    authenticated_by: by,
+                });
+            }
+            other => return Err(at(&format!("unknown kind \"{other}\" (dns or cert)"))),
+        }
+    }
+    Ok((served, presented))
+}
+
+fn parse_time(text: &str) -> Option<Ts> {
+    text.parse().ok().or_else(|| {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .map(time::OffsetDateTime::unix_timestamp)
+    })
+}
+
+/// A time for people: RFC 3339 in UTC.
+pub fn show_time(t: Ts) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// The timeline as lines a person can read, earliest first.
+pub fn timeline(served: &[Served], presented: &[Presented]) -> Vec<String> {
+    let mut lines: Vec<(Ts, String)> = Vec::new();
+    for s in served {
+        let records = if s.records.is_empty() {
+            "no TLSA RRset".to_owned()
+        } else {
+            s.records
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        lines.push((
+            s.from,
+            format!(
+                "{} serves {} (TTL {}) at {}",
+                s.server, records, s.ttl, s.owner
+            ),
+        ));
+    }
+    for p in presented {
+        lines.push((p.from, format!("the mail server presents {}", p.label)));
+    }
+    lines.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    lines
+        .into_iter()
+        .map(|(t, l)| format!("{}  {l}", show_time(t)))
+        .collect()
+}
+
+/// The timeline the event log implies, as an over-approximation of what any server may have
+/// served: servers apply the primary's changes in order, so every server serves some past
+/// version of the primary's RRset; version k (from the change that made it) may be served
+/// until the next change was seen on every server (open-ended while it is not). Certificates
+/// are presented from adoption or deployment to the next deployment of their lane.
+pub fn from_history(
+    events: &[crate::store::Stored],
+    lanes: &[crate::engine::LaneSetup],
+) -> (Vec<Served>, Vec<Presented>) {
+    use crate::lane::Event;
+    use std::collections::BTreeMap;
+    let mut served = Vec::new();
+    let mut presented: Vec<Presented> = Vec::new();
+    // One RRset history per set of owner names.
+    let mut groups: BTreeMap<Vec<String>, Vec<&crate::store::Stored>> = BTreeMap::new();
+    for e in events {
+        if let Some(l) = lanes.iter().find(|l| l.id == e.lane) {
+            groups.entry(l.owners.clone()).or_default().push(e);
+        }
+    }
+    for (owners, evs) in groups {
+        // Versions of the primary's RRset; changes made at one instant (one update) make one
+        // version. `ends[k]` are the changes that turned version k into version k + 1.
+        let mut versions: Vec<(Ts, BTreeSet<String>)> = vec![(Ts::MIN, BTreeSet::new())];
+        let mut ends: Vec<Vec<(bool, String)>> = Vec::new();
+        let mut ttl = 0u32;
+        let mut seen_at: BTreeMap<(bool, String), Vec<Ts>> = BTreeMap::new();
+        for s in &evs {
+            let change = match &s.event {
+                Event::PublishRequested { rdata, at, .. } => Some((true, rdata.clone(), *at)),
+                Event::WithdrawRequested { rdata, at } => Some((false, rdata.clone(), *at)),
+                Event::Visible { rdata, at, ttl: t } => {
+                    ttl = ttl.max(*t);
+                    seen_at.entry((true, rdata.clone())).or_default().push(*at);
+                    None
+                }
+                Event::Gone { rdata } => {
+                    seen_at
+                        .entry((false, rdata.clone()))
+                        .or_default()
+                        .push(s.at);
+                    None
+                }
+                _ => None,
+            };
+            let Some((add, rdata, at)) = change else {
+                continue;
+            };
+            let mut next = versions.last().map(|v| v.1.clone()).unwrap_or_default();
+            let changed = if add {
+                next.insert(rdata.clone())
+            } else {
+                next.remove(&rdata)
+            };
+            if !changed {
+                continue;
+            }
+            match (versions.last_mut(), ends.last_mut()) {
+                (Some(last), Some(end)) if last.0 == at => {
+                    last.1 = next;
+                    end.push((add, rdata));
+                }
+                _ => {
+                    ends.push(vec![(add, rdata)]);
+                    versions.push((at, next));
+                }
+            }
+        }
+        // When each batch of changes was first seen on every server: any one change of it seen
+        // everywhere (before a later change undid it) shows that every server has moved to
+        // that version or later, because servers apply the primary's updates in order.
+        let undone_at = |j: usize, c: &(bool, String)| -> Option<Ts> {
+            ends.iter()
+                .enumerate()
+                .skip(j + 1)
+                .find(|(_, batch)| batch.iter().any(|(_, r)| *r == c.1))
+                .and_then(|(i, _)| versions.get(i + 1).map(|v| v.0))
+        };
+        let seen: Vec<Option<Ts>> = ends
+            .iter()
+            .enumerate()
+            .map(|(j, batch)| {
+                let from = versions.get(j + 1).map_or(Ts::MAX, |v| v.0);
+                batch
+                    .iter()
+                    .filter_map(|c| {
+                        let limit = undone_at(j, c).unwrap_or(Ts::MAX);
+                        seen_at
+                            .get(c)?
+                            .iter()
+                            .copied()
+                            .find(|t| *t >= from && *t < limit)
+                    })
+                    .min()
+            })
+            .collect();
+        for (k, (from, records)) in versions.iter().enumerate() {
+            // Version k may be served until some later version was seen everywhere.
+            let until = seen.iter().skip(k).flatten().copied().min();
+            for o in &owners {
+                served.push(Served {
+                    server: "some server".into(),
+                    owner: o.clone(),
+                    from: (*from).max(0),
+                    until,
+                    records: records.clone(),
+                    ttl,
+                });
+            }
+        }
+    }
+    let mut deploying: BTreeMap<&crate::store::LaneId, &crate::lane::Cert> = BTreeMap::new();
+    for s in events {
+        let start = |cert: &crate::lane::Cert, at: Ts, presented: &mut Vec<Presented>| {
+            for p in presented.iter_mut() {
+                if p.label
+                    .starts_with(&format!("{}/{} ", s.lane.service, s.lane.algorithm))
+                    && p.until.is_none()
+                {
+                    p.until = Some(at);
+                }
+            }
+            presented.push(Presented {
+                label: format!(
+                    "{}/{} key {}",
+                    s.lane.service,
+                    s.lane.algorithm,
+                    &cert.spki_sha256[..cert.spki_sha256.len().min(16)]
+                ),
+                from: at,
+                until: None,
+                authenticated_by: cert.authenticated_by(),
+            });
+        };
+        match &s.event {
+            Event::Adopted { cert, .. } => start(cert, s.at, &mut presented),
+            Event::DeployStarted { cert, .. } => {
+                deploying.insert(&s.lane, cert);
+            }
+            Event::Deployed { at } => {
+                if let Some(cert) = deploying.remove(&s.lane) {
+                    start(cert, *at, &mut presented);
+                }
+            }
+            _ => {}
+        }
+    }
+    (served, presented)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +489,41 @@ mod tests {
         let p = [cert("old", 0, None, "A")];
         let o = outages(&s, &p);
         assert_eq!((o[0].from, o[0].until), (500, None));
+    }
+
+    #[test]
+    fn p01_a_schedule_in_text_finds_the_lagging_secondary_s_window() {
+        let text = "
+            # the primary gets the next key's record at 100, the secondary at 900
+            dns  0   ns1 _25._tcp.mx.example. 300 3 1 1 aa
+            dns  100 ns1 _25._tcp.mx.example. 300 3 1 1 aa, 3 1 1 bb
+            dns  0   ns2 _25._tcp.mx.example. 300 3 1 1 aa
+            dns  900 ns2 _25._tcp.mx.example. 300 3 1 1 AA, 3 1 1 BB
+            cert 0                    ecdsa-old 3 1 1 aa
+            cert 1970-01-01T00:16:40Z ecdsa-new 3 1 1 bb
+        ";
+        let (served, presented) = parse_schedule(text).unwrap();
+        assert_eq!(
+            presented[0].until,
+            Some(1000),
+            "the new certificate ends the old one"
+        );
+        let o = outages(&served, &presented);
+        assert_eq!(
+            (o[0].from, o[0].until, o[0].server.as_str()),
+            (1000, Some(1200), "ns2")
+        );
+        assert!(timeline(&served, &presented)[0].starts_with("1970-01-01T00:00:00Z"));
+        for (bad, why) in [
+            ("dns x ns1 o. 300", "neither seconds nor RFC 3339"),
+            ("dns 0 ns1", "no owner"),
+            ("cert 0 ecdsa", "needs the records"),
+            ("mx 0 a", "unknown kind"),
+            ("dns 10 ns1 o. 300 3 1 1 aa\ndns 5 ns1 o. 300", "backwards"),
+        ] {
+            let e = parse_schedule(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]
