@@ -78,6 +78,9 @@ enum Command {
     /// authoritative nameserver, with a verdict for monitoring.
     #[command(after_help = CHECK_EXIT_CODES)]
     Check(check_cmd::CheckArgs),
+    /// Key and certificate rollover that no sender ever sees: current + next (or current +
+    /// issuer) records, RFC 2136 updates, the 2 x TTL gate on every authoritative server.
+    Rollover(rollover_cmd::RolloverArgs),
     /// The simulated world, for trying mxdane without the internet.
     #[command(subcommand)]
     Lab(LabCommand),
@@ -280,6 +283,7 @@ fn main() -> ExitCode {
         Command::Tlsa(TlsaCommand::Verify(a)) => verify(a, cli.json, &mut out),
         Command::Dns(a) => dns_cmd::run(a, cli.json, &mut out),
         Command::Check(a) => check_cmd::run(a, cli.json, &mut out),
+        Command::Rollover(a) => rollover_cmd::run(a, cli.json, &mut out),
         Command::Lab(LabCommand::Demo) => check_cmd::demo(cli.json, &mut out),
         Command::Lab(LabCommand::Serve { seconds }) => check_cmd::serve(*seconds),
         Command::Completions { shell } => {
@@ -358,6 +362,7 @@ pub(crate) use say;
 
 mod check_cmd;
 mod dns_cmd;
+mod rollover_cmd;
 mod view;
 
 /// The most an input file (certificates, keys, zone text) may hold: far more than any real

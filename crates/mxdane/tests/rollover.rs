@@ -192,10 +192,9 @@ fn p01_p04_p06_p09_dual_algorithm_current_next_rollover_with_a_lagging_secondary
     for alg in ["ecdsa", "rsa"] {
         assert!(adopt_running(&mut e, &l.config, &lane(alg), t0).unwrap());
     }
-    // Step 1 stages the next keys (each algorithm its own); step 2 publishes current and next
+    // One step stages the next keys (each algorithm its own) and publishes current and next
     // of both algorithms in one update.
-    e.step(t0).unwrap();
-    let r = e.step(t0 + 10).unwrap();
+    let r = e.step(t0).unwrap();
     assert!(r.errors.values().all(Vec::is_empty), "{:?}", r.errors);
     assert_eq!(served(&l, 0).len(), 4, "{:?}", served(&l, 0));
     assert_eq!(served(&l, 1), served(&l, 0), "the secondary follows");
@@ -211,8 +210,14 @@ fn p01_p04_p06_p09_dual_algorithm_current_next_rollover_with_a_lagging_secondary
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
-    // Seen everywhere at t0 + 20.
+    // Seen everywhere at t0 + 20 (the first look after the update).
     e.step(t0 + 20).unwrap();
+    assert!(
+        e.lanes().unwrap()[&lane("ecdsa")]
+            .records
+            .values()
+            .all(|r| r.visible_since == Some(t0 + 20))
+    );
     // A certificate for ECDSA's next key arrives at once; the gate holds it for 2 x 300 s.
     let cert = issue_for_next(&l, &e, "ecdsa");
     e.submit(&lane("ecdsa"), cert.clone(), t0 + 30).unwrap();
@@ -381,5 +386,166 @@ fn p03_a_refused_update_is_reported_and_changes_nothing() {
         r.errors
     );
     assert!(served(&l, 0).is_empty());
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+// The command line over the same lab: init, status, plan, run, submit and simulate, with the
+// exit statuses `--help` documents (0 progressed, 1 waiting, 2 refused or bad input).
+#[test]
+fn p05_rollover_command_line_from_init_to_a_completed_switch() {
+    let l = lab("rollover-cli", true);
+    let cfg = l.dir.join("rollover.toml");
+    std::fs::write(&cfg, l.config.effective()).unwrap();
+    let anchor = l.dir.join("anchor");
+    std::fs::write(&anchor, &l.running.trust_anchor).unwrap();
+    let mut flags = vec![
+        "--resolver".to_owned(),
+        l.running.recursive.to_string(),
+        "--trust-anchor".into(),
+        anchor.display().to_string(),
+        "--timeout".into(),
+        "3".into(),
+        "--route".into(),
+        format!("192.0.2.50:25={}", l.server.addr()),
+    ];
+    for (a, b) in &l.running.ns_routes {
+        flags.push("--route".into());
+        flags.push(format!("{a}={b}"));
+    }
+    let t0: i64 = 2_000_000_000;
+    let run = |args: &[&str], now: Option<i64>| {
+        let mut all: Vec<String> = vec!["rollover".into(), "-c".into(), cfg.display().to_string()];
+        all.extend(args.iter().map(|s| (*s).to_owned()));
+        let takes_world = args
+            .iter()
+            .any(|a| ["init", "run", "status", "plan"].contains(a));
+        if takes_world {
+            all.extend(flags.iter().cloned());
+        }
+        if let Some(n) = now {
+            all.push("--now".into());
+            all.push(n.to_string());
+        }
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        common::mxdane(&refs, "")
+    };
+    let c = run(&["config"], None);
+    assert_eq!(c.code, 0, "{}", c.stderr);
+    assert!(
+        c.stdout.contains("scheme = \"current+next\""),
+        "{}",
+        c.stdout
+    );
+    let init = run(&["init"], Some(t0));
+    assert_eq!(init.code, 0, "{}{}", init.stdout, init.stderr);
+    assert!(
+        init.stdout.contains("mail/ecdsa: adopted"),
+        "{}",
+        init.stdout
+    );
+    assert_eq!(served(&l, 0).len(), 4, "{:?}", served(&l, 0));
+    // Nothing to do but wait: exit 1.
+    let r = run(&["run"], Some(t0 + 20));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let status = run(&["--json", "status"], Some(t0 + 30));
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let ecdsa = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["algorithm"] == "ecdsa")
+        .unwrap();
+    assert_eq!(ecdsa["records"].as_array().unwrap().len(), 2, "{}", status.stdout);
+    assert_eq!(ecdsa["servers"].as_array().unwrap().len(), 2, "{}", status.stdout);
+    // A certificate for the staged next key, issued elsewhere, is submitted.
+    let next_file = {
+        let mut st = Sqlite::open(&l.config.state).unwrap();
+        let _ = &mut st;
+        let events = mxdane_rollover::store::Store::events(&st).unwrap();
+        let lane_state = mxdane_rollover::lane::Lane::fold(
+            events
+                .iter()
+                .filter(|e| e.lane == lane("ecdsa"))
+                .map(|e| &e.event),
+        );
+        lane_state.next.unwrap().file
+    };
+    let leaf = CertSpec::leaf(&["mx.example.test"])
+        .issue_for_key(
+            &std::fs::read_to_string(&next_file).unwrap(),
+            &l.ecdsa_issuer.intermediate,
+        )
+        .unwrap();
+    let new_pem = l.dir.join("new.pem");
+    std::fs::write(&new_pem, leaf + &l.ecdsa_issuer.intermediate.pem()).unwrap();
+    let wrong_pem = l.dir.join("wrong.pem");
+    let stranger = CertSpec::leaf(&["mx.example.test"])
+        .key_slot(78)
+        .signed_by(&l.ecdsa_issuer.intermediate);
+    std::fs::write(&wrong_pem, stranger.pem()).unwrap();
+    let submit = |file: &Path| {
+        run(
+            &[
+                "submit",
+                "--service",
+                "mail",
+                "--algorithm",
+                "ecdsa",
+                "--cert",
+                &file.display().to_string(),
+            ],
+            Some(t0 + 40),
+        )
+    };
+    let refused = submit(&wrong_pem);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(refused.stderr.contains("refused"), "{}", refused.stderr);
+    let accepted = submit(&new_pem);
+    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
+    // Before the gate: waiting, with the time it opens; after: the plan says deploy, and run
+    // deploys (exit 0).
+    let early = run(&["plan"], Some(t0 + 20 + 599));
+    assert!(early.stdout.contains("waiting until"), "{}", early.stdout);
+    let plan = run(&["plan"], Some(t0 + 20 + 600));
+    assert!(plan.stdout.contains("to do: Deploy"), "{}", plan.stdout);
+    let deployed = run(&["run"], Some(t0 + 20 + 600));
+    assert_eq!(deployed.code, 0, "{}{}", deployed.stdout, deployed.stderr);
+    assert!(
+        deployed.stdout.contains("deployed certificate"),
+        "{}",
+        deployed.stdout
+    );
+    // The recorded history replays without an outage; a schedule that switches too early
+    // does not.
+    let sim = run(&["simulate", "--history"], None);
+    assert_eq!(sim.code, 0, "{}{}", sim.stdout, sim.stderr);
+    assert!(sim.stdout.contains("no outage"), "{}", sim.stdout);
+    let early_switch = l.dir.join("early.txt");
+    std::fs::write(
+        &early_switch,
+        "dns 0 ns1 _25._tcp.mx.example.test. 300 3 1 1 aa\ndns 100 ns1 _25._tcp.mx.example.test. 300 3 1 1 aa, 3 1 1 bb\ncert 0 ecdsa-old 3 1 1 aa\ncert 200 ecdsa-new 3 1 1 bb\n",
+    )
+    .unwrap();
+    let sim = run(
+        &[
+            "simulate",
+            "--schedule",
+            &early_switch.display().to_string(),
+        ],
+        None,
+    );
+    assert_eq!(sim.code, 1, "{}", sim.stdout);
+    assert!(
+        sim.stdout
+            .contains("OUTAGE 1970-01-01T00:03:20Z to 1970-01-01T00:06:40Z"),
+        "{}",
+        sim.stdout
+    );
+    // A configuration with an unknown key: exit 2, named.
+    std::fs::write(&cfg, l.config.effective().replace("ttl = 300", "tll = 300")).unwrap();
+    let bad = run(&["config"], None);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("unknown field `tll`"), "{}", bad.stderr);
     let _ = std::fs::remove_dir_all(&l.dir);
 }

@@ -126,6 +126,32 @@ impl StepReport {
     }
 }
 
+/// The events an observation implies for a lane: records newly seen on every server, no longer
+/// seen everywhere, served with a larger TTL, or gone after a withdrawal.
+pub fn observation_events(lane: &Lane, obs: &Observation, now: Ts) -> Vec<Event> {
+    let mut out = Vec::new();
+    for (rdata, rec) in &lane.records {
+        let rdata = rdata.clone();
+        if rec.withdrawn {
+            if obs.gone_everywhere(&rdata) {
+                out.push(Event::Gone { rdata });
+            }
+            continue;
+        }
+        match (obs.everywhere(&rdata), rec.visible_since) {
+            (Some(ttl), None) => out.push(Event::Visible {
+                rdata,
+                at: now,
+                ttl,
+            }),
+            (Some(ttl), Some(_)) if ttl > rec.ttl => out.push(Event::TtlRaised { rdata, ttl }),
+            (None, Some(_)) => out.push(Event::NotVisible { rdata }),
+            _ => {}
+        }
+    }
+    out
+}
+
 fn push(map: &mut BTreeMap<LaneId, Vec<String>>, id: &LaneId, what: String) {
     map.entry(id.clone()).or_default().push(what);
 }
@@ -261,6 +287,19 @@ impl<S: Store, W: World> Engine<S, W> {
                 ),
             }
         }
+        // New next keys first, so that their records go out with this step's additions.
+        for setup in &setups {
+            let (Some(lane), true) = (lanes.get_mut(&setup.id), seen.contains_key(&setup.id))
+            else {
+                continue;
+            };
+            if lane.decide(now).actions.contains(&Action::StageNext) {
+                match self.act(lane, setup, Action::StageNext, now)? {
+                    Ok(what) => push(&mut report.done, &setup.id, what),
+                    Err(why) => push(&mut report.errors, &setup.id, why),
+                }
+            }
+        }
         // Additions, new ones announced by an event first; and records asked for earlier but
         // not yet everywhere, asked again (adding a record that is there is a no-op, and the
         // first request may have been lost when a process stopped).
@@ -336,7 +375,7 @@ impl<S: Store, W: World> Engine<S, W> {
             };
             for action in lane.decide(now).actions {
                 match &action {
-                    Action::Publish { .. } => continue,
+                    Action::Publish { .. } | Action::StageNext => continue,
                     // Lanes that share owner names share the RRset: a record one lane no
                     // longer needs may be another's.
                     Action::Withdraw { rdata } if others.contains(rdata) => continue,
@@ -400,35 +439,36 @@ impl<S: Store, W: World> Engine<S, W> {
         obs: &Observation,
         now: Ts,
     ) -> Result<(), EngineError> {
-        for (rdata, rec) in lane.records.clone() {
-            let everywhere = obs.everywhere(&rdata);
-            if rec.withdrawn {
-                if obs.gone_everywhere(&rdata) {
-                    self.record(lane, id, now, Event::Gone { rdata })?;
-                }
-                continue;
-            }
-            match (everywhere, rec.visible_since) {
-                (Some(ttl), None) => {
-                    self.record(
-                        lane,
-                        id,
-                        now,
-                        Event::Visible {
-                            rdata,
-                            at: now,
-                            ttl,
-                        },
-                    )?;
-                }
-                (Some(ttl), Some(_)) if ttl > rec.ttl => {
-                    self.record(lane, id, now, Event::TtlRaised { rdata, ttl })?;
-                }
-                (None, Some(_)) => self.record(lane, id, now, Event::NotVisible { rdata })?,
-                _ => {}
-            }
+        for e in observation_events(lane, obs, now) {
+            self.record(lane, id, now, e)?;
         }
         Ok(())
+    }
+
+    /// What `step` would do now, changing nothing: every lane observed and decided, nothing
+    /// written and nothing sent.
+    pub fn plan(
+        &mut self,
+        now: Ts,
+    ) -> Result<BTreeMap<LaneId, Result<Decision, String>>, EngineError> {
+        let mut lanes = self.lanes()?;
+        let mut out = BTreeMap::new();
+        for setup in self.lanes.clone() {
+            let Some(lane) = lanes.get_mut(&setup.id) else {
+                continue;
+            };
+            let d = match self.world.observe(&setup.owners, now) {
+                Ok(obs) => {
+                    for e in observation_events(lane, &obs, now) {
+                        lane.apply(&e);
+                    }
+                    Ok(lane.decide(now))
+                }
+                Err(e) => Err(format!("cannot observe DNS: {e}")),
+            };
+            out.insert(setup.id.clone(), d);
+        }
+        Ok(out)
     }
 
     /// Performs one action: Ok(Ok(what)) when done, Ok(Err(why)) when the world refused (the

@@ -1,0 +1,629 @@
+//! `mxdane rollover`: the command line of the rollover engine (issue 14).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use mxdane::rollover::{RealWorld, adopt_running, cert_from_pem, lanes};
+use mxdane_rollover::Ts;
+use mxdane_rollover::config::Config;
+use mxdane_rollover::engine::Engine;
+use mxdane_rollover::lane::{Decision, Lane};
+use mxdane_rollover::simulate::{self, outages, show_time};
+use mxdane_rollover::store::{LaneId, Sqlite, Store};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::Failure;
+
+pub(crate) const ROLLOVER_EXIT_CODES: &str = "\
+Exit status:
+  0  run: progressed (something was published, withdrawn, staged or deployed); other
+     commands: done
+  1  run: waiting (nothing can be done yet; the next run may); simulate: an outage
+  2  bad input or usage (configuration, store, certificate), or a refused submission
+  3  run: an action or the DNS observation failed (it is retried by the next run)
+  4  run: a person must look (a deployment failed and was rolled back)";
+
+#[derive(Args, Debug)]
+pub(crate) struct RolloverArgs {
+    /// The configuration file (TOML; see `mxdane rollover config`).
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "FILE",
+        default_value = "/etc/mxdane/rollover.toml"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: RolloverCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum RolloverCommand {
+    /// Print the effective configuration, every default written out.
+    Config,
+    /// Adopt the certificates the server uses now, stage next keys and publish current + next
+    /// (or current + issuer) records.
+    #[command(after_help = ROLLOVER_EXIT_CODES)]
+    Init(WorldArgs),
+    /// Per service and algorithm: the state, what it waits for and until when, and which
+    /// authoritative server serves each record.
+    Status(StatusArgs),
+    /// What `run` would do now, changing nothing.
+    Plan(WorldArgs),
+    /// Advance every service whose preconditions hold (for a systemd timer or cron).
+    #[command(after_help = ROLLOVER_EXIT_CODES)]
+    Run(WorldArgs),
+    /// Take a certificate obtained elsewhere: only for the staged next key (or the current
+    /// one), or one a published record already authenticates.
+    #[command(after_help = ROLLOVER_EXIT_CODES)]
+    Submit(SubmitArgs),
+    /// Replay a schedule (or the recorded history) against every sender's possible cache and
+    /// report the first outage window.
+    #[command(after_help = ROLLOVER_EXIT_CODES)]
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args, Debug)]
+struct WorldArgs {
+    #[command(flatten)]
+    dns: crate::dns_cmd::ResolverArgs,
+    /// Send connections for ADDR:PORT to ADDR2:PORT2 (labs and staging). Repeatable.
+    #[arg(long, value_name = "ADDR:PORT=ADDR:PORT")]
+    route: Vec<String>,
+    /// Act as if it were this time (RFC 3339 or seconds since 1970): for tests and drills.
+    #[arg(long, value_name = "TIME", hide = true)]
+    now: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct StatusArgs {
+    #[command(flatten)]
+    world: WorldArgs,
+    /// Only the stored state: do not ask the authoritative servers.
+    #[arg(long)]
+    offline: bool,
+}
+
+#[derive(Args, Debug)]
+struct SubmitArgs {
+    /// The service.
+    #[arg(long)]
+    service: String,
+    /// The key algorithm: rsa or ecdsa.
+    #[arg(long)]
+    algorithm: String,
+    /// The certificate chain (PEM, leaf first or in any order).
+    #[arg(long, value_name = "FILE")]
+    cert: PathBuf,
+    /// Act as if it were this time (RFC 3339 or seconds since 1970).
+    #[arg(long, value_name = "TIME", hide = true)]
+    now: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct SimulateArgs {
+    /// A schedule file: `dns TIME SERVER OWNER TTL RDATA, ...` and `cert TIME LABEL RDATA,
+    /// ...` lines.
+    #[arg(long, value_name = "FILE", conflicts_with = "history")]
+    schedule: Option<PathBuf>,
+    /// Replay the recorded history of the store instead.
+    #[arg(long)]
+    history: bool,
+}
+
+fn parse_now(text: Option<&str>) -> Result<Ts, Failure> {
+    match text {
+        None => Ok(OffsetDateTime::now_utc().unix_timestamp()),
+        Some(t) => t
+            .parse::<Ts>()
+            .ok()
+            .or_else(|| {
+                OffsetDateTime::parse(t, &Rfc3339)
+                    .ok()
+                    .map(OffsetDateTime::unix_timestamp)
+            })
+            .ok_or_else(|| Failure(format!("--now \"{t}\": not RFC 3339 or seconds"))),
+    }
+}
+
+fn engine(config: &Config, w: &WorldArgs) -> Result<Engine<Sqlite, RealWorld>, Failure> {
+    let (env, _) = crate::check_cmd::environment(&w.dns, w.dns.timeout, &w.route)?;
+    let routes = crate::check_cmd::parse_routes(&w.route)?;
+    let world = RealWorld::new(
+        config.clone(),
+        env,
+        routes,
+        Duration::from_secs(w.dns.timeout.clamp(1, 600)),
+    )
+    .map_err(Failure)?;
+    Ok(Engine::new(
+        store(config)?,
+        world,
+        lanes(config).map_err(Failure)?,
+    ))
+}
+
+fn store(config: &Config) -> Result<Sqlite, Failure> {
+    if let Some(dir) = config.state.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+    }
+    Sqlite::open(&config.state).map_err(|e| Failure(e.to_string()))
+}
+
+pub(crate) fn run(a: &RolloverArgs, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
+    let config = Config::read(&a.config).map_err(|e| Failure(e.to_string()))?;
+    match &a.command {
+        RolloverCommand::Config => {
+            say!(out, "{}", config.effective().trim_end());
+            Ok(0)
+        }
+        RolloverCommand::Init(w) => {
+            let now = parse_now(w.now.as_deref())?;
+            let mut e = engine(&config, w)?;
+            for setup in lanes(&config).map_err(Failure)? {
+                let adopted = adopt_running(&mut e, &config, &setup.id, now).map_err(Failure)?;
+                say!(
+                    out,
+                    "{}/{}: {}",
+                    setup.id.service,
+                    setup.id.algorithm,
+                    if adopted {
+                        "adopted the certificate in service"
+                    } else {
+                        "already adopted"
+                    }
+                );
+            }
+            step(&mut e, now, json, out)
+        }
+        RolloverCommand::Run(w) => {
+            let now = parse_now(w.now.as_deref())?;
+            let mut e = engine(&config, w)?;
+            step(&mut e, now, json, out)
+        }
+        RolloverCommand::Plan(w) => {
+            let now = parse_now(w.now.as_deref())?;
+            let mut e = engine(&config, w)?;
+            let plan = e.plan(now).map_err(|e| Failure(e.to_string()))?;
+            if json {
+                let v: Vec<LaneView> = plan
+                    .iter()
+                    .map(|(id, d)| LaneView::new(id, None, d.as_ref().ok(), d.as_ref().err()))
+                    .collect();
+                crate::say_json(out, &v)?;
+            } else {
+                for (id, d) in &plan {
+                    match d {
+                        Ok(d) => print_decision(id, d, out)?,
+                        Err(e) => say!(out, "{}/{}: {e}", id.service, id.algorithm),
+                    }
+                }
+            }
+            Ok(0)
+        }
+        RolloverCommand::Status(s) => {
+            let now = parse_now(s.world.now.as_deref())?;
+            let mut e = engine(&config, &s.world)?;
+            let states = e.lanes().map_err(|e| Failure(e.to_string()))?;
+            let mut views = Vec::new();
+            for setup in lanes(&config).map_err(Failure)? {
+                let lane = &states[&setup.id];
+                let servers = if s.offline {
+                    Vec::new()
+                } else {
+                    use mxdane_rollover::engine::World;
+                    match e.world.observe(&setup.owners, now) {
+                        Ok(obs) => obs
+                            .answers
+                            .iter()
+                            .map(|a| ServerView {
+                                server: a.server.clone(),
+                                owner: a.owner.clone(),
+                                records: a.rrset.as_ref().ok().map(|(r, _)| {
+                                    r.iter()
+                                        .filter(|r| lane.records.contains_key(*r))
+                                        .cloned()
+                                        .collect()
+                                }),
+                                ttl: a.rrset.as_ref().ok().map(|(_, t)| *t),
+                                error: a.rrset.as_ref().err().cloned(),
+                            })
+                            .collect(),
+                        Err(err) => vec![ServerView {
+                            server: "all".into(),
+                            owner: setup.owners.join(" "),
+                            records: None,
+                            ttl: None,
+                            error: Some(err),
+                        }],
+                    }
+                };
+                let mut v = LaneView::new(&setup.id, Some(lane), Some(&lane.decide(now)), None);
+                v.servers = servers;
+                views.push(v);
+            }
+            if json {
+                crate::say_json(out, &views)?;
+            } else {
+                for v in &views {
+                    print_status(v, out)?;
+                }
+            }
+            Ok(0)
+        }
+        RolloverCommand::Submit(s) => {
+            let now = parse_now(s.now.as_deref())?;
+            let pem = std::fs::read(&s.cert)
+                .map_err(|e| Failure(format!("{}: cannot read: {e}", s.cert.display())))?;
+            let cert = cert_from_pem(&pem, &s.cert.display().to_string()).map_err(Failure)?;
+            let id = LaneId {
+                service: s.service.clone(),
+                algorithm: s.algorithm.clone(),
+            };
+            let setups = lanes(&config).map_err(Failure)?;
+            if !setups.iter().any(|l| l.id == id) {
+                return Err(Failure(format!(
+                    "no lane {}/{} in {} (lanes: {})",
+                    id.service,
+                    id.algorithm,
+                    a.config.display(),
+                    setups
+                        .iter()
+                        .map(|l| format!("{}/{}", l.id.service, l.id.algorithm))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            let mut e = Engine::new(store(&config)?, NoWorld, setups);
+            e.submit(&id, cert.clone(), now)
+                .map_err(|e| Failure(format!("{}: refused: {e}", s.cert.display())))?;
+            say!(
+                out,
+                "{}/{}: certificate for key {} accepted; `mxdane rollover run` deploys it once the gate opens",
+                id.service,
+                id.algorithm,
+                cert.spki_sha256
+            );
+            Ok(0)
+        }
+        RolloverCommand::Simulate(s) => {
+            let (served, presented) = match (&s.schedule, s.history) {
+                (Some(path), _) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
+                    simulate::parse_schedule(&text)
+                        .map_err(|e| Failure(format!("{}: {e}", path.display())))?
+                }
+                (None, true) => {
+                    let events = store(&config)?
+                        .events()
+                        .map_err(|e| Failure(e.to_string()))?;
+                    simulate::from_history(&events, &lanes(&config).map_err(Failure)?)
+                }
+                (None, false) => {
+                    return Err(Failure("give --schedule FILE or --history".into()));
+                }
+            };
+            let found = outages(&served, &presented);
+            if json {
+                #[derive(Serialize)]
+                struct Sim<'a> {
+                    outage: Option<String>,
+                    timeline: &'a [String],
+                }
+                crate::say_json(
+                    out,
+                    &Sim {
+                        outage: found.first().map(ToString::to_string),
+                        timeline: &simulate::timeline(&served, &presented),
+                    },
+                )?;
+            } else {
+                for l in simulate::timeline(&served, &presented) {
+                    say!(out, "{l}");
+                }
+                match found.first() {
+                    None => say!(
+                        out,
+                        "no outage: every sender authenticates the server at every instant"
+                    ),
+                    Some(o) => say!(
+                        out,
+                        "OUTAGE {} to {}: {o}",
+                        show_time(o.from),
+                        o.until.map_or_else(|| "open".to_owned(), show_time)
+                    ),
+                }
+            }
+            Ok(u8::from(!found.is_empty()))
+        }
+    }
+}
+
+/// `submit` needs no world: the lane's state decides.
+struct NoWorld;
+
+impl mxdane_rollover::engine::World for NoWorld {
+    fn observe(
+        &mut self,
+        _: &[String],
+        _: Ts,
+    ) -> Result<mxdane_rollover::engine::Observation, String> {
+        Err("not observing".into())
+    }
+    fn publish(&mut self, _: &[String], _: &[String], _: Ts) -> Result<(), String> {
+        Err("not publishing".into())
+    }
+    fn withdraw(&mut self, _: &[String], _: &[String], _: Ts) -> Result<(), String> {
+        Err("not withdrawing".into())
+    }
+    fn make_key(&mut self, _: &LaneId, _: Ts) -> Result<mxdane_rollover::lane::Key, String> {
+        Err("not making keys".into())
+    }
+    fn presents(
+        &mut self,
+        _: &LaneId,
+        _: &mxdane_rollover::lane::Cert,
+        _: Ts,
+    ) -> Result<bool, String> {
+        Err("not probing".into())
+    }
+    fn deploy(
+        &mut self,
+        _: &LaneId,
+        _: &mxdane_rollover::lane::Key,
+        _: &mxdane_rollover::lane::Cert,
+        _: Option<(&mxdane_rollover::lane::Key, &mxdane_rollover::lane::Cert)>,
+        _: Ts,
+    ) -> Result<(), String> {
+        Err("not deploying".into())
+    }
+}
+
+fn step(
+    e: &mut Engine<Sqlite, RealWorld>,
+    now: Ts,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<u8, Failure> {
+    let r = e.step(now).map_err(|e| Failure(e.to_string()))?;
+    let instructions = std::mem::take(&mut e.world.instructions);
+    let failed = r.errors.values().any(|v| !v.is_empty());
+    let code = if r.needs_human() {
+        4
+    } else if failed {
+        3
+    } else if r.progressed() {
+        0
+    } else {
+        1
+    };
+    if json {
+        let v: Vec<LaneView> = r
+            .decisions
+            .iter()
+            .map(|(id, d)| {
+                let mut v = LaneView::new(id, None, Some(d), None);
+                v.done = r.done.get(id).cloned().unwrap_or_default();
+                v.errors = r.errors.get(id).cloned().unwrap_or_default();
+                v
+            })
+            .collect();
+        #[derive(Serialize)]
+        struct Run<'a> {
+            instructions: &'a [String],
+            lanes: Vec<LaneView>,
+            result: &'static str,
+        }
+        crate::say_json(
+            out,
+            &Run {
+                instructions: &instructions,
+                lanes: v,
+                result: ["progressed", "waiting", "", "failed", "needs-human"][usize::from(code)],
+            },
+        )?;
+    } else {
+        for l in &instructions {
+            say!(out, "{l}");
+        }
+        for (id, d) in &r.decisions {
+            for what in r.done.get(id).into_iter().flatten() {
+                say!(out, "{}/{}: {what}", id.service, id.algorithm);
+            }
+            for err in r.errors.get(id).into_iter().flatten() {
+                say!(out, "{}/{}: error: {err}", id.service, id.algorithm);
+            }
+            print_decision(id, d, out)?;
+        }
+    }
+    Ok(code)
+}
+
+#[derive(Serialize)]
+struct WaitView {
+    what: String,
+    until: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RecordView {
+    rdata: String,
+    visible_since: Option<String>,
+    ttl: u32,
+    withdrawn: bool,
+}
+
+#[derive(Serialize)]
+struct ServerView {
+    server: String,
+    owner: String,
+    records: Option<Vec<String>>,
+    ttl: Option<u32>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LaneView {
+    algorithm: String,
+    current: Option<String>,
+    current_not_after: Option<String>,
+    done: Vec<String>,
+    errors: Vec<String>,
+    needs_human: Option<String>,
+    next: Option<String>,
+    pending: Option<String>,
+    records: Vec<RecordView>,
+    scheme: Option<&'static str>,
+    servers: Vec<ServerView>,
+    service: String,
+    waits: Vec<WaitView>,
+}
+
+impl LaneView {
+    fn new(id: &LaneId, lane: Option<&Lane>, d: Option<&Decision>, error: Option<&String>) -> Self {
+        let mut v = Self {
+            algorithm: id.algorithm.clone(),
+            current: lane
+                .and_then(|l| l.current.as_ref())
+                .map(|(k, _)| k.spki_sha256.clone()),
+            current_not_after: lane
+                .and_then(|l| l.current.as_ref())
+                .map(|(_, c)| show_time(c.not_after)),
+            done: Vec::new(),
+            errors: error.into_iter().cloned().collect(),
+            needs_human: d.and_then(|d| d.needs_human.clone()),
+            next: lane
+                .and_then(|l| l.next.as_ref())
+                .map(|k| k.spki_sha256.clone()),
+            pending: lane
+                .and_then(|l| l.pending.as_ref())
+                .map(|c| c.spki_sha256.clone()),
+            records: Vec::new(),
+            scheme: lane.and_then(|l| l.scheme).map(|s| s.name()),
+            servers: Vec::new(),
+            service: id.service.clone(),
+            waits: d
+                .map(|d| {
+                    d.waits
+                        .iter()
+                        .map(|w| WaitView {
+                            what: w.what.clone(),
+                            until: w.until.map(show_time),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        if let Some(l) = lane {
+            v.records = l
+                .records
+                .iter()
+                .map(|(r, rec)| RecordView {
+                    rdata: r.clone(),
+                    visible_since: rec.visible_since.map(show_time),
+                    ttl: rec.ttl,
+                    withdrawn: rec.withdrawn,
+                })
+                .collect();
+        }
+        v
+    }
+}
+
+fn short(hex: &str) -> String {
+    format!("{}…", &hex[..hex.len().min(16)])
+}
+
+fn print_decision(id: &LaneId, d: &Decision, out: &mut impl Write) -> Result<(), Failure> {
+    for a in &d.actions {
+        say!(out, "{}/{}: to do: {a:?}", id.service, id.algorithm);
+    }
+    for w in &d.waits {
+        match w.until {
+            Some(t) => say!(
+                out,
+                "{}/{}: waiting until {} for {}",
+                id.service,
+                id.algorithm,
+                show_time(t),
+                w.what
+            ),
+            None => say!(
+                out,
+                "{}/{}: waiting for {}",
+                id.service,
+                id.algorithm,
+                w.what
+            ),
+        }
+    }
+    if let Some(h) = &d.needs_human {
+        say!(out, "{}/{}: NEEDS A HUMAN: {h}", id.service, id.algorithm);
+    }
+    if d.actions.is_empty() && d.waits.is_empty() && d.needs_human.is_none() {
+        say!(out, "{}/{}: steady", id.service, id.algorithm);
+    }
+    Ok(())
+}
+
+fn print_status(v: &LaneView, out: &mut impl Write) -> Result<(), Failure> {
+    say!(
+        out,
+        "{}/{} ({})",
+        v.service,
+        v.algorithm,
+        v.scheme
+            .unwrap_or("not adopted: run `mxdane rollover init`")
+    );
+    if let Some(c) = &v.current {
+        say!(
+            out,
+            "  current: 3 1 1 {} (certificate valid until {})",
+            short(c),
+            v.current_not_after.as_deref().unwrap_or("?")
+        );
+    }
+    if let Some(n) = &v.next {
+        say!(out, "  next:    3 1 1 {} (staged)", short(n));
+    }
+    if let Some(p) = &v.pending {
+        say!(out, "  pending: a certificate for {}", short(p));
+    }
+    for r in &v.records {
+        let state = match (&r.visible_since, r.withdrawn) {
+            (_, true) => "withdrawn, still on some server".to_owned(),
+            (Some(t), false) => format!("on every server since {t} (TTL {})", r.ttl),
+            (None, false) => "requested, not yet on every server".to_owned(),
+        };
+        say!(out, "  record {}: {state}", r.rdata);
+    }
+    for s in &v.servers {
+        match (&s.records, &s.error) {
+            (Some(r), _) => say!(
+                out,
+                "  server {} at {}: {} of the lane's records, TTL {}",
+                s.server,
+                s.owner,
+                r.len(),
+                s.ttl.unwrap_or(0)
+            ),
+            (None, Some(e)) => say!(out, "  server {} at {}: {e}", s.server, s.owner),
+            _ => {}
+        }
+    }
+    for w in &v.waits {
+        match &w.until {
+            Some(t) => say!(out, "  waiting until {t} for {}", w.what),
+            None => say!(out, "  waiting for {}", w.what),
+        }
+    }
+    if let Some(h) = &v.needs_human {
+        say!(out, "  NEEDS A HUMAN: {h}");
+    }
+    Ok(())
+}
