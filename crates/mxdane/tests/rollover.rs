@@ -42,6 +42,10 @@ fn write(path: &Path, text: &str) {
 }
 
 fn lab(name: &str, reload_ok: bool) -> Lab {
+    lab_with(name, reload_ok, "current+next")
+}
+
+fn lab_with(name: &str, reload_ok: bool, scheme: &str) -> Lab {
     let dir = common::scratch(name);
     let base = World::builder().zone("example.test.", |z| z.ttl(300).a("mx", "192.0.2.50"));
     let key = mxdane_dns::update::TsigKey::parse_file(&format!(
@@ -99,6 +103,7 @@ name = "mail"
 bases = ["mx.example.test"]
 reload = {reload}
 ttl = 300
+scheme = "{scheme}"
 [[service.algorithm]]
 kind = "ecdsa"
 key = "{d}/ecdsa.key"
@@ -456,8 +461,18 @@ fn p05_rollover_command_line_from_init_to_a_completed_switch() {
         .iter()
         .find(|l| l["algorithm"] == "ecdsa")
         .unwrap();
-    assert_eq!(ecdsa["records"].as_array().unwrap().len(), 2, "{}", status.stdout);
-    assert_eq!(ecdsa["servers"].as_array().unwrap().len(), 2, "{}", status.stdout);
+    assert_eq!(
+        ecdsa["records"].as_array().unwrap().len(),
+        2,
+        "{}",
+        status.stdout
+    );
+    assert_eq!(
+        ecdsa["servers"].as_array().unwrap().len(),
+        2,
+        "{}",
+        status.stdout
+    );
     // A certificate for the staged next key, issued elsewhere, is submitted.
     let next_file = {
         let mut st = Sqlite::open(&l.config.state).unwrap();
@@ -547,5 +562,97 @@ fn p05_rollover_command_line_from_init_to_a_completed_switch() {
     let bad = run(&["config"], None);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("unknown field `tll`"), "{}", bad.stderr);
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+// P-02: current + issuer. The records are the current key's `3 1 1` and its issuer's `2 1 1`;
+// a certificate for a new key from the same issuer goes live as soon as that `2 1 1` has been
+// everywhere for 2 x TTL, and one from a new issuer waits until the new issuer's `2 1 1` has.
+#[test]
+fn p02_current_issuer_rollover_and_an_issuer_change() {
+    let l = lab_with("rollover-issuer", true, "current+issuer");
+    let mut e = engine(&l);
+    let t0 = 2_000_000_000;
+    for alg in ["ecdsa", "rsa"] {
+        adopt_running(&mut e, &l.config, &lane(alg), t0).unwrap();
+    }
+    e.step(t0).unwrap();
+    let ta = |pki: &Pki| {
+        let c = cert_from_pem(
+            (pki.leaf.pem() + &pki.intermediate.pem()).as_bytes(),
+            "issuer",
+        )
+        .unwrap();
+        mxdane_rollover::lane::ta(&c.issuer_spki_sha256.unwrap())
+    };
+    let published = served(&l, 0);
+    assert!(published.contains(&ta(&l.ecdsa_issuer)), "{published:?}");
+    assert!(published.contains(&ta(&l.rsa_issuer)), "{published:?}");
+    assert_eq!(
+        published.len(),
+        4,
+        "no next-key records under current+issuer: {published:?}"
+    );
+    e.step(t0 + 10).unwrap();
+    // Same issuer, the staged key: deployed at the first step after the gate.
+    let cert = issue_for_next(&l, &e, "ecdsa");
+    e.submit(&lane("ecdsa"), cert.clone(), t0 + 20).unwrap();
+    let r = e.step(t0 + 10 + 599).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .all(|d| !d.starts_with("deployed"))
+    );
+    let r = e.step(t0 + 10 + 600).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .any(|d| d.starts_with("deployed")),
+        "{:?} {:?}",
+        r.done,
+        r.errors
+    );
+    // A new issuer (another intermediate): its 2 1 1 is published first and the certificate
+    // waits for it.
+    let other = Pki::new(KeyAlg::EcdsaP384, "mx.example.test");
+    e.step(t0 + 700).unwrap();
+    let state = &e.lanes().unwrap()[&lane("ecdsa")];
+    let key_pem = std::fs::read_to_string(&state.next.as_ref().unwrap().file).unwrap();
+    let leaf = CertSpec::leaf(&["mx.example.test"])
+        .issue_for_key(&key_pem, &other.intermediate)
+        .unwrap();
+    let moved = cert_from_pem((leaf + &other.intermediate.pem()).as_bytes(), "moved").unwrap();
+    e.submit(&lane("ecdsa"), moved.clone(), t0 + 710).unwrap();
+    let r = e.step(t0 + 720).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .any(|d| d.starts_with("published 2 1 1")),
+        "{:?}",
+        r.done
+    );
+    let r = e.step(t0 + 730).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .all(|d| !d.starts_with("deployed"))
+    );
+    let r = e.step(t0 + 730 + 600).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .any(|d| d.starts_with("deployed")),
+        "{:?} {:?}",
+        r.done,
+        r.errors
+    );
+    assert_eq!(
+        e.lanes().unwrap()[&lane("ecdsa")]
+            .current
+            .as_ref()
+            .unwrap()
+            .1,
+        moved
+    );
     let _ = std::fs::remove_dir_all(&l.dir);
 }
