@@ -87,6 +87,7 @@ pub fn cert_from_pem(pem: &[u8], label: &str) -> Result<Cert, String> {
         issuer_spki_sha256: issuer.map(|i| sha256_hex(i.spki_der())),
         not_after: leaf.not_after().unix_timestamp(),
         pem: text,
+        key_file: None,
     })
 }
 
@@ -666,31 +667,43 @@ pub fn adopt_running<S: mxdane_rollover::store::Store, W: World>(
         .ok_or_else(|| format!("service {}: no algorithm {}", service.name, lane.algorithm))?;
     let chain = read_capped(&alg.chain)?;
     let cert = cert_from_pem(&chain, &alg.chain.display().to_string())?;
-    let spki = key_spki(&alg.key)?;
-    if spki != cert.spki_sha256 {
-        return Err(format!(
-            "{}: not the key of the certificate in {}",
-            alg.key.display(),
+    let copy = keep_key(config, &lane.service, &lane.algorithm, &alg.key, &cert).map_err(|e| {
+        format!(
+            "{e} (the certificate in service is in {})",
             alg.chain.display()
-        ));
-    }
-    std::fs::create_dir_all(&config.keys).map_err(|e| format!("{}: {e}", config.keys.display()))?;
-    let copy = config.keys.join(format!(
-        "{}-{}-{}.key",
-        lane.service,
-        lane.algorithm,
-        &spki[..16]
-    ));
-    write_atomic(&copy, &read_capped(&alg.key)?, 0o600)?;
+        )
+    })?;
+    let spki = cert.spki_sha256.clone();
     engine
         .adopt(
             lane,
             Key {
                 spki_sha256: spki,
-                file: copy.display().to_string(),
+                file: copy,
             },
             cert,
             now,
         )
         .map_err(|e| e.to_string())
+}
+
+/// Copies the private key of a certificate obtained elsewhere into the key directory (mode
+/// 0600) after checking that it is the certificate's key; returns the copy's path.
+pub fn keep_key(
+    config: &Config,
+    service: &str,
+    algorithm: &str,
+    key: &Path,
+    cert: &Cert,
+) -> Result<String, String> {
+    let spki = key_spki(key)?;
+    if spki != cert.spki_sha256 {
+        return Err(format!("{}: not the certificate's key", key.display()));
+    }
+    std::fs::create_dir_all(&config.keys).map_err(|e| format!("{}: {e}", config.keys.display()))?;
+    let copy = config
+        .keys
+        .join(format!("{service}-{algorithm}-{}.key", &spki[..16]));
+    write_atomic(&copy, &read_capped(key)?, 0o600)?;
+    Ok(copy.display().to_string())
 }

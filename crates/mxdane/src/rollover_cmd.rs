@@ -99,6 +99,10 @@ struct SubmitArgs {
     /// The certificate chain (PEM, leaf first or in any order).
     #[arg(long, value_name = "FILE")]
     cert: PathBuf,
+    /// The certificate's private key, when it is not a key mxdane staged (current+issuer with
+    /// a fresh key); it is copied into the key directory (mode 0600).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
     /// Act as if it were this time (RFC 3339 or seconds since 1970).
     #[arg(long, value_name = "TIME", hide = true)]
     now: Option<String>,
@@ -259,7 +263,13 @@ pub(crate) fn run(a: &RolloverArgs, json: bool, out: &mut impl Write) -> Result<
             let now = parse_now(s.now.as_deref())?;
             let pem = std::fs::read(&s.cert)
                 .map_err(|e| Failure(format!("{}: cannot read: {e}", s.cert.display())))?;
-            let cert = cert_from_pem(&pem, &s.cert.display().to_string()).map_err(Failure)?;
+            let mut cert = cert_from_pem(&pem, &s.cert.display().to_string()).map_err(Failure)?;
+            if let Some(key) = &s.key {
+                cert.key_file = Some(
+                    mxdane::rollover::keep_key(&config, &s.service, &s.algorithm, key, &cert)
+                        .map_err(Failure)?,
+                );
+            }
             let id = LaneId {
                 service: s.service.clone(),
                 algorithm: s.algorithm.clone(),

@@ -654,5 +654,40 @@ fn p02_current_issuer_rollover_and_an_issuer_change() {
             .1,
         moved
     );
+    // A fresh key (not staged), from the issuer already published: refused without its key,
+    // taken with it, and deployed at once because the issuer's 2 1 1 has been everywhere long
+    // enough.
+    let fresh = CertSpec::leaf(&["mx.example.test"])
+        .key_slot(91)
+        .signed_by(&other.intermediate);
+    let mut c = cert_from_pem(
+        (fresh.pem() + &other.intermediate.pem()).as_bytes(),
+        "fresh",
+    )
+    .unwrap();
+    assert!(e.submit(&lane("ecdsa"), c.clone(), t0 + 2000).is_err());
+    let key_path = l.dir.join("fresh.key");
+    std::fs::write(&key_path, fresh.key_pem()).unwrap();
+    c.key_file =
+        Some(mxdane::rollover::keep_key(&l.config, "mail", "ecdsa", &key_path, &c).unwrap());
+    e.submit(&lane("ecdsa"), c.clone(), t0 + 2000).unwrap();
+    let r = e.step(t0 + 2010).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .any(|d| d.starts_with("deployed")),
+        "{:?} {:?}",
+        r.done,
+        r.errors
+    );
+    assert_eq!(
+        std::fs::read_to_string(l.dir.join("ecdsa.key")).unwrap(),
+        fresh.key_pem(),
+        "the fresh key is installed"
+    );
+    // The wrong key for a certificate is refused before anything is copied.
+    let e2 = mxdane::rollover::keep_key(&l.config, "mail", "ecdsa", &l.dir.join("rsa.key"), &c)
+        .unwrap_err();
+    assert!(e2.contains("not the certificate's key"), "{e2}");
     let _ = std::fs::remove_dir_all(&l.dir);
 }

@@ -530,7 +530,7 @@ impl<S: Store, W: World> Engine<S, W> {
                     (_, Some(k)) if k.spki_sha256 == cert.spki_sha256 => k.clone(),
                     _ => Key {
                         spki_sha256: cert.spki_sha256.clone(),
-                        file: String::new(),
+                        file: cert.key_file.clone().unwrap_or_default(),
                     },
                 };
                 let previous = lane.current.clone();

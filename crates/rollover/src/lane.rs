@@ -60,6 +60,10 @@ pub struct Cert {
     pub not_after: Ts,
     /// The chain in PEM, leaf first.
     pub pem: String,
+    /// The private key's file, for a certificate whose key the engine did not stage (under
+    /// `current+issuer` a certificate may come with a fresh key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
 }
 
 impl Cert {
@@ -334,11 +338,10 @@ impl Lane {
                 let key = match (&self.current, &self.next) {
                     (Some((k, _)), _) if k.spki_sha256 == cert.spki_sha256 => k.clone(),
                     (_, Some(k)) if k.spki_sha256 == cert.spki_sha256 => k.clone(),
-                    // A key from outside (current+issuer with a fresh key): the file the
-                    // engine installed it from is recorded by the deployer.
+                    // A key from outside (current+issuer with a fresh key).
                     _ => Key {
                         spki_sha256: cert.spki_sha256.clone(),
-                        file: String::new(),
+                        file: cert.key_file.clone().unwrap_or_default(),
                     },
                 };
                 if self
@@ -516,6 +519,12 @@ impl Lane {
         if known(&self.next) || known(&current) {
             return Ok(());
         }
+        if cert.key_file.is_none() {
+            return Err(format!(
+                "the certificate's key ({}) is neither the staged next key nor the current one; give its private key too",
+                cert.spki_sha256
+            ));
+        }
         if self.scheme == Some(Scheme::CurrentIssuer) && cert.issuer_spki_sha256.is_some() {
             return Ok(());
         }
@@ -546,6 +555,7 @@ mod tests {
             issuer_spki_sha256: Some(format!("{issuer:02x}").repeat(32)),
             not_after: 10_000_000,
             pem: format!("cert {k}/{issuer}"),
+            key_file: None,
         }
     }
 
@@ -661,7 +671,12 @@ mod tests {
         lane.apply(&Event::NextStaged { key: key(2) });
         visible(&mut lane, &ee(&key(1).spki_sha256), 0, 300);
         visible(&mut lane, &ta(&"a0".repeat(32)), 0, 300);
-        let fresh = cert(3, 0xa0);
+        let mut fresh = cert(3, 0xa0);
+        assert!(
+            lane.accepts(&fresh, 1000).is_err(),
+            "a fresh key needs its key file"
+        );
+        fresh.key_file = Some("key3".into());
         assert!(lane.accepts(&fresh, 1000).is_ok());
         lane.apply(&Event::CertSubmitted {
             cert: fresh.clone(),
@@ -671,7 +686,8 @@ mod tests {
             vec![Action::Deploy { cert: fresh }]
         );
         // A new issuer: its 2 1 1 is published first, and the certificate waits for it.
-        let other = cert(4, 0xb0);
+        let mut other = cert(4, 0xb0);
+        other.key_file = Some("key4".into());
         lane.apply(&Event::CertSubmitted {
             cert: other.clone(),
         });

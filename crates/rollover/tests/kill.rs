@@ -385,6 +385,7 @@ fn run_schedule(seed: u64) -> Result<(), String> {
             })),
             not_after: now + 90 * 86_400,
             pem: format!("cert {certs_made}"),
+            key_file: None,
         };
         sim.borrow_mut()
             .live
@@ -441,6 +442,7 @@ fn run_schedule(seed: u64) -> Result<(), String> {
                         })),
                         not_after: now + 90 * 86_400,
                         pem: format!("cert {certs_made}"),
+                        key_file: fresh.then(|| format!("fresh-{certs_made}")),
                     };
                     let _ = engine.submit(&l.id, cert, now);
                 }
