@@ -27,14 +27,32 @@ mod common;
 
 const SECRET: &str = "bXhkYW5lLWxhYi11cGRhdGUta2V5LTEyMzQ1Njc4OTA=";
 
+/// Where the engine's DNS questions and updates go.
+struct DnsSide {
+    recursive: SocketAddr,
+    trust_anchor: String,
+    ns_routes: HashMap<SocketAddr, SocketAddr>,
+    /// The primary's published address (port 53), routed.
+    primary_published: SocketAddr,
+}
+
 struct Lab {
     dir: std::path::PathBuf,
-    dynamic: Arc<Dynamic>,
-    running: mxdane_lab::dns::dynamic::Running,
+    dynamic: Option<Arc<Dynamic>>,
+    dns: DnsSide,
+    _running: Option<mxdane_lab::dns::dynamic::Running>,
+    keep: Vec<mxdane_lab::dns::server::DnsServer>,
+    keep_recursive: Option<mxdane_lab::dns::server::DnsServer>,
     server: ReloadingServer,
     ecdsa_issuer: Pki,
     rsa_issuer: Pki,
     config: Config,
+}
+
+impl Lab {
+    fn dynamic(&self) -> &Dynamic {
+        self.dynamic.as_ref().expect("a lab-served dynamic zone")
+    }
 }
 
 fn write(path: &Path, text: &str) {
@@ -54,7 +72,32 @@ fn lab_with(name: &str, reload_ok: bool, scheme: &str) -> Lab {
     .unwrap();
     let dynamic = Dynamic::new(base, "example.test.", 2, vec![key]);
     let running = dynamic.start_all().unwrap();
-    // The mail server's files: one ECDSA and one RSA chain, each under its own issuer.
+    // The primary as published (ns1.example.test), reached through the lab's routes.
+    let primary_published = running
+        .ns_routes
+        .iter()
+        .find(|(_, to)| **to == running.primary)
+        .map(|(from, _)| *from)
+        .unwrap();
+    let dns = DnsSide {
+        recursive: running.recursive,
+        trust_anchor: running.trust_anchor.clone(),
+        ns_routes: running.ns_routes.clone(),
+        primary_published,
+    };
+    finish(dir, Some(dynamic), dns, Some(running), reload_ok, scheme)
+}
+
+/// The mail server's files (one ECDSA and one RSA chain, each under its own issuer), the
+/// reloading server, the TSIG key file and the configuration.
+fn finish(
+    dir: std::path::PathBuf,
+    dynamic: Option<Arc<Dynamic>>,
+    dns: DnsSide,
+    running: Option<mxdane_lab::dns::dynamic::Running>,
+    reload_ok: bool,
+    scheme: &str,
+) -> Lab {
     let ecdsa_issuer = Pki::new(KeyAlg::EcdsaP256, "mx.example.test");
     let rsa_issuer = Pki::new(KeyAlg::Rsa2048, "mx.example.test");
     for (alg, pki) in [("ecdsa", &ecdsa_issuer), ("rsa", &rsa_issuer)] {
@@ -82,13 +125,6 @@ fn lab_with(name: &str, reload_ok: bool, scheme: &str) -> Lab {
             "key \"rollover.example.test.\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n"
         ),
     );
-    // The primary as published (ns1.example.test), reached through the lab's routes.
-    let primary_published = running
-        .ns_routes
-        .iter()
-        .find(|(_, to)| **to == running.primary)
-        .map(|(from, _)| *from)
-        .unwrap();
     let reload = if reload_ok {
         format!("[\"touch\", \"{}\"]", dir.join("reload").display())
     } else {
@@ -115,16 +151,20 @@ chain = "{d}/rsa.pem"
 [service.dns]
 method = "rfc2136"
 zone = "example.test"
-server = "{primary_published}"
+server = "{primary}"
 tsig-key = "{d}/update.key"
 "#,
-        d = dir.display()
+        d = dir.display(),
+        primary = dns.primary_published,
     );
     let config = Config::parse(&text, "test.toml").unwrap();
     Lab {
         dir,
         dynamic,
-        running,
+        dns,
+        _running: running,
+        keep: Vec::new(),
+        keep_recursive: None,
         server,
         ecdsa_issuer,
         rsa_issuer,
@@ -133,11 +173,11 @@ tsig-key = "{d}/update.key"
 }
 
 fn engine(l: &Lab) -> Engine<Sqlite, RealWorld> {
-    let anchors = parse_trust_anchors(&l.running.trust_anchor).unwrap();
+    let anchors = parse_trust_anchors(&l.dns.trust_anchor).unwrap();
     let resolver = Arc::new(
-        UnboundResolver::forwarding(l.running.recursive, &anchors, Duration::from_secs(3)).unwrap(),
+        UnboundResolver::forwarding(l.dns.recursive, &anchors, Duration::from_secs(3)).unwrap(),
     );
-    let ns_routes = l.running.ns_routes.clone();
+    let ns_routes = l.dns.ns_routes.clone();
     let smtp: SocketAddr = "192.0.2.50:25".parse().unwrap();
     let env = Environment {
         resolver,
@@ -149,7 +189,7 @@ fn engine(l: &Lab) -> Engine<Sqlite, RealWorld> {
             ))
         }),
     };
-    let routes: HashMap<SocketAddr, SocketAddr> = l.running.ns_routes.clone();
+    let routes: HashMap<SocketAddr, SocketAddr> = l.dns.ns_routes.clone();
     let world = RealWorld::new(l.config.clone(), env, routes, Duration::from_secs(5)).unwrap();
     let store = Sqlite::open(&l.config.state).unwrap();
     Engine::new(store, world, lanes(&l.config).unwrap())
@@ -183,7 +223,7 @@ fn issue_for_next(
 }
 
 fn served(l: &Lab, server: usize) -> std::collections::BTreeSet<String> {
-    l.dynamic.served(
+    l.dynamic().served(
         server,
         &mxdane_dns::Name::parse("_25._tcp.mx.example.test."),
     )
@@ -251,7 +291,7 @@ fn p01_p04_p06_p09_dual_algorithm_current_next_rollover_with_a_lagging_secondary
     assert!(e.lanes().unwrap()[&lane("rsa")].pending.is_none());
     // The next step stages a new next key and publishes it; the secondary is frozen (lagging),
     // so the new record is not visible everywhere and the old key's record stays.
-    l.dynamic.freeze(1);
+    l.dynamic().freeze(1);
     e.step(t0 + 700).unwrap();
     e.step(t0 + 710).unwrap();
     assert_eq!(served(&l, 0).len(), 5, "{:?}", served(&l, 0));
@@ -276,7 +316,7 @@ fn p01_p04_p06_p09_dual_algorithm_current_next_rollover_with_a_lagging_secondary
         r.decisions
     );
     // It catches up: the gate counts from then (P-09: 2 x the TTL served).
-    l.dynamic.thaw(1);
+    l.dynamic().thaw(1);
     e.step(t0 + 20_010).unwrap();
     let r = e.step(t0 + 20_010 + 599).unwrap();
     assert!(
@@ -321,7 +361,7 @@ fn p07_p08_wrong_key_refused_failed_reload_rolled_back_and_concurrent_edit_detec
     use mxdane_rollover::engine::World;
     let owners = vec!["_25._tcp.mx.example.test.".to_owned()];
     e.world.observe(&owners, t0 + 15).unwrap();
-    l.dynamic.edit(
+    l.dynamic().edit(
         &mxdane_dns::Name::parse("_25._tcp.mx.example.test."),
         &[3, 1, 1, 0xee],
         300,
@@ -402,10 +442,10 @@ fn p05_rollover_command_line_from_init_to_a_completed_switch() {
     let cfg = l.dir.join("rollover.toml");
     std::fs::write(&cfg, l.config.effective()).unwrap();
     let anchor = l.dir.join("anchor");
-    std::fs::write(&anchor, &l.running.trust_anchor).unwrap();
+    std::fs::write(&anchor, &l.dns.trust_anchor).unwrap();
     let mut flags = vec![
         "--resolver".to_owned(),
-        l.running.recursive.to_string(),
+        l.dns.recursive.to_string(),
         "--trust-anchor".into(),
         anchor.display().to_string(),
         "--timeout".into(),
@@ -413,7 +453,7 @@ fn p05_rollover_command_line_from_init_to_a_completed_switch() {
         "--route".into(),
         format!("192.0.2.50:25={}", l.server.addr()),
     ];
-    for (a, b) in &l.running.ns_routes {
+    for (a, b) in &l.dns.ns_routes {
         flags.push("--route".into());
         flags.push(format!("{a}={b}"));
     }
@@ -689,5 +729,298 @@ fn p02_current_issuer_rollover_and_an_issuer_change() {
     let e2 = mxdane::rollover::keep_key(&l.config, "mail", "ecdsa", &l.dir.join("rsa.key"), &c)
         .unwrap_err();
     assert!(e2.contains("not the certificate's key"), "{e2}");
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+/// Knot as the zone's primary (signing with the lab's own keys, imported with `keymgr`, so
+/// that the lab parent's DS still holds) and as its secondary (zone transfer and NOTIFY, both
+/// with TSIG). Both stop when this is dropped.
+struct KnotPair {
+    children: Vec<std::process::Child>,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for KnotPair {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl KnotPair {
+    fn knotc(&self, which: &str, args: &[&str]) {
+        let out = std::process::Command::new("knotc")
+            .arg("-c")
+            .arg(self.dir.join(format!("{which}.conf")))
+            .args(args)
+            .output()
+            .expect("knotc");
+        assert!(
+            out.status.success(),
+            "knotc {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn knot_lab(name: &str) -> (Lab, KnotPair) {
+    use mxdane_lab::dns::keys::{Algorithm, cached_key};
+    use mxdane_lab::dns::server::DnsServer;
+    use mxdane_lab::dns::world::ns_address;
+    let dir = common::scratch(name);
+    let world = Arc::new(
+        World::builder()
+            .zone("example.test.", |z| {
+                z.ttl(300).servers(2).a("mx", "192.0.2.50")
+            })
+            .build(),
+    );
+    let zi = world
+        .zones()
+        .iter()
+        .position(|z| z.apex.as_str() == "example.test.")
+        .unwrap();
+    // The lab serves every other zone and answers recursive questions; Knot serves the zone.
+    let mut keep: Vec<DnsServer> = Vec::new();
+    let mut ns_routes = HashMap::new();
+    for (i, z) in world.zones().iter().enumerate() {
+        if i == zi {
+            continue;
+        }
+        for si in 0..z.servers.len() {
+            let s = DnsServer::authoritative(world.clone(), z.apex.as_str(), si).unwrap();
+            ns_routes.insert(SocketAddr::new(ns_address(i, si).into(), 53), s.addr());
+            keep.push(s);
+        }
+    }
+    let recursive = DnsServer::recursive(world.clone()).unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let (ns1, ns2) = (ns_address(zi, 0), ns_address(zi, 1));
+    ns_routes.insert(SocketAddr::new(ns1.into(), 53), ([127, 0, 0, 1], p1).into());
+    ns_routes.insert(SocketAddr::new(ns2.into(), 53), ([127, 0, 0, 1], p2).into());
+    write(
+        &dir.join("example.test.zone"),
+        &format!(
+            "$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\n@ NS ns2\nns1 A {ns1}\nns2 A {ns2}\nmx A 192.0.2.50\n"
+        ),
+    );
+    let common_conf = |role: &str, port: u16| {
+        format!(
+            "server:\n    listen: 127.0.0.1@{port}\n    rundir: {d}/{role}\ndatabase:\n    storage: {d}/{role}\nkey:\n  - id: rollover.example.test.\n    algorithm: hmac-sha256\n    secret: {SECRET}\nremote:\n  - id: primary\n    address: 127.0.0.1@{p1}\n    key: rollover.example.test.\n  - id: secondary\n    address: 127.0.0.1@{p2}\n    key: rollover.example.test.\nacl:\n  - id: tsig\n    key: rollover.example.test.\n    action: [update, transfer, notify]\n",
+            d = dir.display()
+        )
+    };
+    for role in ["primary", "secondary"] {
+        std::fs::create_dir_all(dir.join(role)).unwrap();
+    }
+    write(
+        &dir.join("primary.conf"),
+        &(common_conf("primary", p1)
+            + &format!(
+                "policy:\n  - id: manual\n    manual: on\nzone:\n  - domain: example.test.\n    file: {d}/example.test.zone\n    dnssec-signing: on\n    dnssec-policy: manual\n    notify: secondary\n    acl: tsig\n    zonefile-sync: -1\n    zonefile-load: difference-no-serial\n    journal-content: all\n",
+                d = dir.display()
+            )),
+    );
+    write(
+        &dir.join("secondary.conf"),
+        &(common_conf("secondary", p2)
+            + "zone:\n  - domain: example.test.\n    master: primary\n    acl: tsig\n    zonefile-sync: -1\n"),
+    );
+    // The lab's keys for the zone, imported into the primary's key store.
+    for (ksk, file) in [(true, "ksk.pem"), (false, "zsk.pem")] {
+        let key = cached_key(Algorithm::EcdsaP256, ksk, "example.test.");
+        write(&dir.join(file), &key.private_pem().unwrap());
+        let out = std::process::Command::new("keymgr")
+            .arg("-c")
+            .arg(dir.join("primary.conf"))
+            .args(["example.test.", "import-pem"])
+            .arg(dir.join(file))
+            .args([
+                "algorithm=13",
+                if ksk { "ksk=yes" } else { "ksk=no" },
+                if ksk { "zsk=no" } else { "zsk=yes" },
+            ])
+            .output()
+            .expect("keymgr");
+        assert!(
+            out.status.success(),
+            "keymgr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut children = Vec::new();
+    for role in ["primary", "secondary"] {
+        let log = std::fs::File::create(dir.join(format!("{role}.log"))).unwrap();
+        children.push(
+            std::process::Command::new("knotd")
+                .arg("-c")
+                .arg(dir.join(format!("{role}.conf")))
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("knotd"),
+        );
+    }
+    let knot = KnotPair {
+        children,
+        dir: dir.clone(),
+    };
+    // Both answer for the zone (the secondary after its first transfer), within 20 s.
+    for port in [p1, p2] {
+        let t = NetTransport::new(([127, 0, 0, 1], port).into(), Duration::from_millis(300));
+        let flags = mxdane_dns::message::QueryFlags {
+            rd: false,
+            cd: false,
+            dnssec_ok: false,
+        };
+        let apex = mxdane_dns::Name::parse("example.test.");
+        let started = std::time::Instant::now();
+        while t
+            .exchange(&apex, mxdane_dns::rdata::rtype::SOA, flags)
+            .map_or(true, |m| m.answer.is_empty())
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "knotd on {port} does not serve the zone: {}",
+                std::fs::read_to_string(dir.join(if port == p1 {
+                    "primary.log"
+                } else {
+                    "secondary.log"
+                }))
+                .unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let dns = DnsSide {
+        recursive: recursive.addr(),
+        trust_anchor: world.trust_anchor_text(),
+        ns_routes,
+        primary_published: SocketAddr::new(ns1.into(), 53),
+    };
+    let mut lab = finish(dir, None, dns, None, true, "current+next");
+    lab.keep = keep;
+    lab.keep_recursive = Some(recursive);
+    (lab, knot)
+}
+
+/// Steps until every record of the lane is on every server (Knot transfers in real time).
+fn step_until_visible(e: &mut Engine<Sqlite, RealWorld>, mut now: i64, alg: &str) -> i64 {
+    for _ in 0..100 {
+        e.step(now).unwrap();
+        let l = &e.lanes().unwrap()[&lane(alg)];
+        if !l.records.is_empty() && l.records.values().all(|r| r.visible_since.is_some()) {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        now += 1;
+    }
+    panic!("the records never reached every server");
+}
+
+// P-03 with real software: Knot as primary takes the engine's TSIG-signed updates and signs
+// them; Knot as secondary gets them by NOTIFY and transfer; frozen (`knotc zone-freeze`) it
+// lags, and the gate holds until it is thawed and has caught up.
+#[test]
+#[ignore = "needs knotd, knotc and keymgr"]
+fn p03_knot_primary_and_secondary_with_a_frozen_secondary() {
+    let (l, knot) = knot_lab("rollover-knot");
+    let mut e = engine(&l);
+    let t0 = 2_000_000_000;
+    adopt_running(&mut e, &l.config, &lane("ecdsa"), t0).unwrap();
+    adopt_running(&mut e, &l.config, &lane("rsa"), t0).unwrap();
+    let seen = step_until_visible(&mut e, t0, "ecdsa");
+    let cert = issue_for_next(&l, &e, "ecdsa");
+    e.submit(&lane("ecdsa"), cert.clone(), seen).unwrap();
+    let r = e.step(seen + 600).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .any(|d| d.starts_with("deployed")),
+        "{:?} {:?}",
+        r.done,
+        r.errors
+    );
+    // The secondary freezes; the new next key's record reaches the primary only.
+    knot.knotc("secondary", &["zone-freeze", "example.test."]);
+    let mut now = seen + 700;
+    for _ in 0..10 {
+        e.step(now).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        now += 1;
+    }
+    let state = &e.lanes().unwrap()[&lane("ecdsa")];
+    let next = state.next.as_ref().unwrap().spki_sha256.clone();
+    let rec = &state.records[&mxdane_rollover::lane::ee(&next)];
+    assert!(
+        rec.visible_since.is_none(),
+        "the frozen secondary must not have it: {rec:?}"
+    );
+    let cert2 = issue_for_next(&l, &e, "ecdsa");
+    e.submit(&lane("ecdsa"), cert2, now).unwrap();
+    let r = e.step(now + 20_000).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .all(|d| !d.starts_with("deployed")),
+        "the gate must hold while the secondary lags: {:?}",
+        r.done
+    );
+    // Thawed, it catches up; 2 x TTL later the switch happens.
+    knot.knotc("secondary", &["zone-thaw", "example.test."]);
+    knot.knotc("secondary", &["zone-refresh", "example.test."]);
+    let seen = step_until_visible(&mut e, now + 20_001, "ecdsa");
+    let r = e.step(seen + 600).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .any(|d| d.starts_with("deployed")),
+        "{:?} {:?}",
+        r.done,
+        r.errors
+    );
+    // An update signed with another secret: Knot refuses it (NOTAUTH).
+    let bad = mxdane_dns::update::TsigKey::parse_file(
+        "key \"rollover.example.test.\" { algorithm hmac-sha256; secret \"YW5vdGhlci1zZWNyZXQtZm9yLWEtZm9yZ2VkLXVwZGF0ZQ==\"; };",
+    )
+    .unwrap();
+    let primary = l.dns.ns_routes[&l.dns.primary_published];
+    let u = mxdane_dns::update::Update {
+        id: 77,
+        zone: mxdane_dns::Name::parse("example.test."),
+        prerequisites: Vec::new(),
+        changes: vec![mxdane_dns::update::Change::Add {
+            owner: mxdane_dns::Name::parse("_25._tcp.mx.example.test."),
+            rtype: mxdane_dns::rdata::rtype::TLSA,
+            ttl: 300,
+            rdata: vec![3, 1, 1, 0xee],
+        }],
+    };
+    let err = mxdane_dns::update::send(
+        &NetTransport::new(primary, Duration::from_secs(3)),
+        &u,
+        Some(&bad),
+        u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        mxdane_dns::update::UpdateError::Rcode(mxdane_dns::update::rcode::NOTAUTH),
+        "{err}"
+    );
+    println!(
+        "oracle knot (rollover): 2 switches through Knot primary + secondary, 1 forged update refused"
+    );
+    drop(knot);
     let _ = std::fs::remove_dir_all(&l.dir);
 }

@@ -51,6 +51,8 @@ pub struct ZoneKey {
     flags: u16,
     public: Vec<u8>,
     secret: Secret,
+    /// The private key as PKCS#8 (generated ECDSA and Ed25519 keys), for real signers.
+    pkcs8: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for ZoneKey {
@@ -69,7 +71,7 @@ impl ZoneKey {
     /// A fresh key.
     pub fn generate(algorithm: Algorithm, ksk: bool) -> Self {
         let rng = SystemRandom::new();
-        let (secret, public) = match algorithm {
+        let (secret, public, pkcs8) = match algorithm {
             Algorithm::EcdsaP256 => {
                 let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
                     .expect("ECDSA key generation");
@@ -78,19 +80,19 @@ impl ZoneKey {
                         .expect("own PKCS#8");
                 // RFC 6605 section 4: the uncompressed point without its 0x04 prefix.
                 let public = pair.public_key().as_ref()[1..].to_vec();
-                (Secret::Ecdsa(pair), public)
+                (Secret::Ecdsa(pair), public, Some(pkcs8.as_ref().to_vec()))
             }
             Algorithm::Ed25519 => {
                 let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("Ed25519 key generation");
                 let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("own PKCS#8");
                 let public = pair.public_key().as_ref().to_vec();
-                (Secret::Ed25519(pair), public)
+                (Secret::Ed25519(pair), public, Some(pkcs8.as_ref().to_vec()))
             }
             Algorithm::RsaSha256 => {
                 let pair =
                     rsa::KeyPair::generate(rsa::KeySize::Rsa2048).expect("RSA key generation");
                 let parts = rsa::PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-                (Secret::Rsa(pair), rsa_dnskey(&parts.e, &parts.n))
+                (Secret::Rsa(pair), rsa_dnskey(&parts.e, &parts.n), None)
             }
         };
         Self {
@@ -98,13 +100,29 @@ impl ZoneKey {
             flags: if ksk { 257 } else { 256 },
             public,
             secret,
+            pkcs8,
         }
+    }
+
+    /// The private key in PEM (PKCS#8), for a real signer such as Knot's `keymgr import-pem`;
+    /// None for RSA keys and keys made from a seed.
+    pub fn private_pem(&self) -> Option<String> {
+        let der = self.pkcs8.as_ref()?;
+        let b64 = data_encoding::BASE64.encode(der);
+        let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(&String::from_utf8_lossy(line));
+            out.push('\n');
+        }
+        out.push_str("-----END PRIVATE KEY-----\n");
+        Some(out)
     }
 
     /// An Ed25519 key from its 32-byte seed (for test vectors).
     pub fn ed25519_from_seed(seed: &[u8], ksk: bool) -> Option<Self> {
         let pair = Ed25519KeyPair::from_seed_unchecked(seed).ok()?;
         Some(Self {
+            pkcs8: None,
             algorithm: Algorithm::Ed25519,
             flags: if ksk { 257 } else { 256 },
             public: pair.public_key().as_ref().to_vec(),
