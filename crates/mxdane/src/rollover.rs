@@ -448,6 +448,23 @@ impl RealWorld {
         Ok(out)
     }
 
+    /// Probes after a reload: a server such as Postfix lets processes started before the
+    /// reload finish, so the new pair may take a moment to be the one presented. Up to ten
+    /// probes a second apart; the last failure is the answer.
+    fn probe_after_reload(&mut self, lane: &LaneId, spki: &str) -> Result<(), String> {
+        let mut last = Err(String::from("not probed"));
+        for attempt in 0..10 {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            last = self.probe_all(lane, spki);
+            if last.is_ok() {
+                break;
+            }
+        }
+        last
+    }
+
     /// Probes every address of the lane's service with the lane's key type: each must present
     /// `spki` and authenticate with DANE against what every server publishes.
     fn probe_all(&mut self, lane: &LaneId, spki: &str) -> Result<(), String> {
@@ -627,7 +644,7 @@ impl World for RealWorld {
         let outcome = write_atomic(&alg.key, &key_pem, 0o600)
             .and_then(|()| write_atomic(&alg.chain, cert.pem.as_bytes(), 0o644))
             .and_then(|()| run_command(&service.reload, &[], Duration::from_secs(120)))
-            .and_then(|()| self.probe_all(lane, &cert.spki_sha256));
+            .and_then(|()| self.probe_after_reload(lane, &cert.spki_sha256));
         let Err(why) = outcome else {
             return Ok(());
         };

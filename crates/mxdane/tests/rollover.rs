@@ -732,39 +732,6 @@ fn p02_current_issuer_rollover_and_an_issuer_change() {
     let _ = std::fs::remove_dir_all(&l.dir);
 }
 
-/// Knot as the zone's primary (signing with the lab's own keys, imported with `keymgr`, so
-/// that the lab parent's DS still holds) and as its secondary (zone transfer and NOTIFY, both
-/// with TSIG). Both stop when this is dropped.
-struct KnotPair {
-    children: Vec<std::process::Child>,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for KnotPair {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl KnotPair {
-    fn knotc(&self, which: &str, args: &[&str]) {
-        let out = std::process::Command::new("knotc")
-            .arg("-c")
-            .arg(self.dir.join(format!("{which}.conf")))
-            .args(args)
-            .output()
-            .expect("knotc");
-        assert!(
-            out.status.success(),
-            "knotc {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
 fn free_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -773,8 +740,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn knot_lab(name: &str) -> (Lab, KnotPair) {
-    use mxdane_lab::dns::keys::{Algorithm, cached_key};
+fn knot_lab(name: &str) -> (Lab, mxdane_lab::dns::interop::KnotPair) {
+    use mxdane_lab::dns::interop::KnotPair;
     use mxdane_lab::dns::server::DnsServer;
     use mxdane_lab::dns::world::ns_address;
     let dir = common::scratch(name);
@@ -808,100 +775,15 @@ fn knot_lab(name: &str) -> (Lab, KnotPair) {
     let (ns1, ns2) = (ns_address(zi, 0), ns_address(zi, 1));
     ns_routes.insert(SocketAddr::new(ns1.into(), 53), ([127, 0, 0, 1], p1).into());
     ns_routes.insert(SocketAddr::new(ns2.into(), 53), ([127, 0, 0, 1], p2).into());
-    write(
-        &dir.join("example.test.zone"),
-        &format!(
-            "$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\n@ NS ns2\nns1 A {ns1}\nns2 A {ns2}\nmx A 192.0.2.50\n"
-        ),
-    );
-    let common_conf = |role: &str, port: u16| {
-        format!(
-            "server:\n    listen: 127.0.0.1@{port}\n    rundir: {d}/{role}\ndatabase:\n    storage: {d}/{role}\nkey:\n  - id: rollover.example.test.\n    algorithm: hmac-sha256\n    secret: {SECRET}\nremote:\n  - id: primary\n    address: 127.0.0.1@{p1}\n    key: rollover.example.test.\n  - id: secondary\n    address: 127.0.0.1@{p2}\n    key: rollover.example.test.\nacl:\n  - id: tsig\n    key: rollover.example.test.\n    action: [update, transfer, notify]\n",
-            d = dir.display()
-        )
-    };
-    for role in ["primary", "secondary"] {
-        std::fs::create_dir_all(dir.join(role)).unwrap();
-    }
-    write(
-        &dir.join("primary.conf"),
-        &(common_conf("primary", p1)
-            + &format!(
-                "policy:\n  - id: manual\n    manual: on\nzone:\n  - domain: example.test.\n    file: {d}/example.test.zone\n    dnssec-signing: on\n    dnssec-policy: manual\n    notify: secondary\n    acl: tsig\n    zonefile-sync: -1\n    zonefile-load: difference-no-serial\n    journal-content: all\n",
-                d = dir.display()
-            )),
-    );
-    write(
-        &dir.join("secondary.conf"),
-        &(common_conf("secondary", p2)
-            + "zone:\n  - domain: example.test.\n    master: primary\n    acl: tsig\n    zonefile-sync: -1\n"),
-    );
-    // The lab's keys for the zone, imported into the primary's key store.
-    for (ksk, file) in [(true, "ksk.pem"), (false, "zsk.pem")] {
-        let key = cached_key(Algorithm::EcdsaP256, ksk, "example.test.");
-        write(&dir.join(file), &key.private_pem().unwrap());
-        let out = std::process::Command::new("keymgr")
-            .arg("-c")
-            .arg(dir.join("primary.conf"))
-            .args(["example.test.", "import-pem"])
-            .arg(dir.join(file))
-            .args([
-                "algorithm=13",
-                if ksk { "ksk=yes" } else { "ksk=no" },
-                if ksk { "zsk=no" } else { "zsk=yes" },
-            ])
-            .output()
-            .expect("keymgr");
-        assert!(
-            out.status.success(),
-            "keymgr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let mut children = Vec::new();
-    for role in ["primary", "secondary"] {
-        let log = std::fs::File::create(dir.join(format!("{role}.log"))).unwrap();
-        children.push(
-            std::process::Command::new("knotd")
-                .arg("-c")
-                .arg(dir.join(format!("{role}.conf")))
-                .stdout(std::process::Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("knotd"),
-        );
-    }
-    let knot = KnotPair {
-        children,
-        dir: dir.clone(),
-    };
-    // Both answer for the zone (the secondary after its first transfer), within 20 s.
-    for port in [p1, p2] {
-        let t = NetTransport::new(([127, 0, 0, 1], port).into(), Duration::from_millis(300));
-        let flags = mxdane_dns::message::QueryFlags {
-            rd: false,
-            cd: false,
-            dnssec_ok: false,
-        };
-        let apex = mxdane_dns::Name::parse("example.test.");
-        let started = std::time::Instant::now();
-        while t
-            .exchange(&apex, mxdane_dns::rdata::rtype::SOA, flags)
-            .map_or(true, |m| m.answer.is_empty())
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "knotd on {port} does not serve the zone: {}",
-                std::fs::read_to_string(dir.join(if port == p1 {
-                    "primary.log"
-                } else {
-                    "secondary.log"
-                }))
-                .unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
+    let knot = KnotPair::start(
+        &world,
+        "example.test.",
+        &dir,
+        (([127, 0, 0, 1], p1).into(), ([127, 0, 0, 1], p2).into()),
+        ("rollover.example.test.", SECRET),
+        "mx A 192.0.2.50\n",
+    )
+    .unwrap();
     let dns = DnsSide {
         recursive: recursive.addr(),
         trust_anchor: world.trust_anchor_text(),
@@ -952,7 +834,8 @@ fn p03_knot_primary_and_secondary_with_a_frozen_secondary() {
         r.errors
     );
     // The secondary freezes; the new next key's record reaches the primary only.
-    knot.knotc("secondary", &["zone-freeze", "example.test."]);
+    knot.knotc("secondary", &["zone-freeze", "example.test."])
+        .unwrap();
     let mut now = seen + 700;
     for _ in 0..10 {
         e.step(now).unwrap();
@@ -977,8 +860,10 @@ fn p03_knot_primary_and_secondary_with_a_frozen_secondary() {
         r.done
     );
     // Thawed, it catches up; 2 x TTL later the switch happens.
-    knot.knotc("secondary", &["zone-thaw", "example.test."]);
-    knot.knotc("secondary", &["zone-refresh", "example.test."]);
+    knot.knotc("secondary", &["zone-thaw", "example.test."])
+        .unwrap();
+    knot.knotc("secondary", &["zone-refresh", "example.test."])
+        .unwrap();
     let seen = step_until_visible(&mut e, now + 20_001, "ecdsa");
     let r = e.step(seen + 600).unwrap();
     assert!(

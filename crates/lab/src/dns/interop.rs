@@ -186,3 +186,172 @@ impl Drop for KnotUnbound {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Knot as a dynamic zone's primary (taking TSIG-signed updates and signing them with the
+/// lab's own keys for the zone, imported with `keymgr import-pem`, so the lab parent's DS
+/// still holds) and as its secondary (NOTIFY and zone transfer with the same TSIG key). Needs
+/// `knotd`, `knotc` and `keymgr`; both daemons stop when this is dropped.
+#[derive(Debug)]
+pub struct KnotPair {
+    dir: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Drop for KnotPair {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl KnotPair {
+    /// Starts the pair for `apex` (a signed ECDSA zone of `world` with two servers) in `dir`:
+    /// the primary on `primary`, the secondary on `secondary`, the zone holding SOA, NS (the
+    /// world's ns1/ns2 names and addresses) and `records` (zone-file lines). Waits until both
+    /// serve it (at most 20 s).
+    pub fn start(
+        world: &World,
+        apex: &str,
+        dir: &std::path::Path,
+        (primary, secondary): (SocketAddr, SocketAddr),
+        (key_name, secret): (&str, &str),
+        records: &str,
+    ) -> Result<Self, String> {
+        let zi = world
+            .zones()
+            .iter()
+            .position(|z| z.apex.as_str() == apex)
+            .ok_or_else(|| format!("no zone {apex}"))?;
+        let (ns1, ns2) = (
+            super::world::ns_address(zi, 0),
+            super::world::ns_address(zi, 1),
+        );
+        let io = |e: std::io::Error| e.to_string();
+        std::fs::write(
+            dir.join("dynamic.zone"),
+            format!(
+                "$ORIGIN {apex}\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\n@ NS ns2\nns1 A {ns1}\nns2 A {ns2}\n{records}"
+            ),
+        )
+        .map_err(io)?;
+        let addr = |a: SocketAddr| format!("{}@{}", a.ip(), a.port());
+        let common = |role: &str, listen: SocketAddr| {
+            format!(
+                "server:\n    listen: {l}\n    rundir: {d}/{role}\ndatabase:\n    storage: {d}/{role}\nlog:\n  - target: stderr\n    any: info\nkey:\n  - id: {key_name}\n    algorithm: hmac-sha256\n    secret: {secret}\nremote:\n  - id: primary\n    address: {p}\n    key: {key_name}\n  - id: secondary\n    address: {s}\n    key: {key_name}\nacl:\n  - id: tsig\n    key: {key_name}\n    action: [update, transfer, notify]\n",
+                l = addr(listen),
+                d = dir.display(),
+                p = addr(primary),
+                s = addr(secondary),
+            )
+        };
+        for role in ["primary", "secondary"] {
+            std::fs::create_dir_all(dir.join(role)).map_err(io)?;
+        }
+        std::fs::write(
+            dir.join("primary.conf"),
+            common("primary", primary)
+                + &format!(
+                    "policy:\n  - id: manual\n    manual: on\nzone:\n  - domain: {apex}\n    file: {d}/dynamic.zone\n    dnssec-signing: on\n    dnssec-policy: manual\n    notify: secondary\n    acl: tsig\n    zonefile-sync: -1\n    zonefile-load: difference-no-serial\n    journal-content: all\n",
+                    d = dir.display()
+                ),
+        )
+        .map_err(io)?;
+        std::fs::write(
+            dir.join("secondary.conf"),
+            common("secondary", secondary)
+                + &format!(
+                    "zone:\n  - domain: {apex}\n    master: primary\n    acl: tsig\n    zonefile-sync: -1\n"
+                ),
+        )
+        .map_err(io)?;
+        for (ksk, file) in [(true, "ksk.pem"), (false, "zsk.pem")] {
+            let key = super::keys::cached_key(super::keys::Algorithm::EcdsaP256, ksk, apex);
+            let pem = key
+                .private_pem()
+                .ok_or("the zone's keys cannot be exported")?;
+            std::fs::write(dir.join(file), pem).map_err(io)?;
+            let out = Command::new("keymgr")
+                .arg("-c")
+                .arg(dir.join("primary.conf"))
+                .args([apex, "import-pem"])
+                .arg(dir.join(file))
+                .args([
+                    "algorithm=13",
+                    if ksk { "ksk=yes" } else { "ksk=no" },
+                    if ksk { "zsk=no" } else { "zsk=yes" },
+                ])
+                .output()
+                .map_err(|e| format!("keymgr: {e} (the external tier needs it; see .ci/run)"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "keymgr import-pem: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+        }
+        let mut this = Self {
+            dir: dir.to_path_buf(),
+            children: Vec::new(),
+        };
+        for role in ["primary", "secondary"] {
+            let log = std::fs::File::create(dir.join(format!("{role}.log"))).map_err(io)?;
+            this.children.push(
+                Command::new("knotd")
+                    .arg("-c")
+                    .arg(dir.join(format!("{role}.conf")))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .map_err(|e| format!("knotd: {e} (the external tier needs it; see .ci/run)"))?,
+            );
+        }
+        let apex_name = Name::parse(apex);
+        for (role, at) in [("primary", primary), ("secondary", secondary)] {
+            let started = Instant::now();
+            loop {
+                let served = server::ask_with(
+                    at,
+                    &apex_name,
+                    rtype::SOA,
+                    false,
+                    Duration::from_millis(300),
+                )
+                .and_then(|b| message::parse_response(&b).ok())
+                .is_some_and(|m: RawMessage| !m.answer.is_empty());
+                if served {
+                    break;
+                }
+                if started.elapsed() > Duration::from_secs(20) {
+                    return Err(format!(
+                        "knotd ({role}) does not serve {apex}: {}",
+                        std::fs::read_to_string(dir.join(format!("{role}.log")))
+                            .unwrap_or_default()
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Ok(this)
+    }
+
+    /// Runs `knotc` against the primary or the secondary (`zone-freeze`, `zone-thaw`, ...).
+    pub fn knotc(&self, role: &str, args: &[&str]) -> Result<(), String> {
+        let out = Command::new("knotc")
+            .arg("-c")
+            .arg(self.dir.join(format!("{role}.conf")))
+            .args(args)
+            .output()
+            .map_err(|e| format!("knotc: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "knotc {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+}
