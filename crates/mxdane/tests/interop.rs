@@ -59,24 +59,37 @@ fn interop_tier() {
         inner();
         return;
     }
+    in_namespace(
+        "interop_tier",
+        &[
+            "ip",
+            "knotd",
+            "unbound",
+            "posttls-finger",
+            "ldns-dane",
+            "openssl",
+            "dig",
+        ],
+    );
+}
+
+/// Creates a network namespace with a resolv.conf pointing at 127.0.0.1, runs the test
+/// `name` of this binary inside it (with INNER set), and deletes both afterwards.
+fn in_namespace(name: &str, programs: &[&str]) {
     let uid = String::from_utf8(sh("id -u").stdout).unwrap();
     assert_eq!(
         uid.trim(),
         "0",
         "the interop tier needs root (it creates a network namespace); run it through .ci/run"
     );
-    for p in [
-        "ip",
-        "knotd",
-        "unbound",
-        "posttls-finger",
-        "ldns-dane",
-        "openssl",
-        "dig",
-    ] {
+    for p in programs {
         require(p);
     }
-    let ns = Namespace(format!("mxdane-interop-{}", std::process::id()));
+    let ns = Namespace(format!(
+        "mxdane-{}-{}",
+        &name[..name.len().min(8)],
+        std::process::id()
+    ));
     assert!(sh(&format!("ip netns add {}", ns.0)).status.success());
     std::fs::create_dir_all(format!("/etc/netns/{}", ns.0)).unwrap();
     std::fs::write(
@@ -91,7 +104,7 @@ fn interop_tier() {
         .arg(&exe)
         .args([
             "--exact",
-            "interop_tier",
+            name,
             "--ignored",
             "--nocapture",
             "--test-threads=1",
@@ -101,11 +114,8 @@ fn interop_tier() {
         .unwrap();
     print!("{}", String::from_utf8_lossy(&out.stdout));
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    println!("interop tier: {:.1} s", started.elapsed().as_secs_f64());
-    assert!(
-        out.status.success(),
-        "the interop tier failed inside the namespace"
-    );
+    println!("{name}: {:.1} s", started.elapsed().as_secs_f64());
+    assert!(out.status.success(), "{name} failed inside the namespace");
 }
 
 /// A real Postfix smtpd (master, smtpd, tlsmgr, ...) with an ECDSA and an RSA chain, on port
@@ -115,9 +125,7 @@ struct PostfixServer(PathBuf);
 impl PostfixServer {
     fn start(dir: &Path, ip: std::net::IpAddr, certs: &[mxdane_lab::certs::TestCert; 3]) -> Self {
         let conf = dir.join("postfix-server");
-        for d in ["", "queue", "data"] {
-            std::fs::create_dir_all(conf.join(d)).unwrap();
-        }
+        std::fs::create_dir_all(&conf).unwrap();
         let [ec, rsa, issuer] = certs;
         std::fs::write(
             conf.join("ec.pem"),
@@ -129,21 +137,33 @@ impl PostfixServer {
             rsa.key_pem() + &rsa.pem() + &issuer.pem(),
         )
         .unwrap();
+        let c = conf.display().to_string();
+        assert!(
+            sh(&format!("chmod 600 {c}/ec.pem {c}/rsa.pem"))
+                .status
+                .success()
+        );
+        Self::start_with(&conf, ip, &format!("{c}/ec.pem, {c}/rsa.pem"))
+    }
+
+    /// A server in `conf` whose `smtpd_tls_chain_files` is `chain_files`.
+    fn start_with(conf: &Path, ip: std::net::IpAddr, chain_files: &str) -> Self {
+        for d in ["", "queue", "data"] {
+            std::fs::create_dir_all(conf.join(d)).unwrap();
+        }
         std::fs::copy("/etc/postfix/master.cf", conf.join("master.cf")).unwrap();
         let c = conf.display();
         std::fs::write(
             conf.join("main.cf"),
             format!(
-                "compatibility_level = 3.6\nqueue_directory = {c}/queue\ndata_directory = {c}/data\nmail_owner = postfix\ninet_interfaces = {ip}\ninet_protocols = ipv4\nmyhostname = mx.postfix.test\nmydestination =\nalias_maps =\nalias_database =\nsmtpd_tls_security_level = may\nsmtpd_tls_chain_files = {c}/ec.pem, {c}/rsa.pem\nmaillog_file = {c}/maillog\n"
+                "compatibility_level = 3.6\nqueue_directory = {c}/queue\ndata_directory = {c}/data\nmail_owner = postfix\ninet_interfaces = {ip}\ninet_protocols = ipv4\nmyhostname = mx.postfix.test\nmydestination =\nalias_maps =\nalias_database =\nsmtpd_tls_security_level = may\nsmtpd_tls_chain_files = {chain_files}\nmaillog_file = {c}/maillog\n"
             ),
         )
         .unwrap();
         assert!(
-            sh(&format!(
-                "chown -R postfix {c}/queue {c}/data && chmod 600 {c}/ec.pem {c}/rsa.pem"
-            ))
-            .status
-            .success()
+            sh(&format!("chown -R postfix {c}/queue {c}/data"))
+                .status
+                .success()
         );
         let out = sh(&format!("timeout 60 postfix -c {c} start 2>&1"));
         assert!(
@@ -154,7 +174,7 @@ impl PostfixServer {
         wait_for("postfix smtpd", &conf.join("maillog"), || {
             std::net::TcpStream::connect((ip, 25)).is_ok()
         });
-        Self(conf)
+        Self(conf.to_path_buf())
     }
 }
 
@@ -671,4 +691,291 @@ fn inner() {
         ldns_checked >= 15,
         "ldns-dane compared only {ldns_checked} hosts"
     );
+}
+
+// P-03, P-08 with real software (issue 14's interop tier): inside a network namespace, Knot
+// serves the lab's zones on their published addresses, a Knot primary and secondary serve the
+// dynamic zone (TSIG updates, NOTIFY and transfer), Unbound validates for posttls-finger, and a
+// real Postfix smtpd holds the ECDSA and RSA key and chain files. `mxdane`'s rollover engine
+// adopts them, publishes current + next, switches the ECDSA key twice with `postfix reload`,
+// and posttls-finger confirms `Verified` before the first switch and after each one.
+#[test]
+#[ignore = "needs root, ip (iproute2), knotd, knotc, keymgr (knot), unbound, postfix, posttls-finger"]
+fn p08_rollover_with_knot_and_postfix_verified_by_posttls_finger() {
+    if std::env::var_os(INNER).is_some() {
+        rollover_inner();
+        return;
+    }
+    in_namespace(
+        "p08_rollover_with_knot_and_postfix_verified_by_posttls_finger",
+        &[
+            "ip",
+            "knotd",
+            "knotc",
+            "keymgr",
+            "unbound",
+            "postfix",
+            "posttls-finger",
+        ],
+    );
+}
+
+fn rollover_inner() {
+    use mxdane_lab::certs::{CertSpec, KeyAlg, Pki};
+    use mxdane_rollover::store::LaneId;
+    const SECRET: &str = "bXhkYW5lLWxhYi11cGRhdGUta2V5LTEyMzQ1Njc4OTA=";
+    assert!(sh("ip link set lo up").status.success());
+    assert!(sh("ip addr add 192.0.2.50/32 dev lo").status.success());
+    let dir = PathBuf::from(format!(
+        "/var/tmp/mxdane-rollover-interop-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let world = mxdane_lab::dns::World::builder()
+        .zone("example.test.", |z| {
+            z.ttl(300).servers(2).a("mx", "192.0.2.50")
+        })
+        .build();
+    let zi = world
+        .zones()
+        .iter()
+        .position(|z| z.apex.as_str() == "example.test.")
+        .unwrap();
+    // The static zones on their published addresses.
+    let exported = world.export(&dir, 5300, 5301).unwrap();
+    let mut daemons = Daemons(Vec::new());
+    let mut listen = String::new();
+    let mut zone_conf = String::new();
+    for (apex, server, file) in &exported.zone_files {
+        if *server != 0 || apex == "example.test." {
+            continue;
+        }
+        let i = world
+            .zones()
+            .iter()
+            .position(|z| z.apex.to_string() == *apex)
+            .unwrap();
+        listen.push_str(&format!("  listen: {}@53\n", ns_address(i, 0)));
+        zone_conf.push_str(&format!(
+            "  - domain: \"{apex}\"\n    file: \"{}\"\n",
+            file.display()
+        ));
+    }
+    let storage = dir.join("knot-static");
+    std::fs::create_dir_all(&storage).unwrap();
+    std::fs::write(
+        dir.join("knot-static.conf"),
+        format!(
+            "server:\n{listen}  rundir: \"{s}\"\ndatabase:\n  storage: \"{s}\"\ntemplate:\n  - id: default\n    semantic-checks: off\n    zonefile-sync: -1\n    zonefile-load: whole\n    journal-content: none\nzone:\n{zone_conf}",
+            s = storage.display()
+        ),
+    )
+    .unwrap();
+    let conf = dir.join("knot-static.conf").display().to_string();
+    daemons
+        .0
+        .push(spawn(&dir, "knotd", &["-c", &conf], "knot-static.log"));
+    let root_ns = ns_address(0, 0);
+    wait_for("knotd", &dir.join("knot-static.log"), || {
+        String::from_utf8_lossy(&sh(&format!("dig +short +norec @{root_ns} . SOA")).stdout)
+            .contains("hostmaster")
+    });
+    // The dynamic zone: Knot primary and secondary.
+    let dynamic = dir.join("knot-dynamic");
+    std::fs::create_dir_all(&dynamic).unwrap();
+    let (ns1, ns2) = (ns_address(zi, 0), ns_address(zi, 1));
+    let knot = mxdane_lab::dns::interop::KnotPair::start(
+        &world,
+        "example.test.",
+        &dynamic,
+        ((ns1, 53).into(), (ns2, 53).into()),
+        ("rollover.example.test.", SECRET),
+        "mx A 192.0.2.50\n",
+    )
+    .unwrap();
+    // Unbound for posttls-finger, caching nothing (the engine's clock is injected; real
+    // caches would still hold what the gate waited out).
+    std::fs::write(
+        dir.join("root.hints"),
+        format!(". 3600 IN NS ns1.\nns1. 3600 IN A {root_ns}\n"),
+    )
+    .unwrap();
+    let unbound_conf = dir.join("unbound.conf");
+    std::fs::write(
+        &unbound_conf,
+        format!(
+            "server:\n    interface: 127.0.0.1\n    port: 53\n    do-ip6: no\n    do-not-query-localhost: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    use-syslog: no\n    logfile: \"\"\n    root-hints: \"{d}/root.hints\"\n    trust-anchor-file: \"{ta}\"\n    cache-max-ttl: 0\n    cache-max-negative-ttl: 0\n    qname-minimisation: no\n    local-zone: \"test.\" nodefault\nremote-control:\n    control-enable: no\n",
+            d = dir.display(),
+            ta = exported.trust_anchor.display()
+        ),
+    )
+    .unwrap();
+    daemons.0.push(spawn(
+        &dir,
+        "unbound",
+        &["-d", "-c", unbound_conf.to_str().unwrap()],
+        "unbound.log",
+    ));
+    wait_for("unbound", &dir.join("unbound.log"), || {
+        String::from_utf8_lossy(&sh("dig +short @127.0.0.1 mx.example.test A").stdout)
+            .contains("192.0.2.50")
+    });
+    // Postfix with the key and chain files the engine rolls.
+    let pf = dir.join("postfix-server");
+    std::fs::create_dir_all(&pf).unwrap();
+    let ecdsa_pki = Pki::new(KeyAlg::EcdsaP256, "mx.example.test");
+    let rsa_pki = Pki::new(KeyAlg::Rsa2048, "mx.example.test");
+    for (alg, pki) in [("ecdsa", &ecdsa_pki), ("rsa", &rsa_pki)] {
+        std::fs::write(pf.join(format!("{alg}.key")), pki.leaf.key_pem()).unwrap();
+        std::fs::write(
+            pf.join(format!("{alg}.pem")),
+            pki.leaf.pem() + &pki.intermediate.pem(),
+        )
+        .unwrap();
+    }
+    let p = pf.display();
+    assert!(
+        sh(&format!("chmod 600 {p}/ecdsa.key {p}/rsa.key"))
+            .status
+            .success()
+    );
+    let postfix_server = PostfixServer::start_with(
+        &pf,
+        "192.0.2.50".parse().unwrap(),
+        &format!("{p}/ecdsa.key, {p}/ecdsa.pem, {p}/rsa.key, {p}/rsa.pem"),
+    );
+    // posttls-finger's own main.cf (DNSSEC lookups).
+    let finger_conf = dir.join("postfix");
+    std::fs::create_dir_all(&finger_conf).unwrap();
+    std::fs::write(
+        finger_conf.join("main.cf"),
+        "compatibility_level = 3.6\nsmtp_dns_support_level = dnssec\nsmtp_host_lookup = dns\nsmtp_tls_loglevel = 1\n",
+    )
+    .unwrap();
+    let mut fingers = 0;
+    let mut verified = |when: &str| {
+        let out = sh(&format!(
+            "MAIL_CONFIG={} timeout 60 posttls-finger -o inet_protocols=ipv4 -l dane -t 10 -T 30 '[mx.example.test]' 2>&1",
+            finger_conf.display()
+        ));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success() && text.contains("Verified TLS connection established"),
+            "posttls-finger {when}: {text}"
+        );
+        fingers += 1;
+    };
+    // The engine, as `mxdane rollover` builds it, pointed at this namespace's DNS.
+    std::fs::write(
+        dir.join("update.key"),
+        format!(
+            "key \"rollover.example.test.\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n"
+        ),
+    )
+    .unwrap();
+    let config = mxdane_rollover::config::Config::parse(
+        &format!(
+            "state = \"{d}/state.db\"\nkeys = \"{d}/keys\"\n[[service]]\nname = \"mail\"\nbases = [\"mx.example.test\"]\nreload = [\"postfix\", \"-c\", \"{p}\", \"reload\"]\nttl = 300\n[[service.algorithm]]\nkind = \"ecdsa\"\nkey = \"{p}/ecdsa.key\"\nchain = \"{p}/ecdsa.pem\"\n[[service.algorithm]]\nkind = \"rsa\"\nkey = \"{p}/rsa.key\"\nchain = \"{p}/rsa.pem\"\n[service.dns]\nmethod = \"rfc2136\"\nzone = \"example.test\"\nserver = \"{ns1}:53\"\ntsig-key = \"{d}/update.key\"\n",
+            d = dir.display()
+        ),
+        "interop.toml",
+    )
+    .unwrap();
+    let anchors =
+        mxdane_dns::parse_trust_anchors(&std::fs::read_to_string(&exported.trust_anchor).unwrap())
+            .unwrap();
+    let env = mxdane::check::Environment {
+        resolver: std::sync::Arc::new(
+            mxdane_dns::UnboundResolver::forwarding(
+                "127.0.0.1:53".parse().unwrap(),
+                &anchors,
+                Duration::from_secs(5),
+            )
+            .unwrap(),
+        ),
+        connector: mxdane_smtp::Connector::direct(),
+        nameserver: std::sync::Arc::new(|addr| -> std::sync::Arc<dyn mxdane_dns::Transport> {
+            std::sync::Arc::new(mxdane_dns::NetTransport::new(addr, Duration::from_secs(3)))
+        }),
+    };
+    let world_io = mxdane::rollover::RealWorld::new(
+        config.clone(),
+        env,
+        std::collections::HashMap::new(),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let mut e = mxdane_rollover::engine::Engine::new(
+        mxdane_rollover::store::Sqlite::open(&config.state).unwrap(),
+        world_io,
+        mxdane::rollover::lanes(&config).unwrap(),
+    );
+    let ecdsa = LaneId {
+        service: "mail".into(),
+        algorithm: "ecdsa".into(),
+    };
+    let rsa = LaneId {
+        service: "mail".into(),
+        algorithm: "rsa".into(),
+    };
+    let t0 = 2_000_000_000;
+    for l in [&ecdsa, &rsa] {
+        assert!(mxdane::rollover::adopt_running(&mut e, &config, l, t0).unwrap());
+    }
+    let mut now = t0;
+    for switch in 1..=2 {
+        // Until every record is on both Knot servers (real transfers).
+        let mut seen = None;
+        for _ in 0..100 {
+            let r = e.step(now).unwrap();
+            assert!(r.errors.values().all(Vec::is_empty), "{:?}", r.errors);
+            let l = &e.lanes().unwrap()[&ecdsa];
+            if l.records
+                .values()
+                .all(|r| r.visible_since.is_some() && !r.withdrawn)
+                && !l.records.is_empty()
+            {
+                seen = Some(now);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            now += 1;
+        }
+        let seen = seen.expect("the records reached both Knot servers");
+        if switch == 1 {
+            verified("with current + next published, before the switch");
+        }
+        let next = e.lanes().unwrap()[&ecdsa].next.clone().unwrap();
+        let leaf = CertSpec::leaf(&["mx.example.test"])
+            .issue_for_key(
+                &std::fs::read_to_string(&next.file).unwrap(),
+                &ecdsa_pki.intermediate,
+            )
+            .unwrap();
+        let cert = mxdane::rollover::cert_from_pem(
+            (leaf + &ecdsa_pki.intermediate.pem()).as_bytes(),
+            "issued",
+        )
+        .unwrap();
+        e.submit(&ecdsa, cert.clone(), seen).unwrap();
+        now = seen + 600;
+        let r = e.step(now).unwrap();
+        assert!(
+            r.done[&ecdsa].iter().any(|d| d.starts_with("deployed")),
+            "switch {switch}: {:?} {:?}\n{}",
+            r.done,
+            r.errors,
+            std::fs::read_to_string(pf.join("maillog")).unwrap_or_default()
+        );
+        assert_eq!(e.lanes().unwrap()[&ecdsa].current.as_ref().unwrap().1, cert);
+        verified(&format!("after switch {switch}"));
+        now += 10;
+    }
+    println!("oracle posttls-finger (rollover): {fingers} comparisons of 3 cases");
+    assert_eq!(fingers, 3);
+    drop(postfix_server);
+    drop(knot);
+    drop(daemons);
+    let _ = std::fs::remove_dir_all(&dir);
 }
