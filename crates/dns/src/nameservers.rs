@@ -71,14 +71,21 @@ pub async fn ask_all(
     let Some((apex, ns)) = find_apex(resolver, owner).await else {
         return Vec::new();
     };
-    let ns_names: Vec<Name> = ns
+    // The zone's own NS RRset and the parent's delegation together: a server listed in only
+    // one of them still answers some resolvers.
+    let mut ns_names: Vec<Name> = ns
         .iter()
         .filter_map(|r| match r {
             Rdata::Ns(n) => Some(n.clone()),
             _ => None,
         })
-        .take(MAX_NAMESERVERS)
         .collect();
+    for n in delegation(resolver, connect, &apex).await {
+        if !ns_names.contains(&n) {
+            ns_names.push(n);
+        }
+    }
+    ns_names.truncate(MAX_NAMESERVERS);
     // The zone's keys and every nameserver's addresses, together.
     let keys = async {
         resolver
@@ -138,6 +145,48 @@ pub async fn ask_all(
         }
     });
     join_all(asks).await.into_iter().flatten().collect()
+}
+
+/// The NS names the parent's delegation lists for `apex`: the referral one of the parent's
+/// servers gives when asked directly (the first of up to four that answers). Referrals are not
+/// signed; the names only add servers to ask, never remove one.
+async fn delegation(resolver: &dyn Resolver, connect: &Arc<Connect>, apex: &Name) -> Vec<Name> {
+    if apex.is_root() {
+        return Vec::new();
+    }
+    let Some((_, parent_ns)) = find_apex(resolver, &apex.parent()).await else {
+        return Vec::new();
+    };
+    for r in parent_ns.iter().take(4) {
+        let Rdata::Ns(server) = r else { continue };
+        let Ok(a) = resolver.lookup(server, rtype::A).await else {
+            continue;
+        };
+        for rd in a.records() {
+            let Rdata::A(ip) = rd else { continue };
+            let transport = connect(SocketAddr::new(IpAddr::V4(*ip), 53));
+            let apex2 = apex.clone();
+            let m = tokio::task::spawn_blocking(move || {
+                transport.exchange(&apex2, rtype::NS, DIRECT).ok()
+            })
+            .await
+            .ok()
+            .flatten();
+            let names: Vec<Name> = m
+                .iter()
+                .flat_map(|m| m.authority.iter().chain(&m.answer))
+                .filter(|r| r.name == *apex)
+                .filter_map(|r| match &r.rdata {
+                    Rdata::Ns(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .collect();
+            if !names.is_empty() {
+                return names;
+            }
+        }
+    }
+    Vec::new()
 }
 
 /// The zone apex of `owner` and its NS RRset: the deepest ancestor with NS records of its own,

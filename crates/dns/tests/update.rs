@@ -196,3 +196,57 @@ async fn p03_tsig_updates_prerequisites_and_a_lagging_secondary() {
         dynamic.log()
     );
 }
+
+// P-03: every authoritative server is asked, the union of the zone's own NS RRset and the
+// parent's delegation: a secondary listed only by the parent (here frozen with old data) is
+// asked too, so a gate cannot open while it lags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p03_servers_listed_only_by_the_parent_are_asked_too() {
+    let base = World::builder().zone("example.test.", |z| {
+        z.ttl(300).a("mx", "192.0.2.1").unlisted_servers(1)
+    });
+    let dynamic = Dynamic::new(base, "example.test.", 3, vec![key(SECRET)]);
+    let lab = dynamic.start_all().unwrap();
+    let owner = Name::parse("_25._tcp.mx.example.test.");
+    dynamic.freeze(2);
+    let add_one = Update {
+        id: 9,
+        zone: Name::parse("example.test."),
+        prerequisites: Vec::new(),
+        changes: vec![add(&owner, 0xaa)],
+    };
+    update::send(
+        &NetTransport::new(lab.primary, Duration::from_secs(3)),
+        &add_one,
+        Some(&key(SECRET)),
+        now(),
+    )
+    .unwrap();
+    let anchors = parse_trust_anchors(&lab.trust_anchor).unwrap();
+    let resolver =
+        UnboundResolver::forwarding(lab.recursive, &anchors, Duration::from_secs(3)).unwrap();
+    let routes = lab.ns_routes.clone();
+    let connect: Arc<Connect> = Arc::new(move |addr: SocketAddr| -> Arc<dyn Transport> {
+        Arc::new(NetTransport::new(
+            routes.get(&addr).copied().unwrap_or(addr),
+            Duration::from_secs(2),
+        ))
+    });
+    let answers = ask_all(&resolver, &connect, &owner, u32::try_from(now()).unwrap()).await;
+    let mut names: Vec<String> = answers.iter().map(|a| a.name.to_string()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "ns1.example.test.",
+            "ns2.example.test.",
+            "ns3.example.test."
+        ],
+        "{answers:?}"
+    );
+    let ns3 = answers
+        .iter()
+        .find(|a| a.name.as_str() == "ns3.example.test.")
+        .unwrap();
+    assert_eq!(ns3.tlsa, Ok(Vec::new()), "the unlisted, frozen server lags");
+}

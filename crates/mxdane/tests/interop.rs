@@ -972,7 +972,7 @@ fn rollover_inner() {
         verified(&format!("after switch {switch}"));
         now += 10;
     }
-    println!("oracle posttls-finger (rollover): {fingers} comparisons of 3 cases");
+    println!("\noracle posttls-finger (rollover): {fingers} comparisons of 3 cases");
     assert_eq!(fingers, 3);
     drop(postfix_server);
     drop(knot);

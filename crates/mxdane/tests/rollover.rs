@@ -904,7 +904,7 @@ fn p03_knot_primary_and_secondary_with_a_frozen_secondary() {
         "{err}"
     );
     println!(
-        "oracle knot (rollover): 2 switches through Knot primary + secondary, 1 forged update refused"
+        "\noracle knot (rollover): 3 comparisons of 3 cases (2 gated switches through a Knot primary and secondary, 1 forged update refused)"
     );
     drop(knot);
     let _ = std::fs::remove_dir_all(&l.dir);

@@ -95,6 +95,7 @@ pub struct ZoneSpec {
     records: Vec<Record>,
     sig_faults: Vec<(Name, u16, SigFault)>,
     servers: Vec<ServerSpec>,
+    unlisted: usize,
 }
 
 /// One authoritative server of a zone: a fault and RRsets it serves differently.
@@ -117,6 +118,7 @@ impl ZoneSpec {
             records: Vec::new(),
             sig_faults: Vec::new(),
             servers: vec![ServerSpec::default()],
+            unlisted: 0,
         }
     }
 
@@ -286,6 +288,13 @@ impl ZoneSpec {
         self.ensure_server(index)
             .replaced
             .push((name, rtype, ttl, rdatas));
+        self
+    }
+
+    /// Leaves the last `n` servers out of the zone's own NS RRset while the parent's
+    /// delegation still lists them (a secondary forgotten in one of the two places).
+    pub fn unlisted_servers(mut self, n: usize) -> Self {
+        self.unlisted = n;
         self
     }
 
@@ -604,7 +613,9 @@ impl Zone {
         // One nameserver per authoritative server: ns1, ns2, ... each with its own address.
         for i in 0..servers {
             let name = apex.child(&format!("ns{}", i + 1));
-            add(Record::new(apex.clone(), ttl, Rdata::Ns(name.clone())));
+            if i + spec.unlisted < servers {
+                add(Record::new(apex.clone(), ttl, Rdata::Ns(name.clone())));
+            }
             add(Record::new(name, ttl, Rdata::A(ns_addr(apex, i))));
         }
         for k in &keyset.keys {
