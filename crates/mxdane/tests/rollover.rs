@@ -909,3 +909,94 @@ fn p03_knot_primary_and_secondary_with_a_frozen_secondary() {
     drop(knot);
     let _ = std::fs::remove_dir_all(&l.dir);
 }
+
+// P-03's other channels: a hook command (for providers without RFC 2136) gets the documented
+// arguments and environment; the manual method prints the zone lines; in both the engine
+// waits until every server serves the records, whoever puts them there.
+#[test]
+fn p03_hook_and_manual_methods() {
+    use mxdane_rollover::config::Dns;
+    for method in ["hook", "manual"] {
+        let mut l = lab(&format!("rollover-{method}"), true);
+        let log = l.dir.join("hook.log");
+        l.config.services[0].dns = if method == "hook" {
+            Dns::Hook {
+                zone: "example.test".into(),
+                command: vec![
+                    "sh".into(),
+                    "-c".into(),
+                    format!(
+                        "echo \"$0 $1 $2 $3|$MXDANE_ACTION $MXDANE_ZONE $MXDANE_OWNER $MXDANE_TTL $MXDANE_RDATA\" >> {}",
+                        log.display()
+                    ),
+                ],
+            }
+        } else {
+            Dns::Manual {
+                zone: "example.test".into(),
+            }
+        };
+        let mut e = engine(&l);
+        adopt_running(&mut e, &l.config, &lane("ecdsa"), 0).unwrap();
+        let r = e.step(0).unwrap();
+        assert!(
+            r.errors.values().all(Vec::is_empty),
+            "{method}: {:?}",
+            r.errors
+        );
+        let wanted: Vec<String> = e.lanes().unwrap()[&lane("ecdsa")]
+            .records
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(wanted.len(), 2, "{method}: current and next");
+        if method == "hook" {
+            let text = std::fs::read_to_string(&log).unwrap();
+            for r in &wanted {
+                assert!(
+                    text.contains(&format!(
+                        "add _25._tcp.mx.example.test. 300 {r}|add example.test _25._tcp.mx.example.test. 300 {r}"
+                    )),
+                    "{text}"
+                );
+            }
+        } else {
+            let lines = std::mem::take(&mut e.world.instructions);
+            for r in &wanted {
+                assert!(
+                    lines.contains(&format!(
+                        "add:    _25._tcp.mx.example.test. 300 IN TLSA {r}"
+                    )),
+                    "{lines:?}"
+                );
+            }
+        }
+        // Nothing is on the servers yet: the lane waits.
+        e.step(10).unwrap();
+        assert!(
+            e.lanes().unwrap()[&lane("ecdsa")]
+                .records
+                .values()
+                .all(|r| r.visible_since.is_none())
+        );
+        // The provider (or the person) adds them on the primary; the secondary follows.
+        for r in &wanted {
+            let t: mxdane_tlsa::Tlsa = r.parse().unwrap();
+            l.dynamic().edit(
+                &mxdane_dns::Name::parse("_25._tcp.mx.example.test."),
+                &t.to_wire(),
+                300,
+                true,
+            );
+        }
+        e.step(20).unwrap();
+        assert!(
+            e.lanes().unwrap()[&lane("ecdsa")]
+                .records
+                .values()
+                .all(|r| r.visible_since == Some(20)),
+            "{method}"
+        );
+        let _ = std::fs::remove_dir_all(&l.dir);
+    }
+}
