@@ -697,8 +697,9 @@ fn inner() {
 // serves the lab's zones on their published addresses, a Knot primary and secondary serve the
 // dynamic zone (TSIG updates, NOTIFY and transfer), Unbound validates for posttls-finger, and a
 // real Postfix smtpd holds the ECDSA and RSA key and chain files. `mxdane`'s rollover engine
-// adopts them, publishes current + next, switches the ECDSA key twice with `postfix reload`,
-// and posttls-finger confirms `Verified` before the first switch and after each one.
+// adopts them, publishes current + next, switches the ECDSA key twice with `postfix reload`
+// (the second time after the secondary lagged behind `knotc zone-freeze`, which holds the
+// gate), and posttls-finger confirms `Verified` before the first switch and after each one.
 #[test]
 #[ignore = "needs root, ip (iproute2), knotd, knotc, keymgr (knot), unbound, postfix, posttls-finger"]
 fn p08_rollover_with_knot_and_postfix_verified_by_posttls_finger() {
@@ -925,6 +926,47 @@ fn rollover_inner() {
     }
     let mut now = t0;
     for switch in 1..=2 {
+        if switch == 2 {
+            // The secondary lags (`knotc zone-freeze`): the new next key's record reaches the
+            // primary only, and a certificate for that key waits however long it takes.
+            knot.knotc("secondary", &["zone-freeze", "example.test."])
+                .unwrap();
+            for _ in 0..5 {
+                e.step(now).unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+                now += 1;
+            }
+            let l = e.lanes().unwrap()[&ecdsa].clone();
+            let next = l.next.clone().unwrap();
+            let rdata = mxdane_rollover::lane::ee(&next.spki_sha256);
+            assert!(
+                l.records[&rdata].visible_since.is_none(),
+                "the frozen secondary must not serve {rdata}"
+            );
+            let leaf = CertSpec::leaf(&["mx.example.test"])
+                .issue_for_key(
+                    &std::fs::read_to_string(&next.file).unwrap(),
+                    &ecdsa_pki.intermediate,
+                )
+                .unwrap();
+            let early = mxdane::rollover::cert_from_pem(
+                (leaf + &ecdsa_pki.intermediate.pem()).as_bytes(),
+                "early",
+            )
+            .unwrap();
+            e.submit(&ecdsa, early, now).unwrap();
+            now += 20_000;
+            let r = e.step(now).unwrap();
+            assert!(
+                r.done[&ecdsa].iter().all(|d| !d.starts_with("deployed")),
+                "the gate must hold while the secondary lags: {:?}",
+                r.done
+            );
+            knot.knotc("secondary", &["zone-thaw", "example.test."])
+                .unwrap();
+            knot.knotc("secondary", &["zone-refresh", "example.test."])
+                .unwrap();
+        }
         // Until every record is on both Knot servers (real transfers).
         let mut seen = None;
         for _ in 0..100 {
