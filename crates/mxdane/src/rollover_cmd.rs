@@ -546,7 +546,7 @@ impl LaneView {
 }
 
 fn short(hex: &str) -> String {
-    format!("{}…", &hex[..hex.len().min(16)])
+    format!("{}…", hex.chars().take(16).collect::<String>())
 }
 
 fn print_decision(id: &LaneId, d: &Decision, out: &mut impl Write) -> Result<(), Failure> {

@@ -395,7 +395,7 @@ pub fn from_history(
                     "{}/{} key {}",
                     s.lane.service,
                     s.lane.algorithm,
-                    &cert.spki_sha256[..cert.spki_sha256.len().min(16)]
+                    cert.spki_sha256.chars().take(16).collect::<String>()
                 ),
                 from: at,
                 until: None,
