@@ -465,6 +465,25 @@ impl RealWorld {
         last
     }
 
+    /// After a reload, the service's other key algorithms must still present their own
+    /// certificates (as their chain files hold them) and authenticate: a reload that breaks
+    /// the RSA side while switching ECDSA is a failed deployment too.
+    fn probe_other_algorithms(&mut self, service: &Service, lane: &LaneId) -> Result<(), String> {
+        for a in &service.algorithms {
+            if a.kind.name() == lane.algorithm {
+                continue;
+            }
+            let chain = read_capped(&a.chain)?;
+            let cert = cert_from_pem(&chain, &a.chain.display().to_string())?;
+            let other = LaneId {
+                service: service.name.clone(),
+                algorithm: a.kind.name().to_owned(),
+            };
+            self.probe_all(&other, &cert.spki_sha256)?;
+        }
+        Ok(())
+    }
+
     /// Probes every address of the lane's service with the lane's key type: each must present
     /// `spki` and authenticate with DANE against what every server publishes.
     fn probe_all(&mut self, lane: &LaneId, spki: &str) -> Result<(), String> {
@@ -644,7 +663,8 @@ impl World for RealWorld {
         let outcome = write_atomic(&alg.key, &key_pem, 0o600)
             .and_then(|()| write_atomic(&alg.chain, cert.pem.as_bytes(), 0o644))
             .and_then(|()| run_command(&service.reload, &[], Duration::from_secs(120)))
-            .and_then(|()| self.probe_after_reload(lane, &cert.spki_sha256));
+            .and_then(|()| self.probe_after_reload(lane, &cert.spki_sha256))
+            .and_then(|()| self.probe_other_algorithms(&service, lane));
         let Err(why) = outcome else {
             return Ok(());
         };

@@ -1000,3 +1000,41 @@ fn p03_hook_and_manual_methods() {
         let _ = std::fs::remove_dir_all(&l.dir);
     }
 }
+
+// P-08: after the reload every algorithm is probed, not only the one switched. Someone has
+// replaced the RSA files with a key no record publishes; switching ECDSA reloads the server,
+// the RSA probe fails, and the ECDSA switch is rolled back.
+#[test]
+fn p08_a_reload_that_breaks_the_other_algorithm_is_rolled_back() {
+    let l = lab("rollover-other-alg", true);
+    let mut e = engine(&l);
+    let t0 = 2_000_000_000;
+    for alg in ["ecdsa", "rsa"] {
+        adopt_running(&mut e, &l.config, &lane(alg), t0).unwrap();
+    }
+    e.step(t0).unwrap();
+    e.step(t0 + 10).unwrap();
+    let stranger = CertSpec::leaf(&["mx.example.test"])
+        .alg(KeyAlg::Rsa2048)
+        .key_slot(79)
+        .signed_by(&l.rsa_issuer.intermediate);
+    write(&l.dir.join("rsa.key"), &stranger.key_pem());
+    write(
+        &l.dir.join("rsa.pem"),
+        &(stranger.pem() + &l.rsa_issuer.intermediate.pem()),
+    );
+    let before = std::fs::read(l.dir.join("ecdsa.pem")).unwrap();
+    let cert = issue_for_next(&l, &e, "ecdsa");
+    e.submit(&lane("ecdsa"), cert, t0 + 20).unwrap();
+    let r = e.step(t0 + 10 + 600).unwrap();
+    assert!(
+        r.errors[&lane("ecdsa")]
+            .iter()
+            .any(|e| e.contains("deployment failed") && e.contains("(rsa)")),
+        "{:?} {:?}",
+        r.done,
+        r.errors
+    );
+    assert_eq!(std::fs::read(l.dir.join("ecdsa.pem")).unwrap(), before);
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
