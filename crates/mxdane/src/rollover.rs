@@ -744,3 +744,29 @@ pub fn keep_key(
     write_atomic(&copy, &read_capped(key)?, 0o600)?;
     Ok(copy.display().to_string())
 }
+
+/// A certificate signing request (PKCS #10, PEM) for `key_file` (the staged next key), naming
+/// every base of the service (the first also as CN): what an ACME client or a CA is given so
+/// that the new certificate carries the key whose record is already published (P-07).
+pub fn csr(service: &Service, key_file: &Path) -> Result<String, String> {
+    let pem = String::from_utf8(read_capped(key_file)?)
+        .map_err(|_| format!("{}: not a PEM file", key_file.display()))?;
+    let key = rcgen::KeyPair::from_pem(&pem)
+        .map_err(|e| format!("{}: cannot use the key: {e}", key_file.display()))?;
+    let names: Vec<String> = service
+        .bases
+        .iter()
+        .map(|b| b.trim_end_matches('.').to_ascii_lowercase())
+        .collect();
+    let mut params = rcgen::CertificateParams::new(names.clone())
+        .map_err(|e| format!("service {}: bases: {e}", service.name))?;
+    let mut dn = rcgen::DistinguishedName::new();
+    if let Some(first) = names.first() {
+        dn.push(rcgen::DnType::CommonName, first.as_str());
+    }
+    params.distinguished_name = dn;
+    params
+        .serialize_request(&key)
+        .and_then(|r| r.pem())
+        .map_err(|e| format!("cannot make the CSR: {e}"))
+}

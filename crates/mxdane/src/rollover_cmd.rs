@@ -61,6 +61,9 @@ enum RolloverCommand {
     /// one), or one a published record already authenticates.
     #[command(after_help = ROLLOVER_EXIT_CODES)]
     Submit(SubmitArgs),
+    /// Print a certificate signing request for a lane's staged next key (for certbot --csr,
+    /// lego --csr, acme.sh --signcsr, or a CA); `submit` then takes the certificate.
+    Csr(CsrArgs),
     /// Replay a schedule (or the recorded history) against every sender's possible cache and
     /// report the first outage window.
     #[command(after_help = ROLLOVER_EXIT_CODES)]
@@ -106,6 +109,16 @@ struct SubmitArgs {
     /// Act as if it were this time (RFC 3339 or seconds since 1970).
     #[arg(long, value_name = "TIME", hide = true)]
     now: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct CsrArgs {
+    /// The service.
+    #[arg(long)]
+    service: String,
+    /// The key algorithm: rsa or ecdsa.
+    #[arg(long)]
+    algorithm: String,
 }
 
 #[derive(Args, Debug)]
@@ -298,6 +311,42 @@ pub(crate) fn run(a: &RolloverArgs, json: bool, out: &mut impl Write) -> Result<
                 id.algorithm,
                 cert.spki_sha256
             );
+            Ok(0)
+        }
+        RolloverCommand::Csr(c) => {
+            let id = LaneId {
+                service: c.service.clone(),
+                algorithm: c.algorithm.clone(),
+            };
+            let service = config
+                .services
+                .iter()
+                .find(|s| s.name == c.service)
+                .ok_or_else(|| {
+                    Failure(format!(
+                        "no service \"{}\" in {}",
+                        c.service,
+                        a.config.display()
+                    ))
+                })?;
+            let setups = lanes(&config).map_err(Failure)?;
+            let e = Engine::new(store(&config)?, NoWorld, setups);
+            let states = e.lanes().map_err(|e| Failure(e.to_string()))?;
+            let lane = states.get(&id).ok_or_else(|| {
+                Failure(format!(
+                    "service {} has no algorithm \"{}\"",
+                    c.service, c.algorithm
+                ))
+            })?;
+            let next = lane.next.as_ref().ok_or_else(|| {
+                Failure(format!(
+                    "{}/{}: no staged next key yet: run `mxdane rollover init` (or `run`) first",
+                    c.service, c.algorithm
+                ))
+            })?;
+            let pem = mxdane::rollover::csr(service, std::path::Path::new(&next.file))
+                .map_err(Failure)?;
+            write!(out, "{pem}").map_err(|e| Failure(e.to_string()))?;
             Ok(0)
         }
         RolloverCommand::Simulate(s) => {

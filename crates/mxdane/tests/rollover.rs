@@ -481,6 +481,13 @@ fn p05_rollover_command_line_from_init_to_a_completed_switch() {
         "{}",
         c.stdout
     );
+    let early = run(&["csr", "--service", "mail", "--algorithm", "ecdsa"], None);
+    assert_eq!(early.code, 2, "no staged key before init: {}", early.stdout);
+    assert!(
+        early.stderr.contains("no staged next key"),
+        "{}",
+        early.stderr
+    );
     let init = run(&["init"], Some(t0));
     assert_eq!(init.code, 0, "{}{}", init.stdout, init.stderr);
     assert!(
@@ -526,6 +533,44 @@ fn p05_rollover_command_line_from_init_to_a_completed_switch() {
         );
         lane_state.next.unwrap().file
     };
+    // P-07: the CSR for the staged next key names the service's bases and carries that key.
+    let csr = run(&["csr", "--service", "mail", "--algorithm", "ecdsa"], None);
+    assert_eq!(csr.code, 0, "{}", csr.stderr);
+    let csr_path = l.dir.join("next.csr");
+    std::fs::write(&csr_path, &csr.stdout).unwrap();
+    let b64: String = csr
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let der = data_encoding::BASE64.decode(b64.as_bytes()).unwrap();
+    let (_, req) =
+        <x509_parser::certification_request::X509CertificationRequest<'_> as x509_parser::prelude::FromDer<'_, _>>::from_der(&der).unwrap();
+    let info = &req.certification_request_info;
+    assert_eq!(
+        mxdane::rollover::key_spki(Path::new(&next_file)).unwrap(),
+        {
+            let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, info.subject_pki.raw);
+            mxdane_tlsa::record::hex(d.as_ref())
+        },
+        "the CSR carries the staged next key"
+    );
+    assert!(
+        format!(
+            "{:?}",
+            req.requested_extensions().map(|e| e.collect::<Vec<_>>())
+        )
+        .contains("mx.example.test"),
+        "{}",
+        csr.stdout
+    );
+    let wrong_alg = run(&["csr", "--service", "mail", "--algorithm", "dsa"], None);
+    assert_eq!(wrong_alg.code, 2);
+    assert!(
+        wrong_alg.stderr.contains("has no algorithm \"dsa\""),
+        "{}",
+        wrong_alg.stderr
+    );
     let leaf = CertSpec::leaf(&["mx.example.test"])
         .issue_for_key(
             &std::fs::read_to_string(&next_file).unwrap(),
@@ -1036,5 +1081,52 @@ fn p08_a_reload_that_breaks_the_other_algorithm_is_rolled_back() {
         r.errors
     );
     assert_eq!(std::fs::read(l.dir.join("ecdsa.pem")).unwrap(), before);
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+// P-07 against OpenSSL: the CSR for the staged next key is self-signed by that key and names
+// the service's bases.
+#[test]
+#[ignore = "needs openssl"]
+fn p07_the_csr_for_the_staged_key_verifies_with_openssl() {
+    let l = lab("rollover-csr", true);
+    let mut e = engine(&l);
+    let mut checked = 0;
+    for alg in ["ecdsa", "rsa"] {
+        adopt_running(&mut e, &l.config, &lane(alg), 0).unwrap();
+    }
+    e.step(0).unwrap();
+    for alg in ["ecdsa", "rsa"] {
+        let next = e.lanes().unwrap()[&lane(alg)].next.clone().unwrap();
+        let pem = mxdane::rollover::csr(&l.config.services[0], Path::new(&next.file)).unwrap();
+        let path = l.dir.join(format!("{alg}.csr"));
+        std::fs::write(&path, pem).unwrap();
+        let out = std::process::Command::new("openssl")
+            .args(["req", "-verify", "-noout", "-text", "-in"])
+            .arg(&path)
+            .output()
+            .expect("openssl");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && text.contains("verify OK"),
+            "{alg}: {text}"
+        );
+        assert!(text.contains("DNS:mx.example.test"), "{alg}: {text}");
+        // The key OpenSSL reads from the CSR is the staged one.
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "openssl req -in {} -noout -pubkey | openssl pkey -pubin -outform DER | openssl sha256 -r",
+                path.display()
+            ))
+            .output()
+            .unwrap();
+        let digest = String::from_utf8_lossy(&out.stdout);
+        assert!(digest.starts_with(&next.spki_sha256), "{alg}: {digest}");
+        checked += 1;
+    }
+    println!("\noracle openssl req (rollover csr): {checked} comparisons of 2 cases");
+    assert_eq!(checked, 2);
     let _ = std::fs::remove_dir_all(&l.dir);
 }
