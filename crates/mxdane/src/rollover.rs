@@ -85,6 +85,7 @@ pub fn cert_from_pem(pem: &[u8], label: &str) -> Result<Cert, String> {
     Ok(Cert {
         spki_sha256: sha256_hex(leaf.spki_der()),
         issuer_spki_sha256: issuer.map(|i| sha256_hex(i.spki_der())),
+        not_before: leaf.not_before().unix_timestamp(),
         not_after: leaf.not_after().unix_timestamp(),
         pem: text,
         key_file: None,

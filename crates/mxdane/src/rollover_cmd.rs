@@ -537,6 +537,7 @@ struct LaneView {
     next: Option<String>,
     pending: Option<String>,
     records: Vec<RecordView>,
+    renewal_due: Option<String>,
     scheme: Option<&'static str>,
     servers: Vec<ServerView>,
     service: String,
@@ -563,6 +564,14 @@ impl LaneView {
                 .and_then(|l| l.pending.as_ref())
                 .map(|c| c.spki_sha256.clone()),
             records: Vec::new(),
+            renewal_due: lane.and_then(|l| l.current.as_ref()).map(|(_, c)| {
+                show_time(mxdane_rollover::renewal::due(
+                    c.not_before,
+                    c.not_after,
+                    None,
+                    mxdane_rollover::renewal::seed(&id.service, &id.algorithm),
+                ))
+            }),
             scheme: lane.and_then(|l| l.scheme).map(|s| s.name()),
             servers: Vec::new(),
             service: id.service.clone(),
@@ -645,6 +654,12 @@ fn print_status(v: &LaneView, out: &mut impl Write) -> Result<(), Failure> {
             "  current: 3 1 1 {} (certificate valid until {})",
             short(c),
             v.current_not_after.as_deref().unwrap_or("?")
+        );
+    }
+    if let Some(d) = &v.renewal_due {
+        say!(
+            out,
+            "  renewal due: {d} (`mxdane rollover csr` gives the CSR for the staged key)"
         );
     }
     if let Some(n) = &v.next {

@@ -520,6 +520,14 @@ fn p05_rollover_command_line_from_init_to_a_completed_switch() {
         "{}",
         status.stdout
     );
+    // When to ask for the next certificate: before the current one ends (a third of its
+    // lifetime before, RFC 3339 strings compare as times).
+    let due = ecdsa["renewal_due"].as_str().unwrap();
+    assert!(
+        due < ecdsa["current_not_after"].as_str().unwrap(),
+        "{}",
+        status.stdout
+    );
     // A certificate for the staged next key, issued elsewhere, is submitted.
     let next_file = {
         let mut st = Sqlite::open(&l.config.state).unwrap();

@@ -56,6 +56,9 @@ pub struct Cert {
     pub spki_sha256: String,
     /// The key of the leaf's issuer (the next certificate of the chain), if the chain has it.
     pub issuer_spki_sha256: Option<String>,
+    /// The leaf's notBefore (0 when unknown: stored before it was recorded).
+    #[serde(default)]
+    pub not_before: Ts,
     /// The leaf's notAfter.
     pub not_after: Ts,
     /// The chain in PEM, leaf first.
@@ -553,6 +556,7 @@ mod tests {
         Cert {
             spki_sha256: key(k).spki_sha256,
             issuer_spki_sha256: Some(format!("{issuer:02x}").repeat(32)),
+            not_before: 0,
             not_after: 10_000_000,
             pem: format!("cert {k}/{issuer}"),
             key_file: None,

@@ -17,6 +17,7 @@
 pub mod config;
 pub mod engine;
 pub mod lane;
+pub mod renewal;
 pub mod simulate;
 pub mod store;
 

@@ -383,6 +383,7 @@ fn run_schedule(seed: u64) -> Result<(), String> {
             } else {
                 0xb0 + i as u8
             })),
+            not_before: now,
             not_after: now + 90 * 86_400,
             pem: format!("cert {certs_made}"),
             key_file: None,
@@ -440,6 +441,7 @@ fn run_schedule(seed: u64) -> Result<(), String> {
                         } else {
                             0xc0
                         })),
+                        not_before: now,
                         not_after: now + 90 * 86_400,
                         pem: format!("cert {certs_made}"),
                         key_file: fresh.then(|| format!("fresh-{certs_made}")),
