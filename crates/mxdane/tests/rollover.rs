@@ -434,11 +434,14 @@ fn p03_a_refused_update_is_reported_and_changes_nothing() {
     let _ = std::fs::remove_dir_all(&l.dir);
 }
 
-// The command line over the same lab: init, status, plan, run, submit and simulate, with the
-// exit statuses `--help` documents (0 progressed, 1 waiting, 2 refused or bad input).
-#[test]
-fn p05_rollover_command_line_from_init_to_a_completed_switch() {
-    let l = lab("rollover-cli", true);
+/// The configuration file of `l` and a function that runs `mxdane rollover -c FILE ARGS`, with
+/// the lab's resolver flags and routes for the commands that look at the world, and `--now`.
+fn cli(
+    l: &Lab,
+) -> (
+    std::path::PathBuf,
+    impl Fn(&[&str], Option<i64>) -> common::Run,
+) {
     let cfg = l.dir.join("rollover.toml");
     std::fs::write(&cfg, l.config.effective()).unwrap();
     let anchor = l.dir.join("anchor");
@@ -457,9 +460,9 @@ fn p05_rollover_command_line_from_init_to_a_completed_switch() {
         flags.push("--route".into());
         flags.push(format!("{a}={b}"));
     }
-    let t0: i64 = 2_000_000_000;
-    let run = |args: &[&str], now: Option<i64>| {
-        let mut all: Vec<String> = vec!["rollover".into(), "-c".into(), cfg.display().to_string()];
+    let file = cfg.display().to_string();
+    let run = move |args: &[&str], now: Option<i64>| {
+        let mut all: Vec<String> = vec!["rollover".into(), "-c".into(), file.clone()];
         all.extend(args.iter().map(|s| (*s).to_owned()));
         let takes_world = args
             .iter()
@@ -474,6 +477,16 @@ fn p05_rollover_command_line_from_init_to_a_completed_switch() {
         let refs: Vec<&str> = all.iter().map(String::as_str).collect();
         common::mxdane(&refs, "")
     };
+    (cfg, run)
+}
+
+// The command line over the same lab: init, status, plan, run, submit and simulate, with the
+// exit statuses `--help` documents (0 progressed, 1 waiting, 2 refused or bad input).
+#[test]
+fn p05_rollover_command_line_from_init_to_a_completed_switch() {
+    let l = lab("rollover-cli", true);
+    let (cfg, run) = cli(&l);
+    let t0: i64 = 2_000_000_000;
     let c = run(&["config"], None);
     assert_eq!(c.code, 0, "{}", c.stderr);
     assert!(
@@ -1136,5 +1149,66 @@ fn p07_the_csr_for_the_staged_key_verifies_with_openssl() {
     }
     println!("\noracle openssl req (rollover csr): {checked} comparisons of 2 cases");
     assert_eq!(checked, 2);
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+// `rollover run`'s other documented statuses, from real runs: 3 when an action fails (here the
+// primary refuses the update: wrong TSIG secret) and 4 when a deployment failed and was rolled
+// back (the reload command fails).
+#[test]
+fn p05_rollover_run_exits_3_on_a_failed_action_and_4_when_a_person_must_look() {
+    let l = lab("rollover-cli-refused", true);
+    write(
+        &l.dir.join("update.key"),
+        "key \"rollover.example.test.\" { algorithm hmac-sha256; secret \"YW5vdGhlci1zZWNyZXQtZm9yLWEtZm9yZ2VkLXVwZGF0ZQ==\"; };\n",
+    );
+    let (_, run) = cli(&l);
+    let r = run(&["init"], Some(0));
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("NOTAUTH"), "{}", r.stdout);
+    let _ = std::fs::remove_dir_all(&l.dir);
+
+    let l = lab("rollover-cli-human", false);
+    let (_, run) = cli(&l);
+    let t0: i64 = 2_000_000_000;
+    assert_eq!(run(&["init"], Some(t0)).code, 0);
+    assert_eq!(run(&["run"], Some(t0 + 10)).code, 1);
+    let events = {
+        let st = Sqlite::open(&l.config.state).unwrap();
+        mxdane_rollover::store::Store::events(&st).unwrap()
+    };
+    let next = mxdane_rollover::lane::Lane::fold(
+        events
+            .iter()
+            .filter(|e| e.lane == lane("ecdsa"))
+            .map(|e| &e.event),
+    )
+    .next
+    .unwrap();
+    let leaf = CertSpec::leaf(&["mx.example.test"])
+        .issue_for_key(
+            &std::fs::read_to_string(&next.file).unwrap(),
+            &l.ecdsa_issuer.intermediate,
+        )
+        .unwrap();
+    let pem = l.dir.join("new.pem");
+    std::fs::write(&pem, leaf + &l.ecdsa_issuer.intermediate.pem()).unwrap();
+    let path = pem.display().to_string();
+    let submitted = run(
+        &[
+            "submit",
+            "--service",
+            "mail",
+            "--algorithm",
+            "ecdsa",
+            "--cert",
+            &path,
+        ],
+        Some(t0 + 20),
+    );
+    assert_eq!(submitted.code, 0, "{}", submitted.stderr);
+    let r = run(&["run"], Some(t0 + 10 + 600));
+    assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("NEEDS A HUMAN"), "{}", r.stdout);
     let _ = std::fs::remove_dir_all(&l.dir);
 }
