@@ -67,6 +67,7 @@ pub struct CertSpec {
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
     permitted: Vec<String>,
+    ips: Vec<std::net::IpAddr>,
 }
 
 impl CertSpec {
@@ -107,7 +108,16 @@ impl CertSpec {
             not_before: now - Duration::days(1),
             not_after: now + Duration::days(365),
             permitted: Vec::new(),
+            ips: Vec::new(),
         }
+    }
+
+    /// Adds an iPAddress subjectAltName (a test server reached by address, such as Pebble's).
+    pub fn ip_san(mut self, ip: &str) -> Self {
+        if let Ok(ip) = ip.parse() {
+            self.ips.push(ip);
+        }
+        self
     }
 
     /// A CA limited by name constraints to these DNS subtrees (RFC 5280 section 4.2.1.10).
@@ -155,6 +165,11 @@ impl CertSpec {
             dn.push(DnType::CommonName, cn.as_str());
         }
         params.distinguished_name = dn;
+        for ip in &self.ips {
+            params
+                .subject_alt_names
+                .push(rcgen::SanType::IpAddress(*ip));
+        }
         params.not_before = self.not_before;
         params.not_after = self.not_after;
         if !self.permitted.is_empty() {

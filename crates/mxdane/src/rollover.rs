@@ -750,6 +750,20 @@ pub fn keep_key(
 /// every base of the service (the first also as CN): what an ACME client or a CA is given so
 /// that the new certificate carries the key whose record is already published (P-07).
 pub fn csr(service: &Service, key_file: &Path) -> Result<String, String> {
+    csr_request(service, key_file)?
+        .pem()
+        .map_err(|e| format!("cannot make the CSR: {e}"))
+}
+
+/// The same CSR in DER (what ACME's finalize takes).
+pub fn csr_der(service: &Service, key_file: &Path) -> Result<Vec<u8>, String> {
+    Ok(csr_request(service, key_file)?.der().to_vec())
+}
+
+fn csr_request(
+    service: &Service,
+    key_file: &Path,
+) -> Result<rcgen::CertificateSigningRequest, String> {
     let pem = String::from_utf8(read_capped(key_file)?)
         .map_err(|_| format!("{}: not a PEM file", key_file.display()))?;
     let key = rcgen::KeyPair::from_pem(&pem)
@@ -768,6 +782,5 @@ pub fn csr(service: &Service, key_file: &Path) -> Result<String, String> {
     params.distinguished_name = dn;
     params
         .serialize_request(&key)
-        .and_then(|r| r.pem())
         .map_err(|e| format!("cannot make the CSR: {e}"))
 }

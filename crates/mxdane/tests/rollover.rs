@@ -1212,3 +1212,108 @@ fn p05_rollover_run_exits_3_on_a_failed_action_and_4_when_a_person_must_look() {
     assert!(r.stdout.contains("NEEDS A HUMAN"), "{}", r.stdout);
     let _ = std::fs::remove_dir_all(&l.dir);
 }
+
+// Issue 15, first end-to-end slice: Pebble (a real ACME server, with a TLS certificate made
+// here) issues a certificate for the staged next key through http-01 answered by mxdane's own
+// listener; the certificate carries that key, is submitted, and goes live through the gate.
+#[test]
+#[ignore = "needs pebble"]
+fn p07_pebble_issues_for_the_staged_key_over_http01_and_the_rollover_completes() {
+    use mxdane_lab::dns::server::DnsServer;
+    let l = lab("rollover-pebble", true);
+    // Pebble's own TLS: a CA and a certificate for 127.0.0.1.
+    let ca = CertSpec::ca("Pebble test CA").self_signed();
+    let mut server_cert = CertSpec::leaf(&["localhost"]);
+    server_cert = server_cert.ip_san("127.0.0.1");
+    let server_cert = server_cert.signed_by(&ca);
+    write(&l.dir.join("pebble-ca.pem"), &ca.pem());
+    write(&l.dir.join("pebble-cert.pem"), &server_cert.pem());
+    write(&l.dir.join("pebble-key.pem"), &server_cert.key_pem());
+    // Pebble resolves the name it validates through a lab resolver: mx.example.test is here.
+    let names = Arc::new(
+        World::builder()
+            .zone("example.test.", |z| z.a("mx", "127.0.0.1"))
+            .build(),
+    );
+    let dns = DnsServer::recursive(names).unwrap();
+    let (acme_port, mgmt, http, tls) = (free_port(), free_port(), free_port(), free_port());
+    write(
+        &l.dir.join("pebble.json"),
+        &format!(
+            r#"{{"pebble": {{"listenAddress": "127.0.0.1:{acme_port}", "managementListenAddress": "127.0.0.1:{mgmt}", "certificate": "{d}/pebble-cert.pem", "privateKey": "{d}/pebble-key.pem", "httpPort": {http}, "tlsPort": {tls}, "ocspResponderURL": "", "externalAccountBindingRequired": false}}}}"#,
+            d = l.dir.display()
+        ),
+    );
+    let log = std::fs::File::create(l.dir.join("pebble.log")).unwrap();
+    let mut pebble = std::process::Command::new("pebble")
+        .arg("-config")
+        .arg(l.dir.join("pebble.json"))
+        .arg("-dnsserver")
+        .arg(dns.addr().to_string())
+        .env("PEBBLE_VA_NOSLEEP", "1")
+        .env("PEBBLE_WFE_NONCEREJECT", "0")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("pebble");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", acme_port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "pebble did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut e = engine(&l);
+    let t0 = 2_000_000_000;
+    for alg in ["ecdsa", "rsa"] {
+        adopt_running(&mut e, &l.config, &lane(alg), t0).unwrap();
+    }
+    e.step(t0).unwrap();
+    e.step(t0 + 10).unwrap();
+    let next = e.lanes().unwrap()[&lane("ecdsa")].next.clone().unwrap();
+    let der = mxdane::rollover::csr_der(&l.config.services[0], Path::new(&next.file)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let directory = format!("https://127.0.0.1:{acme_port}/dir");
+    let roots = l.dir.join("pebble-ca.pem");
+    let chain = runtime
+        .block_on(mxdane::acme::issue(
+            &mxdane::acme::Issuer {
+                directory: &directory,
+                roots: Some(&roots),
+                http01: ([127, 0, 0, 1], http).into(),
+            },
+            &["mx.example.test".to_owned()],
+            &der,
+        ))
+        .unwrap_or_else(|err| {
+            panic!(
+                "{err}\n{}",
+                std::fs::read_to_string(l.dir.join("pebble.log")).unwrap_or_default()
+            )
+        });
+    let cert = cert_from_pem(chain.as_bytes(), "pebble").unwrap();
+    assert_eq!(
+        cert.spki_sha256, next.spki_sha256,
+        "issued for the staged key"
+    );
+    e.submit(&lane("ecdsa"), cert.clone(), t0 + 20).unwrap();
+    let r = e.step(t0 + 10 + 600).unwrap();
+    assert!(
+        r.done[&lane("ecdsa")]
+            .iter()
+            .any(|d| d.starts_with("deployed")),
+        "{:?} {:?}",
+        r.done,
+        r.errors
+    );
+    println!(
+        "\noracle pebble (rollover): 1 comparisons of 1 cases (an http-01 issuance for the staged key, deployed)"
+    );
+    let _ = pebble.kill();
+    let _ = pebble.wait();
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
