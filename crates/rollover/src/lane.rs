@@ -468,7 +468,14 @@ impl Lane {
         for r in &want {
             match self.records.get(r) {
                 None => d.actions.push(Action::Publish { rdata: r.clone() }),
-                Some(rec) if rec.withdrawn => d.actions.push(Action::Publish { rdata: r.clone() }),
+                // Wanted again while its withdrawal may still be on its way to a lagging
+                // server: adding it now would let that server's old copy pass for the new one
+                // (seen everywhere before the server applied the withdrawal, then a gap).
+                // It is added again once no server serves it.
+                Some(rec) if rec.withdrawn => d.waits.push(Wait {
+                    what: format!("\"{r}\" to be gone from every server before it is added again"),
+                    until: None,
+                }),
                 Some(rec) if rec.visible_since.is_none() => d.waits.push(Wait {
                     what: format!("\"{r}\" to appear on every authoritative server"),
                     until: None,
@@ -701,6 +708,42 @@ mod tests {
             vec![Action::Publish {
                 rdata: ta(&"b0".repeat(32))
             }]
+        );
+    }
+
+    #[test]
+    fn p01_a_withdrawn_record_is_added_again_only_once_it_is_gone_everywhere() {
+        let mut lane = adopted(Scheme::CurrentIssuer);
+        lane.apply(&Event::NextStaged { key: key(2) });
+        let other = ta(&"b0".repeat(32));
+        visible(&mut lane, &other, 0, 300);
+        lane.apply(&Event::WithdrawRequested {
+            rdata: other.clone(),
+            at: 10,
+        });
+        // A certificate from that issuer arrives: the record is wanted again, but a lagging
+        // server may still be about to apply the withdrawal.
+        let mut c = cert(5, 0xb0);
+        c.key_file = Some("key5".into());
+        lane.apply(&Event::CertSubmitted { cert: c });
+        let d = lane.decide(20);
+        assert!(
+            !d.actions.contains(&Action::Publish {
+                rdata: other.clone()
+            }),
+            "{d:?}"
+        );
+        assert!(
+            d.waits.iter().any(|w| w.what.contains("to be gone")),
+            "{d:?}"
+        );
+        lane.apply(&Event::Gone {
+            rdata: other.clone(),
+        });
+        assert!(
+            lane.decide(30)
+                .actions
+                .contains(&Action::Publish { rdata: other })
         );
     }
 

@@ -5,6 +5,11 @@
 //! simulator then replays what every server served and what the mail server presented, and
 //! proves that no sender could ever have held an RRset that fails to authenticate the
 //! certificate in service; and after the faults stop, every lane converges.
+//!
+//! A failing seed replays with `KILL_SEED=<seed>`; `KILL_DEBUG=1` prints the timeline and the
+//! events around the first outage. (A seed found this way: a record withdrawn and wanted again
+//! at once was seen "everywhere" while a lagging secondary had not yet applied the withdrawal;
+//! records are now added again only once they are gone from every server.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::cell::RefCell;
@@ -454,6 +459,33 @@ fn run_schedule(seed: u64) -> Result<(), String> {
     // Safety: no sender ever held an RRset that fails the certificate in service.
     let (served, presented) = sim.borrow_mut().timeline(now);
     let found = outages(&served, &presented);
+    if let Some(o) = found.first()
+        && std::env::var_os("KILL_DEBUG").is_some()
+    {
+        for s in served
+            .iter()
+            .filter(|s| s.until.is_none_or(|u| u > o.from - 8000) && s.from < o.from + 100)
+        {
+            eprintln!(
+                "SERVED {} {} {:?} {:?}",
+                s.server, s.from, s.until, s.records
+            );
+        }
+        for p in presented
+            .iter()
+            .filter(|p| p.until.is_none_or(|u| u > o.from - 8000))
+        {
+            eprintln!(
+                "PRESENTED {} {} {:?} {:?}",
+                p.label, p.from, p.until, p.authenticated_by
+            );
+        }
+        for e in store.borrow().events().map_err(|e| e.0)? {
+            if e.at > o.from - 8000 && e.at < o.from + 100 {
+                eprintln!("EV {} {} {:?}", e.at, e.lane.algorithm, e.event);
+            }
+        }
+    }
     if let Some(o) = found.first() {
         return Err(format!(
             "seed {seed} (ttl {ttl}, lags {lags:?}, {scheme:?}): outage: {o}"
