@@ -30,6 +30,17 @@ fn now() -> u64 {
     u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap()
 }
 
+/// Transports to the published nameserver addresses, through the lab's routes.
+fn routed(routes: &std::collections::HashMap<SocketAddr, SocketAddr>) -> Arc<Connect> {
+    let routes = routes.clone();
+    Arc::new(move |addr: SocketAddr| -> Arc<dyn Transport> {
+        Arc::new(NetTransport::new(
+            routes.get(&addr).copied().unwrap_or(addr),
+            Duration::from_secs(2),
+        ))
+    })
+}
+
 fn add(owner: &Name, data: u8) -> Change {
     Change::Add {
         owner: owner.clone(),
@@ -127,13 +138,7 @@ async fn p03_tsig_updates_prerequisites_and_a_lagging_secondary() {
     let anchors = parse_trust_anchors(&lab.trust_anchor).unwrap();
     let resolver =
         UnboundResolver::forwarding(lab.recursive, &anchors, Duration::from_secs(3)).unwrap();
-    let routes = lab.ns_routes.clone();
-    let connect: Arc<Connect> = Arc::new(move |addr: SocketAddr| -> Arc<dyn Transport> {
-        Arc::new(NetTransport::new(
-            routes.get(&addr).copied().unwrap_or(addr),
-            Duration::from_secs(2),
-        ))
-    });
+    let connect = routed(&lab.ns_routes);
     let look = |answers: &[ServerAnswer]| -> Vec<(usize, bool, Option<u32>, Option<u32>)> {
         let mut v: Vec<_> = answers
             .iter()
@@ -225,13 +230,7 @@ async fn p03_servers_listed_only_by_the_parent_are_asked_too() {
     let anchors = parse_trust_anchors(&lab.trust_anchor).unwrap();
     let resolver =
         UnboundResolver::forwarding(lab.recursive, &anchors, Duration::from_secs(3)).unwrap();
-    let routes = lab.ns_routes.clone();
-    let connect: Arc<Connect> = Arc::new(move |addr: SocketAddr| -> Arc<dyn Transport> {
-        Arc::new(NetTransport::new(
-            routes.get(&addr).copied().unwrap_or(addr),
-            Duration::from_secs(2),
-        ))
-    });
+    let connect = routed(&lab.ns_routes);
     let answers = ask_all(&resolver, &connect, &owner, u32::try_from(now()).unwrap()).await;
     let mut names: Vec<String> = answers.iter().map(|a| a.name.to_string()).collect();
     names.sort();

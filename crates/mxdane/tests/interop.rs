@@ -205,6 +205,38 @@ fn spawn(dir: &Path, program: &str, args: &[&str], log: &str) -> Child {
         .unwrap_or_else(|e| panic!("{program}: {e}"))
 }
 
+/// A validating Unbound on 127.0.0.1:53 iterating from the lab root at `root_ns`, with the
+/// lab trust anchor and `extra` server lines.
+fn start_unbound(
+    dir: &Path,
+    trust_anchor: &Path,
+    root_ns: std::net::Ipv4Addr,
+    extra: &str,
+    daemons: &mut Daemons,
+) {
+    std::fs::write(
+        dir.join("root.hints"),
+        format!(". 3600 IN NS ns1.\nns1. 3600 IN A {root_ns}\n"),
+    )
+    .unwrap();
+    let conf = dir.join("unbound.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "server:\n    interface: 127.0.0.1\n    port: 53\n    do-ip6: no\n    do-not-query-localhost: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    use-syslog: no\n    logfile: \"\"\n    root-hints: \"{d}/root.hints\"\n    trust-anchor-file: \"{ta}\"\n{extra}remote-control:\n    control-enable: no\n",
+            d = dir.display(),
+            ta = trust_anchor.display()
+        ),
+    )
+    .unwrap();
+    daemons.0.push(spawn(
+        dir,
+        "unbound",
+        &["-d", "-c", conf.to_str().unwrap()],
+        "unbound.log",
+    ));
+}
+
 fn wait_for(what: &str, log: &Path, mut ready: impl FnMut() -> bool) {
     let started = Instant::now();
     while !ready() {
@@ -307,33 +339,21 @@ fn inner() {
             .contains("hostmaster")
     });
     // Unbound iterating from the lab root.
-    std::fs::write(
-        dir.join("root.hints"),
-        format!(". 3600 IN NS ns1.\nns1. 3600 IN A {root_ns}\n"),
-    )
-    .unwrap();
     let tlds: String = world
         .zones()
         .iter()
         .filter(|z| z.apex.len() == 1)
         .map(|z| format!("    local-zone: \"{}\" nodefault\n", z.apex))
         .collect();
-    let unbound_conf = dir.join("unbound-interop.conf");
-    std::fs::write(
-        &unbound_conf,
-        format!(
-            "server:\n    interface: 127.0.0.1\n    port: 53\n    do-ip6: no\n    do-not-query-localhost: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    use-syslog: no\n    logfile: \"\"\n    verbosity: 1\n    root-hints: \"{d}/root.hints\"\n    trust-anchor-file: \"{ta}\"\n    module-config: \"validator iterator\"\n    qname-minimisation: no\n    aggressive-nsec: no\n{tlds}remote-control:\n    control-enable: no\n",
-            d = dir.display(),
-            ta = exported.trust_anchor.display()
-        ),
-    )
-    .unwrap();
-    daemons.0.push(spawn(
+    start_unbound(
         &dir,
-        "unbound",
-        &["-d", "-c", unbound_conf.to_str().unwrap()],
-        "unbound.log",
-    ));
+        &exported.trust_anchor,
+        root_ns,
+        &format!(
+            "    verbosity: 1\n    module-config: \"validator iterator\"\n    qname-minimisation: no\n    aggressive-nsec: no\n{tlds}"
+        ),
+        &mut daemons,
+    );
     wait_for("unbound", &dir.join("unbound.log"), || {
         String::from_utf8_lossy(&sh("dig +short @127.0.0.1 mx.ee.test A").stdout)
             .contains("192.0.2.1")
@@ -797,27 +817,13 @@ fn rollover_inner() {
     .unwrap();
     // Unbound for posttls-finger, caching nothing (the engine's clock is injected; real
     // caches would still hold what the gate waited out).
-    std::fs::write(
-        dir.join("root.hints"),
-        format!(". 3600 IN NS ns1.\nns1. 3600 IN A {root_ns}\n"),
-    )
-    .unwrap();
-    let unbound_conf = dir.join("unbound.conf");
-    std::fs::write(
-        &unbound_conf,
-        format!(
-            "server:\n    interface: 127.0.0.1\n    port: 53\n    do-ip6: no\n    do-not-query-localhost: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    use-syslog: no\n    logfile: \"\"\n    root-hints: \"{d}/root.hints\"\n    trust-anchor-file: \"{ta}\"\n    cache-max-ttl: 0\n    cache-max-negative-ttl: 0\n    qname-minimisation: no\n    local-zone: \"test.\" nodefault\nremote-control:\n    control-enable: no\n",
-            d = dir.display(),
-            ta = exported.trust_anchor.display()
-        ),
-    )
-    .unwrap();
-    daemons.0.push(spawn(
+    start_unbound(
         &dir,
-        "unbound",
-        &["-d", "-c", unbound_conf.to_str().unwrap()],
-        "unbound.log",
-    ));
+        &exported.trust_anchor,
+        root_ns,
+        "    cache-max-ttl: 0\n    cache-max-negative-ttl: 0\n    qname-minimisation: no\n    local-zone: \"test.\" nodefault\n",
+        &mut daemons,
+    );
     wait_for("unbound", &dir.join("unbound.log"), || {
         String::from_utf8_lossy(&sh("dig +short @127.0.0.1 mx.example.test A").stdout)
             .contains("192.0.2.50")

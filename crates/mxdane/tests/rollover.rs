@@ -195,6 +195,11 @@ fn engine(l: &Lab) -> Engine<Sqlite, RealWorld> {
     Engine::new(store, world, lanes(&l.config).unwrap())
 }
 
+/// Whether the step deployed a certificate for the lane.
+fn deployed(r: &mxdane_rollover::engine::StepReport, alg: &str) -> bool {
+    r.done[&lane(alg)].iter().any(|d| d.starts_with("deployed"))
+}
+
 fn lane(alg: &str) -> LaneId {
     LaneId {
         service: "mail".into(),
@@ -276,14 +281,7 @@ fn p01_p04_p06_p09_dual_algorithm_current_next_rollover_with_a_lagging_secondary
     );
     let reloads = l.server.reloads();
     let r = e.step(t0 + 20 + 600).unwrap();
-    assert!(
-        r.done[&lane("ecdsa")]
-            .iter()
-            .any(|d| d.starts_with("deployed")),
-        "{:?} {:?}",
-        r.done,
-        r.errors
-    );
+    assert!(deployed(&r, "ecdsa"), "{:?} {:?}", r.done, r.errors);
     assert!(l.server.reloads() > reloads, "the server was reloaded");
     let state = &e.lanes().unwrap()[&lane("ecdsa")];
     assert_eq!(state.current.as_ref().unwrap().1, cert);
@@ -319,20 +317,9 @@ fn p01_p04_p06_p09_dual_algorithm_current_next_rollover_with_a_lagging_secondary
     l.dynamic().thaw(1);
     e.step(t0 + 20_010).unwrap();
     let r = e.step(t0 + 20_010 + 599).unwrap();
-    assert!(
-        r.done[&lane("ecdsa")]
-            .iter()
-            .all(|d| !d.starts_with("deployed"))
-    );
+    assert!(!deployed(&r, "ecdsa"), "{:?}", r.done);
     let r = e.step(t0 + 20_010 + 600).unwrap();
-    assert!(
-        r.done[&lane("ecdsa")]
-            .iter()
-            .any(|d| d.starts_with("deployed")),
-        "{:?} {:?}",
-        r.done,
-        r.errors
-    );
+    assert!(deployed(&r, "ecdsa"), "{:?} {:?}", r.done, r.errors);
     // P-04: the first switch's old key record went after 2 x TTL; the key just retired stays
     // until 2 x TTL after this switch.
     let old = mxdane_rollover::lane::ee(&cert.spki_sha256);
@@ -704,20 +691,9 @@ fn p02_current_issuer_rollover_and_an_issuer_change() {
     let cert = issue_for_next(&l, &e, "ecdsa");
     e.submit(&lane("ecdsa"), cert.clone(), t0 + 20).unwrap();
     let r = e.step(t0 + 10 + 599).unwrap();
-    assert!(
-        r.done[&lane("ecdsa")]
-            .iter()
-            .all(|d| !d.starts_with("deployed"))
-    );
+    assert!(!deployed(&r, "ecdsa"), "{:?}", r.done);
     let r = e.step(t0 + 10 + 600).unwrap();
-    assert!(
-        r.done[&lane("ecdsa")]
-            .iter()
-            .any(|d| d.starts_with("deployed")),
-        "{:?} {:?}",
-        r.done,
-        r.errors
-    );
+    assert!(deployed(&r, "ecdsa"), "{:?} {:?}", r.done, r.errors);
     // A new issuer (another intermediate): its 2 1 1 is published first and the certificate
     // waits for it.
     let other = Pki::new(KeyAlg::EcdsaP384, "mx.example.test");
@@ -738,20 +714,9 @@ fn p02_current_issuer_rollover_and_an_issuer_change() {
         r.done
     );
     let r = e.step(t0 + 730).unwrap();
-    assert!(
-        r.done[&lane("ecdsa")]
-            .iter()
-            .all(|d| !d.starts_with("deployed"))
-    );
+    assert!(!deployed(&r, "ecdsa"), "{:?}", r.done);
     let r = e.step(t0 + 730 + 600).unwrap();
-    assert!(
-        r.done[&lane("ecdsa")]
-            .iter()
-            .any(|d| d.starts_with("deployed")),
-        "{:?} {:?}",
-        r.done,
-        r.errors
-    );
+    assert!(deployed(&r, "ecdsa"), "{:?} {:?}", r.done, r.errors);
     assert_eq!(
         e.lanes().unwrap()[&lane("ecdsa")]
             .current
@@ -778,14 +743,7 @@ fn p02_current_issuer_rollover_and_an_issuer_change() {
         Some(mxdane::rollover::keep_key(&l.config, "mail", "ecdsa", &key_path, &c).unwrap());
     e.submit(&lane("ecdsa"), c.clone(), t0 + 2000).unwrap();
     let r = e.step(t0 + 2010).unwrap();
-    assert!(
-        r.done[&lane("ecdsa")]
-            .iter()
-            .any(|d| d.starts_with("deployed")),
-        "{:?} {:?}",
-        r.done,
-        r.errors
-    );
+    assert!(deployed(&r, "ecdsa"), "{:?} {:?}", r.done, r.errors);
     assert_eq!(
         std::fs::read_to_string(l.dir.join("ecdsa.key")).unwrap(),
         fresh.key_pem(),
@@ -891,14 +849,7 @@ fn p03_knot_primary_and_secondary_with_a_frozen_secondary() {
     let cert = issue_for_next(&l, &e, "ecdsa");
     e.submit(&lane("ecdsa"), cert.clone(), seen).unwrap();
     let r = e.step(seen + 600).unwrap();
-    assert!(
-        r.done[&lane("ecdsa")]
-            .iter()
-            .any(|d| d.starts_with("deployed")),
-        "{:?} {:?}",
-        r.done,
-        r.errors
-    );
+    assert!(deployed(&r, "ecdsa"), "{:?} {:?}", r.done, r.errors);
     // The secondary freezes; the new next key's record reaches the primary only.
     knot.knotc("secondary", &["zone-freeze", "example.test."])
         .unwrap();
@@ -932,14 +883,7 @@ fn p03_knot_primary_and_secondary_with_a_frozen_secondary() {
         .unwrap();
     let seen = step_until_visible(&mut e, now + 20_001, "ecdsa");
     let r = e.step(seen + 600).unwrap();
-    assert!(
-        r.done[&lane("ecdsa")]
-            .iter()
-            .any(|d| d.starts_with("deployed")),
-        "{:?} {:?}",
-        r.done,
-        r.errors
-    );
+    assert!(deployed(&r, "ecdsa"), "{:?} {:?}", r.done, r.errors);
     // An update signed with another secret: Knot refuses it (NOTAUTH).
     let bad = mxdane_dns::update::TsigKey::parse_file(
         "key \"rollover.example.test.\" { algorithm hmac-sha256; secret \"YW5vdGhlci1zZWNyZXQtZm9yLWEtZm9yZ2VkLXVwZGF0ZQ==\"; };",
@@ -1302,14 +1246,7 @@ fn p07_pebble_issues_for_the_staged_key_over_http01_and_the_rollover_completes()
     );
     e.submit(&lane("ecdsa"), cert.clone(), t0 + 20).unwrap();
     let r = e.step(t0 + 10 + 600).unwrap();
-    assert!(
-        r.done[&lane("ecdsa")]
-            .iter()
-            .any(|d| d.starts_with("deployed")),
-        "{:?} {:?}",
-        r.done,
-        r.errors
-    );
+    assert!(deployed(&r, "ecdsa"), "{:?} {:?}", r.done, r.errors);
     println!(
         "\noracle pebble (rollover): 1 comparisons of 1 cases (an http-01 issuance for the staged key, deployed)"
     );
