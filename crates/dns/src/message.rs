@@ -284,6 +284,30 @@ fn rdata(r: &mut Reader<'_>, t: u16, len: usize) -> Result<Rdata, WireError> {
                 data,
             }
         }
+        rtype::TXT => {
+            // RFC 1035 section 3.3.14: character-strings to the end. Strings that are not
+            // UTF-8 stay Unknown, so that the record is never re-encoded differently.
+            let data = rest(r)?;
+            r.pos = end;
+            let mut strings = Vec::new();
+            let mut tail = data.as_slice();
+            let mut text = true;
+            while let Some((&len, more)) = tail.split_first() {
+                let Some((s, more)) = more.split_at_checked(usize::from(len)) else {
+                    return err("a TXT character-string runs past its record");
+                };
+                match std::str::from_utf8(s) {
+                    Ok(s) => strings.push(s.to_owned()),
+                    Err(_) => text = false,
+                }
+                tail = more;
+            }
+            if text && !strings.is_empty() {
+                Rdata::Txt(strings)
+            } else {
+                Rdata::Unknown { rtype: t, data }
+            }
+        }
         rtype::DS => {
             let key_tag = r.u16()?;
             let (algorithm, digest_type) = (r.u8()?, r.u8()?);

@@ -71,21 +71,6 @@ pub async fn ask_all(
     let Some((apex, ns)) = find_apex(resolver, owner).await else {
         return Vec::new();
     };
-    // The zone's own NS RRset and the parent's delegation together: a server listed in only
-    // one of them still answers some resolvers.
-    let mut ns_names: Vec<Name> = ns
-        .iter()
-        .filter_map(|r| match r {
-            Rdata::Ns(n) => Some(n.clone()),
-            _ => None,
-        })
-        .collect();
-    for n in delegation(resolver, connect, &apex).await {
-        if !ns_names.contains(&n) {
-            ns_names.push(n);
-        }
-    }
-    ns_names.truncate(MAX_NAMESERVERS);
     // The zone's keys and every nameserver's addresses, together.
     let keys = async {
         resolver
@@ -94,23 +79,8 @@ pub async fn ask_all(
             .map(|l| l.records().to_vec())
             .unwrap_or_default()
     };
-    let questions: Vec<(&Name, u16)> = ns_names
-        .iter()
-        .flat_map(|n| [(n, rtype::A), (n, rtype::AAAA)])
-        .collect();
-    let lookups = join_all(questions.iter().map(|(n, t)| resolver.lookup(n, *t)));
-    let (keys, results) = futures_util::future::join(keys, lookups).await;
-    let mut addresses: Vec<(Name, IpAddr)> = Vec::new();
-    for ((n, _), result) in questions.iter().zip(results) {
-        for r in result.as_ref().map(|l| l.records()).unwrap_or(&[]) {
-            match r {
-                Rdata::A(a) => addresses.push(((*n).clone(), IpAddr::V4(*a))),
-                Rdata::Aaaa(a) => addresses.push(((*n).clone(), IpAddr::V6(*a))),
-                _ => {}
-            }
-        }
-    }
-    addresses.truncate(MAX_NAMESERVER_ADDRESSES);
+    let (keys, addresses) =
+        futures_util::future::join(keys, server_addresses(resolver, connect, &apex, &ns)).await;
     // Every server's RRset and serial, together.
     let keys = Arc::new(keys);
     let asks = addresses.into_iter().map(|(name, ip)| {
@@ -145,6 +115,58 @@ pub async fn ask_all(
         }
     });
     join_all(asks).await.into_iter().flatten().collect()
+}
+
+/// Every authoritative server of the zone that holds `name`: the zone's own NS RRset and the
+/// parent's delegation together (a server listed in only one of them still answers some
+/// resolvers), with every address of each. Empty when the zone cannot be found.
+pub async fn authoritative_servers(
+    resolver: &dyn Resolver,
+    connect: &Arc<Connect>,
+    name: &Name,
+) -> Vec<(Name, IpAddr)> {
+    match find_apex(resolver, name).await {
+        Some((apex, ns)) => server_addresses(resolver, connect, &apex, &ns).await,
+        None => Vec::new(),
+    }
+}
+
+async fn server_addresses(
+    resolver: &dyn Resolver,
+    connect: &Arc<Connect>,
+    apex: &Name,
+    ns: &[Rdata],
+) -> Vec<(Name, IpAddr)> {
+    let mut ns_names: Vec<Name> = ns
+        .iter()
+        .filter_map(|r| match r {
+            Rdata::Ns(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
+    for n in delegation(resolver, connect, apex).await {
+        if !ns_names.contains(&n) {
+            ns_names.push(n);
+        }
+    }
+    ns_names.truncate(MAX_NAMESERVERS);
+    let questions: Vec<(&Name, u16)> = ns_names
+        .iter()
+        .flat_map(|n| [(n, rtype::A), (n, rtype::AAAA)])
+        .collect();
+    let results = join_all(questions.iter().map(|(n, t)| resolver.lookup(n, *t))).await;
+    let mut addresses: Vec<(Name, IpAddr)> = Vec::new();
+    for ((n, _), result) in questions.iter().zip(results) {
+        for r in result.as_ref().map(|l| l.records()).unwrap_or(&[]) {
+            match r {
+                Rdata::A(a) => addresses.push(((*n).clone(), IpAddr::V4(*a))),
+                Rdata::Aaaa(a) => addresses.push(((*n).clone(), IpAddr::V6(*a))),
+                _ => {}
+            }
+        }
+    }
+    addresses.truncate(MAX_NAMESERVER_ADDRESSES);
+    addresses
 }
 
 /// The NS names the parent's delegation lists for `apex`: the referral one of the parent's
