@@ -182,6 +182,9 @@ impl CertSpec {
                 excluded_subtrees: Vec::new(),
             });
         }
+        // As every public CA does: an Authority Key Identifier, which also names the
+        // certificate for ACME Renewal Information (RFC 9773 section 4.1).
+        params.use_authority_key_identifier_extension = !self.ca;
         if self.ca {
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
             params.key_usages = vec![
@@ -234,6 +237,25 @@ impl CertSpec {
             .map_err(|e| format!("signing: {e}"))?;
         Ok(cert.pem())
     }
+}
+
+/// What a CA does with a certificate signing request: checks its signature, and signs its
+/// key and names (the request's subject alternative names) under `issuer`, valid from an hour
+/// ago for `days`. Returns the leaf in PEM.
+pub fn sign_csr(csr_der: &[u8], issuer: &TestCert, days: i64) -> Result<String, String> {
+    let der = rustls::pki_types::CertificateSigningRequestDer::from(csr_der);
+    let mut request = rcgen::CertificateSigningRequestParams::from_der(&der)
+        .map_err(|e| format!("the CSR: {e}"))?;
+    let now = OffsetDateTime::now_utc();
+    request.params.not_before = now - Duration::hours(1);
+    request.params.not_after = now + Duration::days(days);
+    request.params.is_ca = IsCa::ExplicitNoCa;
+    request.params.use_authority_key_identifier_extension = true;
+    let signer = Issuer::from_params(&issuer.params, issuer.key);
+    request
+        .signed_by(&signer)
+        .map(|c| c.pem())
+        .map_err(|e| format!("signing: {e}"))
 }
 
 /// A generated certificate with its key.

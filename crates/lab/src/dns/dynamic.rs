@@ -18,14 +18,17 @@ use super::resolve::Mode;
 use super::server::{DnsServer, SharedWorld};
 use super::world::{World, WorldBuilder, ns_address};
 
-/// One owner's TLSA RRset: its TTL and records (RDATA in wire form).
+/// One RRset: its TTL and records (RDATA in wire form).
 type RrSet = (u32, BTreeSet<Vec<u8>>);
+
+/// An RRset's owner and type (TLSA for the rollover, TXT for ACME dns-01 challenges).
+type Key = (Name, u16);
 
 #[derive(Debug, Default)]
 struct State {
-    primary: BTreeMap<Name, RrSet>,
+    primary: BTreeMap<Key, RrSet>,
     /// Per server: the copy a frozen secondary keeps serving (None: it follows the primary).
-    frozen: Vec<Option<BTreeMap<Name, RrSet>>>,
+    frozen: Vec<Option<BTreeMap<Key, RrSet>>>,
     /// Every update the primary applied or refused, in words.
     log: Vec<String>,
 }
@@ -58,6 +61,24 @@ pub struct Dynamic {
 impl std::fmt::Debug for Dynamic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Dynamic({}, {} servers)", self.apex, self.servers)
+    }
+}
+
+/// The record of type `t` (TLSA or TXT) in wire form.
+fn from_wire(t: u16, rd: &[u8]) -> Option<Rdata> {
+    match t {
+        rtype::TLSA => tlsa_from_wire(rd),
+        rtype::TXT => {
+            let mut strings = Vec::new();
+            let mut rest = rd;
+            while let Some((&len, tail)) = rest.split_first() {
+                let (s, tail) = tail.split_at_checked(usize::from(len))?;
+                strings.push(String::from_utf8(s.to_vec()).ok()?);
+                rest = tail;
+            }
+            (!strings.is_empty()).then_some(Rdata::Txt(strings))
+        }
+        _ => None,
     }
 }
 
@@ -190,7 +211,7 @@ impl Dynamic {
         let mut s = self.lock();
         let set = s
             .primary
-            .entry(owner.clone())
+            .entry((owner.clone(), rtype::TLSA))
             .or_insert((ttl, BTreeSet::new()));
         if add {
             set.1.insert(rdata.to_vec());
@@ -208,7 +229,7 @@ impl Dynamic {
             Some(Some(copy)) => copy,
             _ => &s.primary,
         };
-        data.get(owner)
+        data.get(&(owner.clone(), rtype::TLSA))
             .map(|(_, set)| {
                 set.iter()
                     .filter_map(|rd| tlsa_from_wire(rd))
@@ -224,7 +245,7 @@ impl Dynamic {
     }
 
     fn rebuild(&self, s: &State) {
-        let owners: BTreeSet<Name> = s
+        let owners: BTreeSet<Key> = s
             .primary
             .keys()
             .chain(s.frozen.iter().flatten().flat_map(|c| c.keys()))
@@ -234,22 +255,23 @@ impl Dynamic {
             .base
             .clone()
             .zone(self.apex.as_str(), |mut z| {
-                for (owner, (ttl, set)) in &s.primary {
-                    for rd in set.iter().filter_map(|rd| tlsa_from_wire(rd)) {
+                for ((owner, t), (ttl, set)) in &s.primary {
+                    for rd in set.iter().filter_map(|rd| from_wire(*t, rd)) {
                         z = z.record_ttl(owner.as_str(), *ttl, rd);
                     }
                 }
                 for (i, frozen) in s.frozen.iter().enumerate() {
                     let Some(copy) = frozen else { continue };
-                    for owner in &owners {
-                        let (ttl, rds) = match copy.get(owner) {
+                    for key in &owners {
+                        let (owner, t) = key;
+                        let (ttl, rds) = match copy.get(key) {
                             Some((ttl, set)) => (
                                 *ttl,
-                                set.iter().filter_map(|rd| tlsa_from_wire(rd)).collect(),
+                                set.iter().filter_map(|rd| from_wire(*t, rd)).collect(),
                             ),
                             None => (0, Vec::new()),
                         };
-                        z = z.server_serves(i, owner.as_str(), rtype::TLSA, ttl, rds);
+                        z = z.server_serves(i, owner.as_str(), *t, ttl, rds);
                     }
                 }
                 z
@@ -316,7 +338,7 @@ impl Dynamic {
             }
             let have: BTreeSet<Vec<u8>> = s
                 .primary
-                .get(owner)
+                .get(&(owner.clone(), t))
                 .map(|(_, set)| set.clone())
                 .unwrap_or_default();
             let failed = match p {
@@ -342,29 +364,40 @@ impl Dynamic {
                 s.log.push(format!("NOTZONE: {owner}"));
                 return answer(rcode::NOTZONE);
             }
-            if t != rtype::TLSA {
-                s.log.push("REFUSED: only TLSA records change here".into());
+            if t != rtype::TLSA && t != rtype::TXT {
+                s.log
+                    .push("REFUSED: only TLSA and TXT records change here".into());
                 return answer(rcode::REFUSED);
             }
         }
         for c in &u.changes {
             match c {
                 Change::Add {
-                    owner, ttl, rdata, ..
+                    owner,
+                    rtype: t,
+                    ttl,
+                    rdata,
                 } => {
-                    if tlsa_from_wire(rdata).is_none() {
-                        s.log.push("FORMERR: a TLSA record too short".into());
+                    if from_wire(*t, rdata).is_none() {
+                        s.log.push(format!(
+                            "FORMERR: a malformed {} record",
+                            super::rdata::type_name(*t)
+                        ));
                         return answer(rcode::FORMERR);
                     }
                     let set = s
                         .primary
-                        .entry(owner.clone())
+                        .entry((owner.clone(), *t))
                         .or_insert((*ttl, BTreeSet::new()));
                     set.0 = *ttl;
                     set.1.insert(rdata.clone());
                 }
-                Change::Delete { owner, rdata, .. } => {
-                    if let Some(set) = s.primary.get_mut(owner) {
+                Change::Delete {
+                    owner,
+                    rtype: t,
+                    rdata,
+                } => {
+                    if let Some(set) = s.primary.get_mut(&(owner.clone(), *t)) {
                         set.1.remove(rdata);
                     }
                 }
