@@ -23,6 +23,12 @@
 //! zone = "example.com"
 //! server = "192.0.2.53:53"                          # the primary that takes UPDATEs
 //! tsig-key = "/etc/mxdane/update.key"               # as BIND's tsig-keygen or keymgr write it
+//!
+//! [acme]                                            # optional: `run` orders certificates
+//! directory = "https://acme-v02.api.letsencrypt.org/directory"
+//! contact = ["mailto:postmaster@example.com"]
+//! challenge = { type = "http-01", listen = "[::]:80" }   # or webroot, or dns-01
+//! on-issuer-change = "publish-issuer"               # or "keep-key" (current+issuer)
 //! ```
 
 use std::collections::BTreeSet;
@@ -43,9 +49,98 @@ pub struct Config {
     /// Where staged keys are written (mode 0600).
     #[serde(default = "default_keys")]
     pub keys: PathBuf,
+    /// Certificates from an ACME CA (RFC 8555); without it certificates come by `submit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<Acme>,
     /// The services.
     #[serde(rename = "service")]
     pub services: Vec<Service>,
+}
+
+/// Where and how `run` orders certificates for the staged keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Acme {
+    /// The CA's directory URL (https).
+    pub directory: String,
+    /// A PEM file of roots to trust for the directory instead of the system's (a test CA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roots: Option<PathBuf>,
+    /// Contact URLs for the account (`mailto:`).
+    #[serde(default)]
+    pub contact: Vec<String>,
+    /// The account's credentials (key and URL, mode 0600); by default a file under `keys`
+    /// named after the directory, so staging and production accounts never mix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<PathBuf>,
+    /// How the CA's challenges are answered.
+    pub challenge: Challenge,
+    /// Under current+issuer, when the CA signs with an issuer whose `2 1 1` is not published.
+    #[serde(default)]
+    pub on_issuer_change: IssuerChange,
+}
+
+fn default_listen() -> String {
+    "[::]:80".into()
+}
+
+/// How the CA's challenges are answered (RFC 8555 section 8).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    tag = "type",
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case"
+)]
+pub enum Challenge {
+    /// http-01 answered by mxdane's own listener (port 80 must reach it).
+    #[serde(rename = "http-01")]
+    Http01 {
+        /// The address the listener binds.
+        #[serde(default = "default_listen")]
+        listen: String,
+    },
+    /// http-01 answered by files written under a web server's document root
+    /// (`PATH/.well-known/acme-challenge/TOKEN`).
+    Webroot {
+        /// The document root.
+        path: PathBuf,
+    },
+    /// dns-01: a TXT record at `_acme-challenge.NAME` through the service's DNS method,
+    /// answered only once every authoritative server serves it, withdrawn afterwards.
+    #[serde(rename = "dns-01")]
+    Dns01,
+}
+
+/// What to do when a new certificate's issuer has no published `2 1 1` (current+issuer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IssuerChange {
+    /// Publish the new issuer's `2 1 1` and deploy after the gate (2 x TTL).
+    #[default]
+    PublishIssuer,
+    /// Order again for the key in service, whose `3 1 1` authenticates it at once; the staged
+    /// key waits for the next renewal.
+    KeepKey,
+}
+
+impl Acme {
+    /// The credentials file: `account`, or `KEYS/acme-HOST[-PATH].json`.
+    pub fn account_file(&self, keys: &Path) -> PathBuf {
+        if let Some(a) = &self.account {
+            return a.clone();
+        }
+        let rest = self
+            .directory
+            .split_once("://")
+            .map_or(self.directory.as_str(), |(_, r)| r);
+        let mut name: String = rest
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        name.truncate(120);
+        keys.join(format!("acme-{}.json", name.trim_matches('-')))
+    }
 }
 
 fn default_state() -> PathBuf {
@@ -206,6 +301,24 @@ impl Config {
         if self.services.is_empty() {
             return Err("no [[service]]".into());
         }
+        if let Some(a) = &self.acme {
+            if !a.directory.starts_with("https://") {
+                return Err(format!(
+                    "acme.directory \"{}\": an https:// URL (RFC 8555 section 6.1)",
+                    a.directory
+                ));
+            }
+            if let Some(c) = a.contact.iter().find(|c| !c.starts_with("mailto:")) {
+                return Err(format!("acme.contact \"{c}\": a mailto: URL"));
+            }
+            if let Challenge::Http01 { listen } = &a.challenge
+                && listen.parse::<std::net::SocketAddr>().is_err()
+            {
+                return Err(format!(
+                    "acme.challenge.listen \"{listen}\": an address and port such as [::]:80"
+                ));
+            }
+        }
         let mut names = BTreeSet::new();
         for s in &self.services {
             let at = format!("service \"{}\"", s.name);
@@ -266,6 +379,14 @@ impl Config {
                     ));
                 }
             }
+            if let Some(a) = &self.acme
+                && a.challenge == Challenge::Dns01
+                && matches!(s.dns, Dns::Manual { .. })
+            {
+                return Err(format!(
+                    "{at}: acme challenge dns-01 needs dns method rfc2136 or hook, not manual"
+                ));
+            }
             match &s.dns {
                 Dns::Rfc2136 { server, .. } if server.is_empty() => {
                     return Err(format!("{at}: dns.server is empty"));
@@ -320,6 +441,32 @@ tsig-key = "/etc/mxdane/update.key"
     }
 
     #[test]
+    fn the_acme_section_and_its_account_file() {
+        let text = format!(
+            "{GOOD}[acme]\ndirectory = \"https://acme-v02.api.letsencrypt.org/directory\"\nchallenge = {{ type = \"http-01\" }}\n"
+        );
+        let c = Config::parse(&text, "t.toml").unwrap();
+        let a = c.acme.clone().unwrap();
+        assert_eq!(
+            a.challenge,
+            Challenge::Http01 {
+                listen: "[::]:80".into()
+            }
+        );
+        assert_eq!(a.on_issuer_change, IssuerChange::PublishIssuer);
+        assert_eq!(
+            a.account_file(Path::new("/k")),
+            Path::new("/k/acme-acme-v02-api-letsencrypt-org-directory.json")
+        );
+        let eff = c.effective();
+        assert!(
+            eff.contains("on-issuer-change = \"publish-issuer\""),
+            "{eff}"
+        );
+        assert_eq!(Config::parse(&eff, "effective").unwrap(), c);
+    }
+
+    #[test]
     fn bad_files_are_refused_with_the_reason() {
         for (edit, want) in [
             (
@@ -356,6 +503,41 @@ tsig-key = "/etc/mxdane/update.key"
                 "port",
             ),
             ("".to_owned(), "missing field `service`"),
+            (
+                format!(
+                    "{GOOD}[acme]\ndirectory = \"http://ca/dir\"\nchallenge = {{ type = \"dns-01\" }}\n"
+                ),
+                "an https:// URL",
+            ),
+            (
+                format!(
+                    "{GOOD}[acme]\ndirectory = \"https://ca/dir\"\nchallenge = {{ type = \"tls-alpn-01\" }}\n"
+                ),
+                "unknown variant `tls-alpn-01`",
+            ),
+            (
+                format!(
+                    "{GOOD}[acme]\ndirectory = \"https://ca/dir\"\ncontact = [\"me@x\"]\nchallenge = {{ type = \"dns-01\" }}\n"
+                ),
+                "a mailto: URL",
+            ),
+            (
+                format!(
+                    "{GOOD}[acme]\ndirectory = \"https://ca/dir\"\nchallenge = {{ type = \"http-01\", listen = \"port 80\" }}\n"
+                ),
+                "an address and port",
+            ),
+            (
+                format!(
+                    "{}[acme]\ndirectory = \"https://ca/dir\"\nchallenge = {{ type = \"dns-01\" }}\n",
+                    GOOD.replace("method = \"rfc2136\"", "method = \"manual\"")
+                        .replace(
+                            "server = \"192.0.2.53\"\ntsig-key = \"/etc/mxdane/update.key\"\n",
+                            ""
+                        )
+                ),
+                "dns-01 needs dns method rfc2136 or hook",
+            ),
         ] {
             let e = Config::parse(&edit, "t.toml").unwrap_err().to_string();
             assert!(e.starts_with("t.toml: "), "{e}");

@@ -256,6 +256,25 @@ impl<S: Store, W: World> Engine<S, W> {
         self.record(lane, id, now, Event::CertSubmitted { cert })
     }
 
+    /// Records an ACME bookkeeping event (an order placed or failed, the CA's renewal
+    /// window). Events that move certificates or records are refused: those come only from
+    /// [`Engine::step`], [`Engine::adopt`] and [`Engine::submit`], which check the gate.
+    pub fn note(&mut self, id: &LaneId, e: Event, now: Ts) -> Result<(), EngineError> {
+        if !matches!(
+            e,
+            Event::OrderPlaced { .. } | Event::OrderFailed { .. } | Event::RenewalWindow { .. }
+        ) {
+            return Err(EngineError(
+                "only ACME bookkeeping events can be noted".into(),
+            ));
+        }
+        let mut lanes = self.lanes()?;
+        let lane = lanes
+            .get_mut(id)
+            .ok_or_else(|| EngineError(format!("no lane {}/{}", id.service, id.algorithm)))?;
+        self.record(lane, id, now, e)
+    }
+
     /// One pass over every lane: observe, fold, decide, act.
     ///
     /// Additions are batched per set of owner names: lanes that share an RRset (RSA and

@@ -201,6 +201,55 @@ pub enum Event {
         /// When.
         at: Ts,
     },
+    /// An ACME order exists (written before its challenges are answered, so that a run
+    /// stopped half-way resumes the same order instead of placing another).
+    OrderPlaced {
+        /// The account's URL.
+        account: String,
+        /// The order's URL.
+        order: String,
+        /// The key the order's CSR is for.
+        spki_sha256: String,
+        /// When.
+        at: Ts,
+    },
+    /// An ACME order failed; the certificate in service stays.
+    OrderFailed {
+        /// What the CA or the challenge said.
+        why: String,
+        /// When.
+        at: Ts,
+        /// When to try again (the CA's Retry-After, or the back-off).
+        retry_at: Ts,
+    },
+    /// The CA's suggested renewal window for the certificate in service (RFC 9773).
+    RenewalWindow {
+        /// The certificate it is for.
+        spki_sha256: String,
+        /// Start of the window.
+        start: Ts,
+        /// End of the window.
+        end: Ts,
+        /// When to ask again.
+        ask_again: Ts,
+    },
+}
+
+/// The ACME side of a lane.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ordering {
+    /// The account the last order was placed with.
+    pub account: Option<String>,
+    /// An order placed and not yet finished: its URL and the key it is for.
+    pub open: Option<(String, String)>,
+    /// Failed attempts since the last certificate arrived.
+    pub failures: u32,
+    /// The last failure and when.
+    pub last_failure: Option<(String, Ts)>,
+    /// Not before this time again.
+    pub retry_at: Option<Ts>,
+    /// The CA's window for the certificate in service (by its key), and when to ask again.
+    pub window: Option<(String, Ts, Ts, Ts)>,
 }
 
 /// A lane's state: a fold of its events.
@@ -222,6 +271,8 @@ pub struct Lane {
     pub failure: Option<(String, Ts)>,
     /// The lane's records in DNS (by presentation form).
     pub records: BTreeMap<String, Record>,
+    /// ACME orders.
+    pub ordering: Ordering,
 }
 
 /// What the engine should do for a lane now.
@@ -332,7 +383,12 @@ impl Lane {
                     self.records.remove(rdata);
                 }
             }
-            Event::CertSubmitted { cert } => self.pending = Some(cert.clone()),
+            Event::CertSubmitted { cert } => {
+                self.pending = Some(cert.clone());
+                self.ordering.open = None;
+                self.ordering.failures = 0;
+                self.ordering.retry_at = None;
+            }
             Event::DeployStarted { cert, .. } => self.deploying = Some(cert.clone()),
             Event::Deployed { at } => {
                 let Some(cert) = self.deploying.take() else {
@@ -366,6 +422,29 @@ impl Lane {
             Event::DeployFailed { why, at } => {
                 self.deploying = None;
                 self.failure = Some((why.clone(), *at));
+            }
+            Event::OrderPlaced {
+                account,
+                order,
+                spki_sha256,
+                ..
+            } => {
+                self.ordering.account = Some(account.clone());
+                self.ordering.open = Some((order.clone(), spki_sha256.clone()));
+            }
+            Event::OrderFailed { why, at, retry_at } => {
+                self.ordering.open = None;
+                self.ordering.failures += 1;
+                self.ordering.last_failure = Some((why.clone(), *at));
+                self.ordering.retry_at = Some(*retry_at);
+            }
+            Event::RenewalWindow {
+                spki_sha256,
+                start,
+                end,
+                ask_again,
+            } => {
+                self.ordering.window = Some((spki_sha256.clone(), *start, *end, *ask_again));
             }
         }
     }

@@ -7,6 +7,76 @@
 //! back (Retry-After, RFC 8555 section 6.6 and RFC 9773 section 4.3).
 
 use crate::Ts;
+use crate::lane::{Key, Lane};
+
+/// Whether a lane should order a certificate now, and if not, why and until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Renewal {
+    /// Order now, for this key (the staged next key).
+    Now {
+        /// The key the CSR is for.
+        key: Key,
+        /// An open order to resume (its URL), placed by a run that stopped.
+        resume: Option<String>,
+    },
+    /// Not due before this time.
+    Later(Ts),
+    /// A failed order is retried at this time.
+    BackOff(Ts),
+    /// Something else comes first (in words).
+    Waiting(String),
+}
+
+/// The renewal decision for a lane: due a third of the lifetime before the end (or in the
+/// CA's window), never while a certificate already waits for the gate or is being deployed,
+/// never during a back-off, and always for the staged next key, whose record went out ahead.
+pub fn renewal(lane: &Lane, seed: u64, now: Ts) -> Renewal {
+    let Some((_, cert)) = &lane.current else {
+        return Renewal::Waiting("adoption (mxdane rollover init)".into());
+    };
+    if lane.deploying.is_some() || lane.pending.is_some() {
+        return Renewal::Waiting("the certificate already obtained to go live".into());
+    }
+    let window = lane
+        .ordering
+        .window
+        .as_ref()
+        .filter(|(spki, ..)| *spki == cert.spki_sha256)
+        .map(|(_, s, e, _)| (*s, *e));
+    let at = due(cert.not_before, cert.not_after, window, seed);
+    if now < at {
+        return Renewal::Later(at);
+    }
+    if let Some(r) = lane.ordering.retry_at
+        && now < r
+    {
+        return Renewal::BackOff(r);
+    }
+    let Some(key) = &lane.next else {
+        return Renewal::Waiting("a staged next key".into());
+    };
+    let resume = lane
+        .ordering
+        .open
+        .as_ref()
+        .filter(|(_, spki)| *spki == key.spki_sha256)
+        .map(|(url, _)| url.clone());
+    Renewal::Now {
+        key: key.clone(),
+        resume,
+    }
+}
+
+/// Whether the CA's window for the certificate in service should be asked for (again).
+pub fn ask_window(lane: &Lane, now: Ts) -> bool {
+    let Some((_, cert)) = &lane.current else {
+        return false;
+    };
+    match &lane.ordering.window {
+        Some((spki, _, _, again)) if *spki == cert.spki_sha256 => now >= *again,
+        _ => true,
+    }
+}
 
 /// The first back-off after a failure, and the longest.
 pub const BACKOFF_FIRST: i64 = 60;
@@ -86,6 +156,94 @@ mod tests {
         );
         // A certificate whose dates are reversed is due at once, not in the far future.
         assert!(due(na, nb, None, 0) <= nb);
+    }
+
+    fn lane_due_at(not_after: Ts) -> Lane {
+        use crate::lane::{Cert, Event, Scheme};
+        let key = |n: u8| Key {
+            spki_sha256: format!("{n:02x}").repeat(32),
+            file: format!("k{n}"),
+        };
+        Lane::fold(&[
+            Event::Adopted {
+                key: key(1),
+                cert: Cert {
+                    spki_sha256: key(1).spki_sha256,
+                    issuer_spki_sha256: None,
+                    not_before: 0,
+                    not_after,
+                    pem: String::new(),
+                    key_file: None,
+                },
+                scheme: Scheme::CurrentNext,
+            },
+            Event::NextStaged { key: key(2) },
+        ])
+    }
+
+    #[test]
+    fn p07_p05_orders_for_the_staged_key_when_due_resumes_and_backs_off() {
+        use crate::lane::Event;
+        let mut lane = lane_due_at(90 * DAY);
+        let at = match renewal(&lane, 7, 0) {
+            Renewal::Later(t) => t,
+            other => panic!("{other:?}"),
+        };
+        assert!((59 * DAY..=60 * DAY).contains(&at), "{at}");
+        let Renewal::Now { key, resume } = renewal(&lane, 7, at) else {
+            panic!("due at {at}");
+        };
+        assert_eq!(
+            key.spki_sha256,
+            "02".repeat(32),
+            "the staged key, never a fresh one"
+        );
+        assert_eq!(resume, None);
+        // An order placed and interrupted is resumed, not placed again.
+        lane.apply(&Event::OrderPlaced {
+            account: "acct".into(),
+            order: "https://ca/order/1".into(),
+            spki_sha256: key.spki_sha256.clone(),
+            at,
+        });
+        assert!(matches!(
+            renewal(&lane, 7, at + 1),
+            Renewal::Now { resume: Some(ref u), .. } if u == "https://ca/order/1"
+        ));
+        // A failure: the certificate in service stays, the next attempt waits.
+        lane.apply(&Event::OrderFailed {
+            why: "rateLimited".into(),
+            at: at + 1,
+            retry_at: at + 3600,
+        });
+        assert_eq!(renewal(&lane, 7, at + 2), Renewal::BackOff(at + 3600));
+        assert!(matches!(
+            renewal(&lane, 7, at + 3600),
+            Renewal::Now { resume: None, .. }
+        ));
+        assert_eq!(lane.ordering.failures, 1);
+        // The CA's window for this certificate moves the date.
+        lane.apply(&Event::RenewalWindow {
+            spki_sha256: "01".repeat(32),
+            start: 10 * DAY,
+            end: 10 * DAY,
+            ask_again: 5 * DAY,
+        });
+        assert_eq!(renewal(&lane, 7, 0), Renewal::Later(10 * DAY));
+        assert!(!ask_window(&lane, 5 * DAY - 1));
+        assert!(ask_window(&lane, 5 * DAY));
+    }
+
+    #[test]
+    fn p07_nothing_is_ordered_while_a_certificate_waits() {
+        use crate::lane::Event;
+        let mut lane = lane_due_at(90 * DAY);
+        let mut cert = lane.current.clone().unwrap().1;
+        cert.spki_sha256 = "02".repeat(32);
+        lane.apply(&Event::CertSubmitted { cert });
+        assert!(matches!(renewal(&lane, 7, 80 * DAY), Renewal::Waiting(_)));
+        let lane = Lane::default();
+        assert!(matches!(renewal(&lane, 7, 0), Renewal::Waiting(_)));
     }
 
     #[test]
