@@ -7,4 +7,5 @@ pub mod acme;
 pub mod check;
 pub mod demo;
 pub mod input;
+pub mod issuance;
 pub mod rollover;

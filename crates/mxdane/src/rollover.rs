@@ -381,24 +381,7 @@ impl RealWorld {
                 for o in owners_ {
                     for r in rdatas {
                         let action = if add { "add" } else { "delete" };
-                        let mut argv = command.clone();
-                        argv.extend([
-                            action.to_owned(),
-                            o.clone(),
-                            service.ttl.to_string(),
-                            r.clone(),
-                        ]);
-                        run_command(
-                            &argv,
-                            &[
-                                ("MXDANE_ACTION", action.to_owned()),
-                                ("MXDANE_ZONE", zone.clone()),
-                                ("MXDANE_OWNER", o.clone()),
-                                ("MXDANE_TTL", service.ttl.to_string()),
-                                ("MXDANE_RDATA", r.clone()),
-                            ],
-                            Duration::from_secs(120),
-                        )?;
+                        hook(command, zone, action, o, service.ttl, "TLSA", r)?;
                     }
                 }
                 Ok(())
@@ -551,6 +534,160 @@ impl RealWorld {
             }
         }
         Ok(())
+    }
+}
+
+/// Runs the hook: `COMMAND ACTION OWNER TTL RDATA TYPE`, the same in `MXDANE_*` variables.
+fn hook(
+    command: &[String],
+    zone: &str,
+    action: &str,
+    owner: &str,
+    ttl: u32,
+    rtype: &str,
+    rdata: &str,
+) -> Result<(), String> {
+    let mut argv = command.to_vec();
+    argv.extend([
+        action.to_owned(),
+        owner.to_owned(),
+        ttl.to_string(),
+        rdata.to_owned(),
+        rtype.to_owned(),
+    ]);
+    run_command(
+        &argv,
+        &[
+            ("MXDANE_ACTION", action.to_owned()),
+            ("MXDANE_ZONE", zone.to_owned()),
+            ("MXDANE_OWNER", owner.to_owned()),
+            ("MXDANE_TTL", ttl.to_string()),
+            ("MXDANE_RDATA", rdata.to_owned()),
+            ("MXDANE_TYPE", rtype.to_owned()),
+        ],
+        Duration::from_secs(120),
+    )
+}
+
+/// The TTL of ACME dns-01 challenge records: short, they live for minutes.
+const CHALLENGE_TTL: u32 = 60;
+
+impl RealWorld {
+    /// Adds or deletes the TXT record `value` at `owner` (an ACME dns-01 challenge,
+    /// RFC 8555 section 8.4) through the DNS method of service `service`.
+    pub fn change_txt(
+        &mut self,
+        service: &str,
+        owner: &str,
+        value: &str,
+        add: bool,
+    ) -> Result<(), String> {
+        let s = self
+            .config
+            .services
+            .iter()
+            .find(|s| s.name == service)
+            .ok_or_else(|| format!("no service {service}"))?
+            .clone();
+        if value.len() > 255 || !value.is_ascii() {
+            return Err(format!("a TXT value of {} bytes", value.len()));
+        }
+        let owner_name = Name::try_parse(owner).map_err(|e| e.to_string())?;
+        match &s.dns {
+            Dns::Rfc2136 {
+                zone,
+                server,
+                tsig_key,
+            } => {
+                let key_text = String::from_utf8(read_capped(tsig_key)?)
+                    .map_err(|_| format!("{}: not text", tsig_key.display()))?;
+                let key = TsigKey::parse_file(&key_text)
+                    .map_err(|e| format!("{}: {e}", tsig_key.display()))?;
+                let server: SocketAddr = mxdane_dns::transport::parse_server(server)
+                    .map_err(|e| format!("dns.server \"{server}\": {e}"))?;
+                let mut rdata = vec![u8::try_from(value.len()).unwrap_or(255)];
+                rdata.extend_from_slice(value.as_bytes());
+                let change = if add {
+                    Change::Add {
+                        owner: owner_name,
+                        rtype: rtype::TXT,
+                        ttl: CHALLENGE_TTL,
+                        rdata,
+                    }
+                } else {
+                    Change::Delete {
+                        owner: owner_name,
+                        rtype: rtype::TXT,
+                        rdata,
+                    }
+                };
+                let u = Update {
+                    id: random_id(),
+                    zone: Name::try_parse(zone).map_err(|e| e.to_string())?,
+                    prerequisites: Vec::new(),
+                    changes: vec![change],
+                };
+                let to = self.routes.get(&server).copied().unwrap_or(server);
+                update::send(
+                    &mxdane_dns::NetTransport::new(to, self.timeout),
+                    &u,
+                    Some(&key),
+                    now_unix(),
+                )
+                .map_err(|e| format!("UPDATE to {server}: {e}"))
+            }
+            Dns::Hook { zone, command } => hook(
+                command,
+                zone,
+                if add { "add" } else { "delete" },
+                owner,
+                CHALLENGE_TTL,
+                "TXT",
+                &format!("\"{value}\""),
+            ),
+            Dns::Manual { .. } => Err("dns-01 needs dns method rfc2136 or hook, not manual".into()),
+        }
+    }
+
+    /// The authoritative servers (name and address) that do not serve the TXT record
+    /// `value` at `owner` (when `present`), or still serve it (when not); an empty list means
+    /// every server agrees. An error when no server can be found.
+    pub fn txt_disagreeing(
+        &self,
+        owner: &str,
+        value: &str,
+        present: bool,
+    ) -> Result<Vec<String>, String> {
+        let name = Name::try_parse(owner).map_err(|e| e.to_string())?;
+        let servers = self
+            .runtime
+            .block_on(mxdane_dns::nameservers::authoritative_servers(
+                self.env.resolver.as_ref(),
+                &self.env.nameserver,
+                &name,
+            ));
+        if servers.is_empty() {
+            return Err(format!("{owner}: no authoritative server found"));
+        }
+        let flags = mxdane_dns::message::QueryFlags {
+            rd: false,
+            cd: true,
+            dnssec_ok: false,
+        };
+        let mut out = Vec::new();
+        for (ns, ip) in servers {
+            let t = (self.env.nameserver)(SocketAddr::new(ip, 53));
+            let serves = t.exchange(&name, rtype::TXT, flags).is_ok_and(|m| {
+                m.answer.iter().any(|r| {
+                    r.name == name
+                        && matches!(&r.rdata, mxdane_dns::rdata::Rdata::Txt(s) if s.concat() == value)
+                })
+            });
+            if serves != present {
+                out.push(format!("{ns} {ip}"));
+            }
+        }
+        Ok(out)
     }
 }
 

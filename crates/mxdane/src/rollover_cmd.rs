@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use mxdane::issuance::Outcome;
 use mxdane::rollover::{RealWorld, adopt_running, cert_from_pem, lanes};
 use mxdane_rollover::Ts;
 use mxdane_rollover::config::Config;
@@ -200,7 +201,13 @@ pub(crate) fn run(a: &RolloverArgs, json: bool, out: &mut impl Write) -> Result<
         RolloverCommand::Run(w) => {
             let now = parse_now(w.now.as_deref())?;
             let mut e = engine(&config, w)?;
-            step(&mut e, now, json, out)
+            // Certificates first (ACME, when configured): one that arrives goes through the
+            // gate in the same run.
+            let roots = config.acme.as_ref().and_then(|a| a.roots.clone());
+            let issued = mxdane::issuance::run(&mut e, &config, now, &move || {
+                mxdane::acme::https_client(roots.as_deref())
+            });
+            step_with(&mut e, now, json, out, issued)
         }
         RolloverCommand::Plan(w) => {
             let now = parse_now(w.now.as_deref())?;
@@ -449,7 +456,30 @@ fn step(
     json: bool,
     out: &mut impl Write,
 ) -> Result<u8, Failure> {
-    let r = e.step(now).map_err(|e| Failure(e.to_string()))?;
+    step_with(e, now, json, out, Vec::new())
+}
+
+/// One engine step, reported together with what issuance did before it.
+fn step_with(
+    e: &mut Engine<Sqlite, RealWorld>,
+    now: Ts,
+    json: bool,
+    out: &mut impl Write,
+    issued: Vec<(LaneId, Outcome)>,
+) -> Result<u8, Failure> {
+    let mut r = e.step(now).map_err(|e| Failure(e.to_string()))?;
+    let mut idle: Vec<(LaneId, String)> = Vec::new();
+    for (id, o) in issued {
+        match o {
+            Outcome::Obtained(what) => r.done.entry(id).or_default().insert(0, what),
+            Outcome::Failed(why) => r
+                .errors
+                .entry(id)
+                .or_default()
+                .insert(0, format!("ACME: {why}")),
+            Outcome::Idle(what) => idle.push((id, what)),
+        }
+    }
     let instructions = std::mem::take(&mut e.world.instructions);
     let failed = r.errors.values().any(|v| !v.is_empty());
     let code = if r.needs_human() {
@@ -497,6 +527,9 @@ fn step(
             for err in r.errors.get(id).into_iter().flatten() {
                 say!(out, "{}/{}: error: {err}", id.service, id.algorithm);
             }
+            for (_, what) in idle.iter().filter(|(i, _)| i == id) {
+                say!(out, "{}/{}: {what}", id.service, id.algorithm);
+            }
             print_decision(id, d, out)?;
         }
     }
@@ -526,8 +559,21 @@ struct ServerView {
     error: Option<String>,
 }
 
+/// The lane's ACME side (issue 15).
+#[derive(Serialize)]
+struct OrderingView {
+    account: Option<String>,
+    ca_window: Option<[String; 2]>,
+    failures: u32,
+    last_failure: Option<String>,
+    last_failure_at: Option<String>,
+    open_order: Option<String>,
+    retry_at: Option<String>,
+}
+
 #[derive(Serialize)]
 struct LaneView {
+    acme: Option<OrderingView>,
     algorithm: String,
     current: Option<String>,
     current_not_after: Option<String>,
@@ -547,6 +593,22 @@ struct LaneView {
 impl LaneView {
     fn new(id: &LaneId, lane: Option<&Lane>, d: Option<&Decision>, error: Option<&String>) -> Self {
         let mut v = Self {
+            acme: lane.map(|l| {
+                let o = &l.ordering;
+                OrderingView {
+                    account: o.account.clone(),
+                    ca_window: o
+                        .window
+                        .as_ref()
+                        .filter(|(_, s, e, _)| s <= e)
+                        .map(|(_, s, e, _)| [show_time(*s), show_time(*e)]),
+                    failures: o.failures,
+                    last_failure: o.last_failure.as_ref().map(|(w, _)| w.clone()),
+                    last_failure_at: o.last_failure.as_ref().map(|(_, t)| show_time(*t)),
+                    open_order: o.open.as_ref().map(|(u, _)| u.clone()),
+                    retry_at: o.retry_at.map(show_time),
+                }
+            }),
             algorithm: id.algorithm.clone(),
             current: lane
                 .and_then(|l| l.current.as_ref())
@@ -564,13 +626,20 @@ impl LaneView {
                 .and_then(|l| l.pending.as_ref())
                 .map(|c| c.spki_sha256.clone()),
             records: Vec::new(),
-            renewal_due: lane.and_then(|l| l.current.as_ref()).map(|(_, c)| {
-                show_time(mxdane_rollover::renewal::due(
+            renewal_due: lane.and_then(|l| {
+                let (_, c) = l.current.as_ref()?;
+                let window = l
+                    .ordering
+                    .window
+                    .as_ref()
+                    .filter(|(spki, ..)| *spki == c.spki_sha256)
+                    .map(|(_, s, e, _)| (*s, *e));
+                Some(show_time(mxdane_rollover::renewal::due(
                     c.not_before,
                     c.not_after,
-                    None,
+                    window,
                     mxdane_rollover::renewal::seed(&id.service, &id.algorithm),
-                ))
+                )))
             }),
             scheme: lane.and_then(|l| l.scheme).map(|s| s.name()),
             servers: Vec::new(),
@@ -661,6 +730,24 @@ fn print_status(v: &LaneView, out: &mut impl Write) -> Result<(), Failure> {
             out,
             "  renewal due: {d} (`mxdane rollover csr` gives the CSR for the staged key)"
         );
+    }
+    if let Some(a) = &v.acme {
+        if let Some([s, e]) = &a.ca_window {
+            say!(out, "  CA's renewal window: {s} to {e} (RFC 9773)");
+        }
+        if let Some(o) = &a.open_order {
+            say!(out, "  ACME order in progress: {o}");
+        }
+        if let (Some(w), Some(t), 1..) = (&a.last_failure, &a.last_failure_at, a.failures) {
+            say!(
+                out,
+                "  ACME: {} failed attempt(s), the last at {t}: {w}",
+                a.failures
+            );
+        }
+        if let Some(t) = &a.retry_at {
+            say!(out, "  ACME: next attempt not before {t}");
+        }
     }
     if let Some(n) = &v.next {
         say!(out, "  next:    3 1 1 {} (staged)", short(n));

@@ -1208,49 +1208,521 @@ fn p07_pebble_issues_for_the_staged_key_over_http01_and_the_rollover_completes()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut e = engine(&l);
-    let t0 = 2_000_000_000;
-    for alg in ["ecdsa", "rsa"] {
-        adopt_running(&mut e, &l.config, &lane(alg), t0).unwrap();
-    }
-    e.step(t0).unwrap();
-    e.step(t0 + 10).unwrap();
-    let next = e.lanes().unwrap()[&lane("ecdsa")].next.clone().unwrap();
-    let der = mxdane::rollover::csr_der(&l.config.services[0], Path::new(&next.file)).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let directory = format!("https://127.0.0.1:{acme_port}/dir");
+    let mut l = l;
     let roots = l.dir.join("pebble-ca.pem");
-    let chain = runtime
-        .block_on(mxdane::acme::issue(
-            &mxdane::acme::Issuer {
-                directory: &directory,
-                roots: Some(&roots),
-                http01: ([127, 0, 0, 1], http).into(),
-            },
-            &["mx.example.test".to_owned()],
-            &der,
-        ))
-        .unwrap_or_else(|err| {
-            panic!(
-                "{err}\n{}",
-                std::fs::read_to_string(l.dir.join("pebble.log")).unwrap_or_default()
-            )
-        });
-    let cert = cert_from_pem(chain.as_bytes(), "pebble").unwrap();
-    assert_eq!(
-        cert.spki_sha256, next.spki_sha256,
-        "issued for the staged key"
+    l.config.acme = Some(Acme {
+        directory: format!("https://127.0.0.1:{acme_port}/dir"),
+        roots: Some(roots.clone()),
+        contact: vec!["mailto:postmaster@example.test".into()],
+        account: None,
+        challenge: AcmeChallenge::Http01 {
+            listen: format!("127.0.0.1:{http}"),
+        },
+        on_issuer_change: IssuerChange::PublishIssuer,
+    });
+    let mut e = engine(&l);
+    let t0 = real_now();
+    let t1 = adopted_and_published(&l, &mut e, t0);
+    // `rollover run`'s issuance, against the real CA, with the production HTTP client.
+    let out = issuance::run(&mut e, &l.config, t1, &move || {
+        mxdane::acme::https_client(Some(&roots))
+    });
+    let states = e.lanes().unwrap();
+    for alg in ["ecdsa", "rsa"] {
+        assert!(
+            matches!(outcome(&out, alg), Outcome::Obtained(_)),
+            "{out:?}\n{}",
+            std::fs::read_to_string(l.dir.join("pebble.log")).unwrap_or_default()
+        );
+        let s = &states[&lane(alg)];
+        assert_eq!(
+            s.pending.as_ref().unwrap().spki_sha256,
+            s.next.as_ref().unwrap().spki_sha256,
+            "issued for the staged key"
+        );
+    }
+    let r = e.step(t1 + 1).unwrap();
+    assert!(
+        deployed(&r, "ecdsa") && deployed(&r, "rsa"),
+        "{:?} {:?}",
+        r.done,
+        r.errors
     );
-    e.submit(&lane("ecdsa"), cert.clone(), t0 + 20).unwrap();
-    let r = e.step(t0 + 10 + 600).unwrap();
-    assert!(deployed(&r, "ecdsa"), "{:?} {:?}", r.done, r.errors);
     println!(
-        "\noracle pebble (rollover): 1 comparisons of 1 cases (an http-01 issuance for the staged key, deployed)"
+        "\noracle pebble (rollover): 2 comparisons of 2 cases (http-01 issuances for the staged ECDSA and RSA keys, deployed)"
     );
     let _ = pebble.kill();
     let _ = pebble.wait();
     let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+// Issue 15, hermetic: `rollover run`'s issuance against the in-process STAND-IN ACME server
+// (tests/standin: the error paths a real CA cannot be made to produce), through the real
+// engine world (RFC 2136 to the lab zone, the lab mail server).
+
+mod standin;
+
+use mxdane::issuance::{self, Outcome};
+use mxdane_rollover::config::{Acme, Challenge as AcmeChallenge, IssuerChange};
+use standin::StandIn;
+
+fn real_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The lab with an [acme] section pointing at a stand-in that signs with `issuer`.
+fn acme_lab(
+    name: &str,
+    scheme: &str,
+    challenge: Option<AcmeChallenge>,
+    on_issuer_change: IssuerChange,
+) -> (Lab, StandIn) {
+    let mut l = lab_with(name, true, scheme);
+    let ca = StandIn::new(l.ecdsa_issuer.intermediate.clone());
+    let challenge = challenge.unwrap_or_else(|| {
+        let port = free_tcp_port();
+        ca.state().http01 = Some(([127, 0, 0, 1], port).into());
+        AcmeChallenge::Http01 {
+            listen: format!("127.0.0.1:{port}"),
+        }
+    });
+    l.config.acme = Some(Acme {
+        directory: StandIn::directory(),
+        roots: None,
+        contact: vec!["mailto:postmaster@example.test".into()],
+        account: None,
+        challenge,
+        on_issuer_change,
+    });
+    (l, ca)
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Adopts both lanes at `t0`, publishes current + next and sees them everywhere; returns the
+/// first instant at which both lanes are due for renewal.
+fn adopted_and_published(l: &Lab, e: &mut Engine<Sqlite, RealWorld>, t0: i64) -> i64 {
+    for alg in ["ecdsa", "rsa"] {
+        assert!(adopt_running(e, &l.config, &lane(alg), t0).unwrap());
+    }
+    e.step(t0).unwrap();
+    e.step(t0 + 1).unwrap();
+    let states = e.lanes().unwrap();
+    ["ecdsa", "rsa"]
+        .iter()
+        .map(|alg| {
+            let (_, c) = states[&lane(alg)].current.clone().unwrap();
+            mxdane_rollover::renewal::due(
+                c.not_before,
+                c.not_after,
+                None,
+                mxdane_rollover::renewal::seed("mail", alg),
+            )
+        })
+        .max()
+        .unwrap()
+        + 1
+}
+
+fn outcome<'a>(out: &'a [(LaneId, Outcome)], alg: &str) -> &'a Outcome {
+    &out.iter().find(|(id, _)| *id == lane(alg)).unwrap().1
+}
+
+#[test]
+fn p07_standin_a_rate_limited_order_waits_for_retry_after_and_the_service_never_changes() {
+    let (l, ca) = acme_lab(
+        "acme-rate",
+        "current+next",
+        None,
+        IssuerChange::PublishIssuer,
+    );
+    {
+        let mut s = ca.state();
+        s.rate_limited = 2;
+        s.retry_after_secs = 3600;
+    }
+    let mut e = engine(&l);
+    let t0 = real_now();
+    let t1 = adopted_and_published(&l, &mut e, t0);
+    // Not due yet: nothing is ordered.
+    let out = issuance::run(&mut e, &l.config, t0 + 2, &ca.factory());
+    assert!(
+        matches!(outcome(&out, "ecdsa"), Outcome::Idle(w) if w.contains("renewal due")),
+        "{out:?}"
+    );
+    assert_eq!(ca.state().new_orders, 0);
+    let chain_before = std::fs::read_to_string(l.dir.join("ecdsa.pem")).unwrap();
+    // Due: the CA says "rate limited, come back in an hour" to both lanes.
+    let out = issuance::run(&mut e, &l.config, t1, &ca.factory());
+    for alg in ["ecdsa", "rsa"] {
+        assert!(
+            matches!(outcome(&out, alg), Outcome::Failed(w) if w.contains("rateLimited") && w.contains("certificate in service stays")),
+            "{out:?}"
+        );
+        let lane_state = &e.lanes().unwrap()[&lane(alg)];
+        let retry = lane_state.ordering.retry_at.unwrap();
+        assert!(
+            (t1 + 3590..=t1 + 3600).contains(&retry),
+            "Retry-After honoured: {retry} vs {t1}"
+        );
+        assert_eq!(lane_state.ordering.failures, 1);
+        assert!(lane_state.pending.is_none());
+    }
+    // During the back-off the CA is not asked again, and the service did not change.
+    let log_len = ca.state().log.len();
+    let out = issuance::run(&mut e, &l.config, t1 + 60, &ca.factory());
+    assert!(
+        matches!(outcome(&out, "ecdsa"), Outcome::Idle(w) if w.contains("tried again")),
+        "{out:?}"
+    );
+    assert_eq!(ca.state().log.len(), log_len, "{:?}", ca.state().log);
+    assert_eq!(
+        std::fs::read_to_string(l.dir.join("ecdsa.pem")).unwrap(),
+        chain_before
+    );
+    // After the hour: certificates for the staged keys, http-01 really fetched from our
+    // listener, then deployed through the gate.
+    let out = issuance::run(&mut e, &l.config, t1 + 3600, &ca.factory());
+    let states = e.lanes().unwrap();
+    for alg in ["ecdsa", "rsa"] {
+        assert!(
+            matches!(outcome(&out, alg), Outcome::Obtained(_)),
+            "{out:?} {:?}",
+            ca.state().log
+        );
+        let s = &states[&lane(alg)];
+        assert_eq!(
+            s.pending.as_ref().unwrap().spki_sha256,
+            s.next.as_ref().unwrap().spki_sha256,
+            "issued for the staged key"
+        );
+        assert_eq!(s.ordering.failures, 0);
+    }
+    assert_eq!(
+        ca.state()
+            .log
+            .iter()
+            .filter(|l| l.starts_with("http-01 for mx.example.test: valid"))
+            .count(),
+        2,
+        "{:?}",
+        ca.state().log
+    );
+    let r = e.step(t1 + 3601).unwrap();
+    assert!(
+        deployed(&r, "ecdsa") && deployed(&r, "rsa"),
+        "{:?} {:?}",
+        r.done,
+        r.errors
+    );
+    // The account's credentials are private.
+    use std::os::unix::fs::PermissionsExt;
+    let file = l.config.acme.as_ref().unwrap().account_file(&l.config.keys);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    assert!(
+        e.lanes().unwrap()[&lane("ecdsa")]
+            .ordering
+            .account
+            .as_deref()
+            .is_some_and(|a| a.starts_with("https://ca.standin.test/acct/")),
+        "the account URL is in the state"
+    );
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+#[test]
+fn p07_standin_an_invalid_order_a_foreign_key_and_a_forgotten_account_leave_the_service_alone() {
+    let (l, ca) = acme_lab(
+        "acme-invalid",
+        "current+next",
+        None,
+        IssuerChange::PublishIssuer,
+    );
+    let mut e = engine(&l);
+    let t0 = real_now();
+    let t1 = adopted_and_published(&l, &mut e, t0);
+    // The first challenge fails: the ECDSA order turns invalid; the RSA lane is not held up.
+    ca.state().fail_challenges = 1;
+    let out = issuance::run(&mut e, &l.config, t1, &ca.factory());
+    assert!(
+        matches!(outcome(&out, "ecdsa"), Outcome::Failed(w) if w.contains("challenge answer was wrong")),
+        "{out:?}"
+    );
+    assert!(
+        matches!(outcome(&out, "rsa"), Outcome::Obtained(_)),
+        "{out:?}"
+    );
+    let s = &e.lanes().unwrap()[&lane("ecdsa")];
+    assert_eq!(
+        s.ordering.retry_at,
+        Some(t1 + 60),
+        "first back-off: a minute"
+    );
+    assert!(s.pending.is_none() && s.ordering.open.is_none());
+    // The CA sends a certificate for a key nobody asked for: refused, never submitted.
+    ca.state().wrong_key = true;
+    let out = issuance::run(&mut e, &l.config, t1 + 60, &ca.factory());
+    assert!(
+        matches!(outcome(&out, "ecdsa"), Outcome::Failed(w) if w.contains("not the key ordered") && w.contains("refused")),
+        "{out:?}"
+    );
+    let s = &e.lanes().unwrap()[&lane("ecdsa")];
+    assert!(s.pending.is_none());
+    assert_eq!(s.ordering.failures, 2);
+    assert_eq!(s.ordering.retry_at, Some(t1 + 60 + 120), "then two");
+    // The CA forgot the account (Pebble restarted): a new one, the old file kept.
+    ca.forget_accounts();
+    let out = issuance::run(&mut e, &l.config, t1 + 180, &ca.factory());
+    assert!(
+        matches!(outcome(&out, "ecdsa"), Outcome::Obtained(_)),
+        "{out:?}"
+    );
+    assert_eq!(ca.state().new_accounts, 2);
+    let kept = std::fs::read_dir(&l.config.keys)
+        .unwrap()
+        .filter(|f| {
+            f.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".json.unknown-")
+        })
+        .count();
+    assert_eq!(kept, 1, "the forgotten account's credentials are kept");
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+#[test]
+fn p05_p07_standin_an_interrupted_order_is_resumed_and_the_ca_window_moves_renewal() {
+    let (l, ca) = acme_lab(
+        "acme-resume",
+        "current+next",
+        None,
+        IssuerChange::PublishIssuer,
+    );
+    let mut e = engine(&l);
+    let t0 = real_now();
+    adopted_and_published(&l, &mut e, t0);
+    // The CA suggests renewing in ten days (RFC 9773), long before a third of the lifetime.
+    let window = t0 + 10 * 86_400;
+    let rfc3339 = |t: i64| {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    ca.state().ari = Some((rfc3339(window), rfc3339(window)));
+    let out = issuance::run(&mut e, &l.config, t0 + 2, &ca.factory());
+    assert!(
+        matches!(outcome(&out, "ecdsa"), Outcome::Idle(w) if w.contains("renewal due")),
+        "{out:?}"
+    );
+    let s = &e.lanes().unwrap()[&lane("ecdsa")];
+    let (_, start, end, again) = s.ordering.window.clone().unwrap();
+    assert_eq!((start, end), (window, window));
+    assert!(
+        (t0 + 2 + 21_590..=t0 + 2 + 21_600).contains(&again),
+        "{again}"
+    );
+    // A run stopped right after placing its order (the order's URL is in the log).
+    let account_file = l.config.acme.as_ref().unwrap().account_file(&l.config.keys);
+    let client =
+        mxdane::acme::Client::open(&StandIn::directory(), &[], &account_file, ca.factory())
+            .unwrap();
+    let placed = client
+        .place(
+            &["mx.example.test".to_owned()],
+            instant_acme::ChallengeType::Http01,
+            None,
+        )
+        .unwrap();
+    let next = s.next.clone().unwrap();
+    e.note(
+        &lane("ecdsa"),
+        mxdane_rollover::lane::Event::OrderPlaced {
+            account: client.account_url().to_owned(),
+            order: placed.url.clone(),
+            spki_sha256: next.spki_sha256.clone(),
+            at: window - 5,
+        },
+        window - 5,
+    )
+    .unwrap();
+    drop(client);
+    assert_eq!(ca.state().new_orders, 1);
+    // The next run, inside the CA's window: the same order is finished for the ECDSA lane;
+    // only the RSA lane places one.
+    let out = issuance::run(&mut e, &l.config, window, &ca.factory());
+    assert!(
+        matches!(outcome(&out, "ecdsa"), Outcome::Obtained(_)),
+        "{out:?}"
+    );
+    assert!(
+        matches!(outcome(&out, "rsa"), Outcome::Obtained(_)),
+        "{out:?}"
+    );
+    assert_eq!(ca.state().new_orders, 2, "{:?}", ca.state().log);
+    assert!(
+        ca.state()
+            .log
+            .iter()
+            .any(|x| *x == format!("finalized {}", placed.url)),
+        "{:?}",
+        ca.state().log
+    );
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+#[test]
+fn p03_p07_standin_dns01_is_answered_once_every_server_serves_it_and_removed_after() {
+    let (l, ca) = acme_lab(
+        "acme-dns01",
+        "current+next",
+        Some(AcmeChallenge::Dns01),
+        IssuerChange::PublishIssuer,
+    );
+    // The stand-in checks the TXT record on every authoritative server of example.test.
+    let world = l.dynamic().world();
+    let zi = world
+        .zones()
+        .iter()
+        .position(|z| z.apex == mxdane_lab::dns::Name::parse("example.test."))
+        .unwrap();
+    let servers: Vec<SocketAddr> = (0..2)
+        .map(|si| {
+            let published = SocketAddr::new(mxdane_lab::dns::world::ns_address(zi, si).into(), 53);
+            l.dns.ns_routes[&published]
+        })
+        .collect();
+    let txt_on = {
+        let servers = servers.clone();
+        move |owner: &str, want: &str| -> usize {
+            let name = mxdane_dns::Name::parse(owner);
+            servers
+                .iter()
+                .filter(|s| {
+                    NetTransport::new(**s, Duration::from_secs(2))
+                        .exchange(
+                            &name,
+                            mxdane_dns::rdata::rtype::TXT,
+                            mxdane_dns::message::QueryFlags {
+                                rd: false,
+                                cd: true,
+                                dnssec_ok: false,
+                            },
+                        )
+                        .is_ok_and(|m| {
+                            m.answer.iter().any(|r| {
+                                matches!(&r.rdata, mxdane_dns::rdata::Rdata::Txt(t) if t.concat() == want)
+                            })
+                        })
+                })
+                .count()
+        }
+    };
+    let seen: Arc<std::sync::Mutex<Vec<(String, String)>>> = Arc::default();
+    {
+        let (txt_on, seen) = (txt_on.clone(), seen.clone());
+        ca.state().dns_check = Some(Box::new(move |owner, want| {
+            seen.lock()
+                .unwrap()
+                .push((owner.to_owned(), want.to_owned()));
+            txt_on(owner, want) == 2
+        }));
+    }
+    let mut e = engine(&l);
+    let t0 = real_now();
+    let t1 = adopted_and_published(&l, &mut e, t0);
+    let out = issuance::run(&mut e, &l.config, t1, &ca.factory());
+    for alg in ["ecdsa", "rsa"] {
+        assert!(
+            matches!(outcome(&out, alg), Outcome::Obtained(_)),
+            "{out:?} {:?} {:?}",
+            ca.state().log,
+            l.dynamic().log()
+        );
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "one dns-01 validation per lane: {seen:?}");
+    for (owner, want) in &seen {
+        assert_eq!(owner, "_acme-challenge.mx.example.test.");
+        assert_eq!(txt_on(owner, want), 0, "the challenge record is withdrawn");
+    }
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+#[test]
+fn p02_p07_standin_a_new_intermediate_under_current_issuer_never_goes_live_unauthenticated() {
+    for policy in [IssuerChange::PublishIssuer, IssuerChange::KeepKey] {
+        let (l, ca) = acme_lab(
+            &format!("acme-issuer-{policy:?}"),
+            "current+issuer",
+            None,
+            policy,
+        );
+        let mut e = engine(&l);
+        let t0 = real_now();
+        let t1 = adopted_and_published(&l, &mut e, t0);
+        // The CA now signs with a new intermediate (as Pebble does after a restart).
+        let new_issuer = CertSpec::ca("Lab Issuer 2")
+            .alg(KeyAlg::EcdsaP256)
+            .key_slot(102)
+            .signed_by(&l.ecdsa_issuer.root);
+        ca.state().issuer = new_issuer.clone();
+        let before = e.lanes().unwrap()[&lane("ecdsa")].current.clone().unwrap();
+        let out = issuance::run(&mut e, &l.config, t1, &ca.factory());
+        assert!(
+            matches!(outcome(&out, "ecdsa"), Outcome::Obtained(_)),
+            "{out:?}"
+        );
+        let s = e.lanes().unwrap()[&lane("ecdsa")].clone();
+        let pending = s.pending.clone().unwrap();
+        let new_ta = format!("2 1 1 {}", pending.issuer_spki_sha256.clone().unwrap());
+        match policy {
+            IssuerChange::KeepKey => {
+                // Ordered again for the key in service: its `3 1 1` authenticates it now.
+                assert_eq!(pending.spki_sha256, before.0.spki_sha256);
+                let r = e.step(t1 + 1).unwrap();
+                assert!(deployed(&r, "ecdsa"), "{:?} {:?}", r.done, r.errors);
+                assert!(
+                    !served(&l, 0).contains(&new_ta),
+                    "no new issuer record needed"
+                );
+            }
+            _ => {
+                // The staged key's certificate waits: the new issuer's `2 1 1` goes out
+                // first, and the switch comes 2 x TTL after every server serves it.
+                assert_eq!(pending.spki_sha256, s.next.clone().unwrap().spki_sha256);
+                let r = e.step(t1 + 1).unwrap();
+                assert!(!deployed(&r, "ecdsa"));
+                assert!(served(&l, 0).contains(&new_ta), "{:?}", served(&l, 0));
+                let r = e.step(t1 + 2).unwrap();
+                assert!(!deployed(&r, "ecdsa"), "not before 2 x TTL");
+                let r = e.step(t1 + 2 + 600).unwrap();
+                assert!(deployed(&r, "ecdsa"), "{:?} {:?}", r.done, r.errors);
+            }
+        }
+        // Whatever the policy: what the server presents now is authenticated by what
+        // every server publishes (the lane's probes checked it; the records say so too).
+        let live = e.lanes().unwrap()[&lane("ecdsa")]
+            .current
+            .clone()
+            .unwrap()
+            .1;
+        let published = served(&l, 1);
+        assert!(
+            live.authenticated_by()
+                .iter()
+                .any(|r| published.contains(r)),
+            "{published:?}"
+        );
+        let _ = std::fs::remove_dir_all(&l.dir);
+    }
 }
