@@ -737,6 +737,7 @@ fn p08_rollover_with_knot_and_postfix_verified_by_posttls_finger() {
             "unbound",
             "postfix",
             "posttls-finger",
+            "pebble",
         ],
     );
 }
@@ -1020,8 +1021,57 @@ fn rollover_inner() {
         verified(&format!("after switch {switch}"));
         now += 10;
     }
-    println!("\noracle posttls-finger (rollover): {fingers} comparisons of 3 cases");
-    assert_eq!(fingers, 3);
+    // Switch 3, end to end with issuance (issue 15): `rollover run`'s ACME side orders the
+    // certificate for the staged key from Pebble, a real ACME server; the dns-01 record goes
+    // to the Knot primary by RFC 2136, reaches the secondary by a real transfer, and Pebble
+    // looks it up through Unbound; then the switch, and posttls-finger verifies.
+    let pebble = common::pebble::Pebble::start(
+        &dir,
+        "127.0.0.1:53".parse().unwrap(),
+        common::pebble::free_tcp_port(),
+    );
+    let mut with_acme = config.clone();
+    with_acme.acme = Some(pebble.acme(mxdane_rollover::config::Challenge::Dns01));
+    let mut staged = false;
+    for _ in 0..100 {
+        e.step(now).unwrap();
+        let l = &e.lanes().unwrap()[&ecdsa];
+        if let Some(n) = &l.next
+            && l.records[&mxdane_rollover::lane::ee(&n.spki_sha256)]
+                .visible_since
+                .is_some()
+        {
+            staged = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        now += 1;
+    }
+    assert!(staged, "a new next key is staged and published");
+    let out = mxdane::issuance::run(&mut e, &with_acme, now + 1, &pebble.client());
+    assert!(
+        out.iter()
+            .all(|(_, o)| matches!(o, mxdane::issuance::Outcome::Obtained(_))),
+        "{out:?}\n{}",
+        pebble.log()
+    );
+    now += 700;
+    let r = e.step(now).unwrap();
+    assert!(
+        r.done[&ecdsa].iter().any(|d| d.starts_with("deployed")),
+        "switch 3: {:?} {:?}",
+        r.done,
+        r.errors
+    );
+    let live = e.lanes().unwrap()[&ecdsa].current.clone().unwrap().1;
+    assert!(
+        live.pem.contains("BEGIN CERTIFICATE") && !live.pem.contains(&ecdsa_pki.intermediate.pem()),
+        "the live chain is Pebble's"
+    );
+    verified("after switch 3 (a certificate from Pebble through dns-01)");
+    drop(pebble);
+    println!("\noracle posttls-finger (rollover): {fingers} comparisons of 4 cases");
+    assert_eq!(fingers, 4);
     drop(postfix_server);
     drop(knot);
     drop(daemons);

@@ -5,7 +5,7 @@
 //! a refused update, a reload that fails (rollback), and a certificate for the wrong key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -1157,111 +1157,13 @@ fn p05_rollover_run_exits_3_on_a_failed_action_and_4_when_a_person_must_look() {
     let _ = std::fs::remove_dir_all(&l.dir);
 }
 
-// Issue 15, first end-to-end slice: Pebble (a real ACME server, with a TLS certificate made
-// here) issues a certificate for the staged next key through http-01 answered by mxdane's own
-// listener; the certificate carries that key, is submitted, and goes live through the gate.
-#[test]
-#[ignore = "needs pebble"]
-fn p07_pebble_issues_for_the_staged_key_over_http01_and_the_rollover_completes() {
-    use mxdane_lab::dns::server::DnsServer;
-    let l = lab("rollover-pebble", true);
-    // Pebble's own TLS: a CA and a certificate for 127.0.0.1.
-    let ca = CertSpec::ca("Pebble test CA").self_signed();
-    let mut server_cert = CertSpec::leaf(&["localhost"]);
-    server_cert = server_cert.ip_san("127.0.0.1");
-    let server_cert = server_cert.signed_by(&ca);
-    write(&l.dir.join("pebble-ca.pem"), &ca.pem());
-    write(&l.dir.join("pebble-cert.pem"), &server_cert.pem());
-    write(&l.dir.join("pebble-key.pem"), &server_cert.key_pem());
-    // Pebble resolves the name it validates through a lab resolver: mx.example.test is here.
-    let names = Arc::new(
-        World::builder()
-            .zone("example.test.", |z| z.a("mx", "127.0.0.1"))
-            .build(),
-    );
-    let dns = DnsServer::recursive(names).unwrap();
-    let (acme_port, mgmt, http, tls) = (free_port(), free_port(), free_port(), free_port());
-    write(
-        &l.dir.join("pebble.json"),
-        &format!(
-            r#"{{"pebble": {{"listenAddress": "127.0.0.1:{acme_port}", "managementListenAddress": "127.0.0.1:{mgmt}", "certificate": "{d}/pebble-cert.pem", "privateKey": "{d}/pebble-key.pem", "httpPort": {http}, "tlsPort": {tls}, "ocspResponderURL": "", "externalAccountBindingRequired": false}}}}"#,
-            d = l.dir.display()
-        ),
-    );
-    let log = std::fs::File::create(l.dir.join("pebble.log")).unwrap();
-    let mut pebble = std::process::Command::new("pebble")
-        .arg("-config")
-        .arg(l.dir.join("pebble.json"))
-        .arg("-dnsserver")
-        .arg(dns.addr().to_string())
-        .env("PEBBLE_VA_NOSLEEP", "1")
-        .env("PEBBLE_WFE_NONCEREJECT", "0")
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("pebble");
-    let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", acme_port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "pebble did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let mut l = l;
-    let roots = l.dir.join("pebble-ca.pem");
-    l.config.acme = Some(Acme {
-        directory: format!("https://127.0.0.1:{acme_port}/dir"),
-        roots: Some(roots.clone()),
-        contact: vec!["mailto:postmaster@example.test".into()],
-        account: None,
-        challenge: AcmeChallenge::Http01 {
-            listen: format!("127.0.0.1:{http}"),
-        },
-        on_issuer_change: IssuerChange::PublishIssuer,
-    });
-    let mut e = engine(&l);
-    let t0 = real_now();
-    let t1 = adopted_and_published(&l, &mut e, t0);
-    // `rollover run`'s issuance, against the real CA, with the production HTTP client.
-    let out = issuance::run(&mut e, &l.config, t1, &move || {
-        mxdane::acme::https_client(Some(&roots))
-    });
-    let states = e.lanes().unwrap();
-    for alg in ["ecdsa", "rsa"] {
-        assert!(
-            matches!(outcome(&out, alg), Outcome::Obtained(_)),
-            "{out:?}\n{}",
-            std::fs::read_to_string(l.dir.join("pebble.log")).unwrap_or_default()
-        );
-        let s = &states[&lane(alg)];
-        assert_eq!(
-            s.pending.as_ref().unwrap().spki_sha256,
-            s.next.as_ref().unwrap().spki_sha256,
-            "issued for the staged key"
-        );
-    }
-    let r = e.step(t1 + 1).unwrap();
-    assert!(
-        deployed(&r, "ecdsa") && deployed(&r, "rsa"),
-        "{:?} {:?}",
-        r.done,
-        r.errors
-    );
-    println!(
-        "\noracle pebble (rollover): 2 comparisons of 2 cases (http-01 issuances for the staged ECDSA and RSA keys, deployed)"
-    );
-    let _ = pebble.kill();
-    let _ = pebble.wait();
-    let _ = std::fs::remove_dir_all(&l.dir);
-}
-
 // Issue 15, hermetic: `rollover run`'s issuance against the in-process STAND-IN ACME server
 // (tests/standin: the error paths a real CA cannot be made to produce), through the real
 // engine world (RFC 2136 to the lab zone, the lab mail server).
 
 mod standin;
 
+use common::pebble::{Pebble, free_tcp_port};
 use mxdane::issuance::{self, Outcome};
 use mxdane_rollover::config::{Acme, Challenge as AcmeChallenge, IssuerChange};
 use standin::StandIn;
@@ -1295,14 +1197,6 @@ fn acme_lab(
         on_issuer_change,
     });
     (l, ca)
-}
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Adopts both lanes at `t0`, publishes current + next and sees them everywhere; returns the
@@ -1725,4 +1619,269 @@ fn p02_p07_standin_a_new_intermediate_under_current_issuer_never_goes_live_unaut
         );
         let _ = std::fs::remove_dir_all(&l.dir);
     }
+}
+
+// Issue 15, external tier: Pebble, a real ACME server (its TLS certificate made here), through
+// the production HTTP client.
+
+/// A recursive server where mx.example.test is 127.0.0.1 (where Pebble validates http-01).
+fn loopback_names() -> mxdane_lab::dns::server::DnsServer {
+    let names = Arc::new(
+        World::builder()
+            .zone("example.test.", |z| z.a("mx", "127.0.0.1"))
+            .build(),
+    );
+    mxdane_lab::dns::server::DnsServer::recursive(names).unwrap()
+}
+
+/// Whether what the server presents for `alg` is authenticated by what both servers serve.
+fn live_is_published(l: &Lab, e: &Engine<Sqlite, RealWorld>, alg: &str) -> bool {
+    let live = e.lanes().unwrap()[&lane(alg)].current.clone().unwrap().1;
+    (0..2).all(|s| {
+        let published = served(l, s);
+        live.authenticated_by()
+            .iter()
+            .any(|r| published.contains(r))
+    })
+}
+
+fn assert_obtained(out: &[(LaneId, Outcome)], log: &str) {
+    for alg in ["ecdsa", "rsa"] {
+        assert!(
+            matches!(outcome(out, alg), Outcome::Obtained(_)),
+            "{out:?}\n{log}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs pebble"]
+fn p07_pebble_issues_for_the_staged_keys_over_http01_and_the_rollover_completes() {
+    let mut l = lab("rollover-pebble", true);
+    let names = loopback_names();
+    let http = free_tcp_port();
+    let pebble = Pebble::start(&l.dir, names.addr(), http);
+    l.config.acme = Some(pebble.acme(AcmeChallenge::Http01 {
+        listen: format!("127.0.0.1:{http}"),
+    }));
+    let mut e = engine(&l);
+    let t0 = real_now();
+    let t1 = adopted_and_published(&l, &mut e, t0);
+    // `rollover run`'s issuance, against the real CA, with the production HTTP client.
+    let out = issuance::run(&mut e, &l.config, t1, &pebble.client());
+    assert_obtained(&out, &pebble.log());
+    let states = e.lanes().unwrap();
+    for alg in ["ecdsa", "rsa"] {
+        let s = &states[&lane(alg)];
+        assert_eq!(
+            s.pending.as_ref().unwrap().spki_sha256,
+            s.next.as_ref().unwrap().spki_sha256,
+            "issued for the staged key"
+        );
+    }
+    let r = e.step(t1 + 1).unwrap();
+    assert!(
+        deployed(&r, "ecdsa") && deployed(&r, "rsa"),
+        "{:?} {:?}",
+        r.done,
+        r.errors
+    );
+    println!(
+        "\noracle pebble (http-01): 2 comparisons of 2 cases (issuances for the staged ECDSA and RSA keys, deployed)"
+    );
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+#[test]
+#[ignore = "needs pebble"]
+fn p03_p07_pebble_validates_dns01_published_by_rfc2136_and_the_record_is_removed() {
+    // The command line, as an operator runs it: `rollover run` with an [acme] section.
+    let mut l = lab("rollover-pebble-dns01", true);
+    // Pebble asks the lab's recursive server, which answers from the dynamic zone.
+    let pebble = Pebble::start(&l.dir, l.dns.recursive, free_tcp_port());
+    l.config.acme = Some(pebble.acme(AcmeChallenge::Dns01));
+    let (_, run) = cli(&l);
+    let t0 = real_now();
+    assert_eq!(run(&["init"], Some(t0)).code, 0);
+    let t1 = {
+        let mut e = engine(&l);
+        e.step(t0 + 1).unwrap();
+        let states = e.lanes().unwrap();
+        ["ecdsa", "rsa"]
+            .iter()
+            .map(|alg| {
+                let (_, c) = states[&lane(alg)].current.clone().unwrap();
+                mxdane_rollover::renewal::due(
+                    c.not_before,
+                    c.not_after,
+                    None,
+                    mxdane_rollover::renewal::seed("mail", alg),
+                )
+            })
+            .max()
+            .unwrap()
+            + 1
+    };
+    let r = run(&["run"], Some(t1));
+    assert_eq!(r.code, 0, "{}{}\n{}", r.stdout, r.stderr, pebble.log());
+    for alg in ["ecdsa", "rsa"] {
+        assert!(
+            r.stdout
+                .contains(&format!("mail/{alg}: obtained a certificate for key")),
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains(&format!("mail/{alg}: deployed")),
+            "the gate was long open: {}",
+            r.stdout
+        );
+    }
+    // Four updates for the challenges (an add and a delete per lane).
+    let log = l.dynamic().log();
+    assert_eq!(
+        log.iter().filter(|x| *x == "applied 1 change(s)").count(),
+        4,
+        "{log:?}"
+    );
+    let status = run(&["--json", "status", "--offline"], Some(t1 + 1));
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert!(
+        v[0]["acme"]["account"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("https://127.0.0.1:")),
+        "{}",
+        status.stdout
+    );
+    println!(
+        "\noracle pebble (dns-01): 2 comparisons of 2 cases (dns-01 validations of records sent by RFC 2136, deployed)"
+    );
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+#[test]
+#[ignore = "needs pebble"]
+fn p02_p07_pebble_restarts_with_a_new_intermediate_under_current_issuer_without_a_mismatch() {
+    let mut l = lab_with("rollover-pebble-issuer", true, "current+issuer");
+    let names = loopback_names();
+    let http = free_tcp_port();
+    let mut pebble = Pebble::start(&l.dir, names.addr(), http);
+    l.config.acme = Some(pebble.acme(AcmeChallenge::Http01 {
+        listen: format!("127.0.0.1:{http}"),
+    }));
+    let mut e = engine(&l);
+    let t0 = real_now();
+    let mut t = adopted_and_published(&l, &mut e, t0);
+    let mut issuers = Vec::new();
+    for round in 0..2 {
+        if round == 1 {
+            // A new root and intermediate, every account forgotten.
+            pebble.restart();
+        }
+        // As `run` does: the engine steps (staging the next key after a switch), then orders.
+        e.step(t).unwrap();
+        let out = issuance::run(&mut e, &l.config, t + 1, &pebble.client());
+        assert_obtained(&out, &pebble.log());
+        let pending = e.lanes().unwrap()[&lane("ecdsa")].pending.clone().unwrap();
+        issuers.push(pending.issuer_spki_sha256.clone().unwrap());
+        // Step until both lanes switched; after every step, what each presents is
+        // authenticated by what every server publishes.
+        let mut switched = BTreeSet::new();
+        for i in 1..=6 {
+            let r = e.step(t + i * 300).unwrap();
+            assert!(r.errors.values().all(Vec::is_empty), "{:?}", r.errors);
+            for alg in ["ecdsa", "rsa"] {
+                if deployed(&r, alg) {
+                    switched.insert(alg);
+                }
+                assert!(live_is_published(&l, &e, alg), "round {round} step {i}");
+            }
+            if switched.len() == 2 {
+                break;
+            }
+        }
+        assert_eq!(switched.len(), 2, "round {round}: both lanes switched");
+        // The next renewal: when the lanes say so (a third of the lifetime, or Pebble's
+        // window).
+        let states = e.lanes().unwrap();
+        t = ["ecdsa", "rsa"]
+            .iter()
+            .map(|alg| {
+                match mxdane_rollover::renewal::renewal(
+                    &states[&lane(alg)],
+                    mxdane_rollover::renewal::seed("mail", alg),
+                    0,
+                ) {
+                    mxdane_rollover::renewal::Renewal::Later(at) => at,
+                    other => panic!("{other:?}"),
+                }
+            })
+            .max()
+            .unwrap()
+            .max(t + 3600)
+            + 1;
+    }
+    assert_ne!(
+        issuers[0], issuers[1],
+        "Pebble's restart changed the intermediate"
+    );
+    println!(
+        "\noracle pebble (restart): 2 comparisons of 2 cases (issuer changes under current+issuer without a mismatch)"
+    );
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+#[test]
+#[ignore = "needs pebble and certbot"]
+fn p07_certbot_with_the_staged_key_csr_through_contrib_certbot_dane_completes_a_rollover() {
+    let l = lab("rollover-certbot", true);
+    let names = loopback_names();
+    let http = free_tcp_port();
+    let pebble = Pebble::start(&l.dir, names.addr(), http);
+    let (cfg, run) = cli(&l);
+    let t0 = real_now();
+    assert_eq!(run(&["init"], Some(t0)).code, 0);
+    run(&["run"], Some(t0 + 1));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contrib/certbot-dane");
+    let certbot_dir = l.dir.join("certbot");
+    let out = std::process::Command::new(&script)
+        .arg("-c")
+        .arg(&cfg)
+        .args(["mail", "ecdsa"])
+        .args(["--server", &pebble.directory()])
+        .args(["--standalone", "--http-01-port", &http.to_string()])
+        .args(["--agree-tos", "--register-unsafely-without-email"])
+        .arg("--config-dir")
+        .arg(certbot_dir.join("config"))
+        .arg("--work-dir")
+        .arg(certbot_dir.join("work"))
+        .arg("--logs-dir")
+        .arg(certbot_dir.join("logs"))
+        .env("MXDANE", env!("CARGO_BIN_EXE_mxdane"))
+        .env("REQUESTS_CA_BUNDLE", pebble.roots())
+        .output()
+        .expect("contrib/certbot-dane");
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        pebble.log()
+    );
+    // The next run switches to certbot's certificate for the staged key.
+    let r = run(&["run"], Some(t0 + 1000));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("mail/ecdsa: deployed"), "{}", r.stdout);
+    let e = engine(&l);
+    let live = e.lanes().unwrap()[&lane("ecdsa")]
+        .current
+        .clone()
+        .unwrap()
+        .1;
+    assert!(live.pem.contains("BEGIN CERTIFICATE"));
+    assert!(live_is_published(&l, &e, "ecdsa"));
+    println!(
+        "\noracle certbot (rollover): 1 comparisons of 1 cases (certbot --csr for the staged key, submitted and deployed)"
+    );
+    let _ = std::fs::remove_dir_all(&l.dir);
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the CLI test files: run the binary, make scratch directories.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub(crate) mod pebble;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
