@@ -1885,3 +1885,177 @@ fn p07_certbot_with_the_staged_key_csr_through_contrib_certbot_dane_completes_a_
     );
     let _ = std::fs::remove_dir_all(&l.dir);
 }
+
+/// A web server for a document root (the operator's nginx, for the webroot method): GET only,
+/// one request per connection, until dropped.
+struct StaticServer {
+    addr: SocketAddr,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StaticServer {
+    fn start(root: &Path) -> Self {
+        use std::io::{BufRead, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (root, flag) = (root.to_owned(), stop.clone());
+        std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok((s, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut line = String::new();
+                let _ = std::io::BufReader::new(&s).read_line(&mut line);
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let file = root.join(path.trim_start_matches('/'));
+                let mut s = s;
+                let _ = match std::fs::read(&file) {
+                    Ok(body) if !path.contains("..") => write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .and_then(|()| s.write_all(&body)),
+                    _ => s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+                };
+            }
+        });
+        Self { addr, stop }
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn p07_standin_webroot_answers_http01_from_files_that_are_removed_after() {
+    let (mut l, ca) = acme_lab(
+        "acme-webroot",
+        "current+next",
+        None,
+        IssuerChange::PublishIssuer,
+    );
+    let root = l.dir.join("www");
+    std::fs::create_dir_all(&root).unwrap();
+    let web = StaticServer::start(&root);
+    ca.state().http01 = Some(web.addr);
+    if let Some(a) = l.config.acme.as_mut() {
+        a.challenge = AcmeChallenge::Webroot { path: root.clone() };
+    }
+    let mut e = engine(&l);
+    let t0 = real_now();
+    let t1 = adopted_and_published(&l, &mut e, t0);
+    let out = issuance::run(&mut e, &l.config, t1, &ca.factory());
+    for alg in ["ecdsa", "rsa"] {
+        assert!(
+            matches!(outcome(&out, alg), Outcome::Obtained(_)),
+            "{out:?} {:?}",
+            ca.state().log
+        );
+    }
+    assert_eq!(
+        ca.state()
+            .log
+            .iter()
+            .filter(|x| x.starts_with("http-01 for mx.example.test: valid"))
+            .count(),
+        2,
+        "the CA fetched both answers from the web server"
+    );
+    let left: Vec<_> = std::fs::read_dir(root.join(".well-known/acme-challenge"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "the challenge files are removed: {left:?}");
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+#[test]
+#[ignore = "needs nsupdate"]
+fn p03_p07_standin_dns01_and_tlsa_through_the_hook_method_with_nsupdate() {
+    use mxdane_rollover::config::Dns;
+    let (mut l, ca) = acme_lab(
+        "acme-hook",
+        "current+next",
+        Some(AcmeChallenge::Dns01),
+        IssuerChange::PublishIssuer,
+    );
+    // The operator's hook: every change, TLSA or TXT, through BIND's nsupdate with the TSIG
+    // key, to the primary.
+    let primary = l.dns.ns_routes[&l.dns.primary_published];
+    l.config.services[0].dns = Dns::Hook {
+        zone: "example.test".into(),
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            format!(
+                "case \"$1\" in add) op=\"add $2 $3\";; *) op=\"delete $2\";; esac; printf 'server {} {}\\nzone example.test.\\nupdate %s %s %s\\nsend\\n' \"$op\" \"$5\" \"$4\" | nsupdate -y hmac-sha256:rollover.example.test.:{SECRET}",
+                primary.ip(),
+                primary.port()
+            ),
+            "hook".into(),
+        ],
+    };
+    let world = l.dynamic().world();
+    let zi = world
+        .zones()
+        .iter()
+        .position(|z| z.apex == mxdane_lab::dns::Name::parse("example.test."))
+        .unwrap();
+    let servers: Vec<SocketAddr> = (0..2)
+        .map(|si| {
+            l.dns.ns_routes[&SocketAddr::new(mxdane_lab::dns::world::ns_address(zi, si).into(), 53)]
+        })
+        .collect();
+    ca.state().dns_check = Some(Box::new(move |owner, want| {
+        let name = mxdane_dns::Name::parse(owner);
+        servers.iter().all(|s| {
+            NetTransport::new(*s, Duration::from_secs(2))
+                .exchange(
+                    &name,
+                    mxdane_dns::rdata::rtype::TXT,
+                    mxdane_dns::message::QueryFlags {
+                        rd: false,
+                        cd: true,
+                        dnssec_ok: false,
+                    },
+                )
+                .is_ok_and(|m| {
+                    m.answer.iter().any(|r| {
+                        matches!(&r.rdata, mxdane_dns::rdata::Rdata::Txt(t) if t.concat() == want)
+                    })
+                })
+        })
+    }));
+    let mut e = engine(&l);
+    let t0 = real_now();
+    let t1 = adopted_and_published(&l, &mut e, t0);
+    assert_eq!(
+        served(&l, 0).len(),
+        4,
+        "current + next of both, by the hook"
+    );
+    let out = issuance::run(&mut e, &l.config, t1, &ca.factory());
+    for alg in ["ecdsa", "rsa"] {
+        assert!(
+            matches!(outcome(&out, alg), Outcome::Obtained(_)),
+            "{out:?} {:?} {:?}",
+            ca.state().log,
+            l.dynamic().log()
+        );
+    }
+    let r = e.step(t1 + 1).unwrap();
+    assert!(
+        deployed(&r, "ecdsa") && deployed(&r, "rsa"),
+        "{:?}",
+        r.errors
+    );
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
