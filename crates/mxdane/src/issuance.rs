@@ -296,11 +296,15 @@ pub fn run<S: Store>(
             }
         };
         let seed = renewal::seed(&id.service, &id.algorithm);
+        let mut unreachable = None;
         // The CA's renewal window (RFC 9773), asked for again when it said to.
         if renewal::ask_window(&lane, now)
             && let Some((_, cert)) = &lane.current
         {
             open(&mut client);
+            if let Some(Err(err)) = &client {
+                unreachable = Some(err.why.clone());
+            }
             if let Some(Ok(c)) = &client {
                 let (start, end, again) = match c.renewal_window(&cert.pem) {
                     Ok(Some(w)) => w,
@@ -379,6 +383,12 @@ pub fn run<S: Store>(
                     }
                 }
             }
+        };
+        let outcome = match (outcome, unreachable) {
+            (Outcome::Idle(w), Some(why)) => {
+                Outcome::Idle(format!("{w} (the CA could not be asked: {why})"))
+            }
+            (o, _) => o,
         };
         out.push((id, outcome));
     }

@@ -2059,3 +2059,29 @@ fn p03_p07_standin_dns01_and_tlsa_through_the_hook_method_with_nsupdate() {
     );
     let _ = std::fs::remove_dir_all(&l.dir);
 }
+
+#[test]
+fn p07_an_unreachable_ca_is_reported_before_renewal_is_due() {
+    let (mut l, ca) = acme_lab(
+        "acme-unreachable",
+        "current+next",
+        None,
+        IssuerChange::PublishIssuer,
+    );
+    if let Some(a) = l.config.acme.as_mut() {
+        a.directory = "https://127.0.0.1:9/dir".into();
+    }
+    let mut e = engine(&l);
+    let t0 = real_now();
+    adopted_and_published(&l, &mut e, t0);
+    // The real client, to a port where nothing listens.
+    let out = issuance::run(&mut e, &l.config, t0 + 2, &|| {
+        mxdane::acme::https_client(None)
+    });
+    assert!(
+        matches!(outcome(&out, "ecdsa"), Outcome::Idle(w) if w.contains("renewal due") && w.contains("the CA could not be asked")),
+        "{out:?}"
+    );
+    assert_eq!(ca.state().new_accounts, 0);
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
