@@ -1,0 +1,284 @@
+//! The monitor's configuration (TOML). Unknown keys are errors; `--print-config` writes every
+//! default out.
+//!
+//! ```toml
+//! listen = "127.0.0.1:9417"          # /metrics, /status, /api/v1/..., /
+//! history = "/var/lib/mxdane/monitor.db"
+//! interval = 300                      # seconds between checks of a target (60 to 86400)
+//! concurrency = 8                     # checks at once
+//! retention-days = 90                 # history older than this is deleted
+//! expiry-days = 7                     # warn about signatures and certificates ending sooner
+//!
+//! [[target]]
+//! domain = "example.com"              # every MX host of the domain
+//!
+//! [[target]]
+//! host = "mx.example.net"             # one host (`mxdane check --host`)
+//! port = 25
+//! interval = 60
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The whole file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Where the HTTP endpoints listen.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The SQLite history.
+    #[serde(default = "default_history")]
+    pub history: PathBuf,
+    /// Seconds between checks of a target, unless the target says otherwise.
+    #[serde(default = "default_interval")]
+    pub interval: u32,
+    /// Checks at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+    /// Days of history kept.
+    #[serde(default = "default_retention")]
+    pub retention_days: u32,
+    /// Warn about signatures and certificates that end within this many days.
+    #[serde(default = "default_expiry")]
+    pub expiry_days: u32,
+    /// What to check.
+    #[serde(rename = "target", default)]
+    pub targets: Vec<Target>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9417".into()
+}
+fn default_history() -> PathBuf {
+    PathBuf::from("/var/lib/mxdane/monitor.db")
+}
+fn default_interval() -> u32 {
+    300
+}
+fn default_concurrency() -> u32 {
+    8
+}
+fn default_retention() -> u32 {
+    90
+}
+fn default_expiry() -> u32 {
+    7
+}
+fn default_port() -> u16 {
+    25
+}
+
+/// One thing to check: a mail domain (all its MX hosts) or a single host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Target {
+    /// A mail domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// A single host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The SMTP port.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Seconds between checks (the global interval when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<u32>,
+}
+
+impl Target {
+    /// The target's name: the domain, or `host:port` for a host.
+    pub fn name(&self) -> String {
+        match (&self.domain, &self.host) {
+            (Some(d), _) => d.trim_end_matches('.').to_ascii_lowercase(),
+            (None, Some(h)) => format!(
+                "{}:{}",
+                h.trim_end_matches('.').to_ascii_lowercase(),
+                self.port
+            ),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// The DNS name to check (a domain or a host).
+    pub fn dns_name(&self) -> &str {
+        self.domain
+            .as_deref()
+            .or(self.host.as_deref())
+            .unwrap_or("")
+    }
+
+    /// Whether it is a single host.
+    pub fn is_host(&self) -> bool {
+        self.domain.is_none()
+    }
+}
+
+/// A configuration that cannot be used, with where and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+const INTERVALS: std::ops::RangeInclusive<u32> = 60..=86_400;
+
+impl Config {
+    /// Parses and checks a configuration; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let c: Config =
+            toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {}", e.message())))?;
+        c.check()
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        Ok(c)
+    }
+
+    /// Reads and parses a file.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The configuration with every default written out.
+    pub fn effective(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+
+    /// The interval of a target.
+    pub fn interval_of(&self, t: &Target) -> u32 {
+        t.interval.unwrap_or(self.interval)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!(
+                "listen \"{}\": an address and port such as 127.0.0.1:9417",
+                self.listen
+            ));
+        }
+        if !INTERVALS.contains(&self.interval) {
+            return Err(format!(
+                "interval {} is outside 60 to 86400 s",
+                self.interval
+            ));
+        }
+        if !(1..=1024).contains(&self.concurrency) {
+            return Err(format!(
+                "concurrency {} is outside 1 to 1024",
+                self.concurrency
+            ));
+        }
+        if self.retention_days == 0 {
+            return Err("retention-days 0 would keep no history".into());
+        }
+        let mut names = BTreeSet::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            let at = format!("target {}", i + 1);
+            match (&t.domain, &t.host) {
+                (Some(_), Some(_)) => {
+                    return Err(format!(
+                        "{at}: domain and host both given; one target is one of them"
+                    ));
+                }
+                (None, None) => return Err(format!("{at}: needs domain or host")),
+                _ => {}
+            }
+            let n = t.dns_name();
+            if n.is_empty()
+                || n.len() > 253
+                || !n
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+            {
+                return Err(format!(
+                    "{at}: \"{n}\" is not a host name (IDN names go in as A-labels, xn--...)"
+                ));
+            }
+            if t.port == 0 {
+                return Err(format!("{at}: port 0"));
+            }
+            if let Some(i) = t.interval
+                && !INTERVALS.contains(&i)
+            {
+                return Err(format!("{at}: interval {i} is outside 60 to 86400 s"));
+            }
+            if !names.insert(t.name()) {
+                return Err(format!("{at}: \"{}\" is listed twice", t.name()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[target]]
+domain = "Example.COM."
+[[target]]
+host = "mx.example.net"
+interval = 60
+"#;
+
+    #[test]
+    fn a_good_file_its_defaults_and_its_names() {
+        let c = Config::parse(GOOD, "m.toml").unwrap();
+        assert_eq!(c.interval, 300);
+        assert_eq!(c.targets[0].name(), "example.com");
+        assert_eq!(c.targets[1].name(), "mx.example.net:25");
+        assert_eq!(c.interval_of(&c.targets[1]), 60);
+        assert_eq!(c.interval_of(&c.targets[0]), 300);
+        let eff = c.effective();
+        assert!(eff.contains("retention-days = 90"), "{eff}");
+        assert_eq!(Config::parse(&eff, "effective").unwrap(), c);
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_reason() {
+        for (text, want) in [
+            (
+                format!("{GOOD}intervall = 5\n"),
+                "unknown field `intervall`",
+            ),
+            ("interval = 10\n".to_owned(), "outside 60 to 86400"),
+            (
+                "listen = \"everywhere\"\n".to_owned(),
+                "an address and port",
+            ),
+            (
+                "[[target]]\ndomain = \"a.example\"\nhost = \"b.example\"\n".to_owned(),
+                "both given",
+            ),
+            ("[[target]]\nport = 25\n".to_owned(), "needs domain or host"),
+            (
+                "[[target]]\ndomain = \"bad name\"\n".to_owned(),
+                "not a host name",
+            ),
+            (
+                "[[target]]\ndomain = \"a.example\"\n[[target]]\ndomain = \"A.example.\"\n"
+                    .to_owned(),
+                "listed twice",
+            ),
+            (
+                "[[target]]\nhost = \"a.example\"\ninterval = 5\n".to_owned(),
+                "target 1: interval 5",
+            ),
+            ("retention-days = 0\n".to_owned(), "keep no history"),
+        ] {
+            let e = Config::parse(&text, "m.toml").unwrap_err().to_string();
+            assert!(e.starts_with("m.toml: ") && e.contains(want), "{want}: {e}");
+        }
+    }
+}

@@ -1,0 +1,497 @@
+//! The check history in SQLite: every check with its verdict, its probes (host, address,
+//! algorithm, result, matched record and depth) and what each authoritative server served,
+//! the state transitions, and each target's state, so that a restart carries on where the
+//! last run stopped. One transaction per check: a `kill -9` loses at most the check being
+//! written, never one that was committed (WAL, synchronous FULL).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::Ts;
+use crate::state::{Level, TargetState, Transition};
+
+/// A history that cannot be read or written.
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// One probe's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeRecord {
+    /// The MX host.
+    pub host: String,
+    /// The address.
+    pub address: String,
+    /// `default`, `rsa` or `ecdsa`.
+    pub algorithm: String,
+    /// `verified`, `encrypted`, `failed`, ...
+    pub result: String,
+    /// Why (a closed list), for results other than verified and encrypted.
+    pub reason: Option<String>,
+    /// The record that matched.
+    pub matched: Option<String>,
+    /// At which depth of the chain.
+    pub depth: Option<u32>,
+}
+
+/// What one authoritative server served for a host's TLSA RRset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NsRecord {
+    /// The MX host.
+    pub host: String,
+    /// The nameserver's name and address.
+    pub server: String,
+    /// The TLSA RRset (records joined by `; `), or None when it could not be read.
+    pub tlsa: Option<String>,
+    /// The zone's SOA serial there.
+    pub serial: Option<u32>,
+}
+
+/// One check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckRecord {
+    /// The target's name.
+    pub target: String,
+    /// When it ran.
+    pub at: Ts,
+    /// The verdict.
+    pub level: Level,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// The problems (critical first, then warnings).
+    pub problems: Vec<String>,
+    /// The whole report (the check JSON document).
+    pub report: String,
+    /// Every probe.
+    pub probes: Vec<ProbeRecord>,
+    /// Every nameserver answer.
+    pub nameservers: Vec<NsRecord>,
+}
+
+/// A check as listed by [`History::checks`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckSummary {
+    /// Its id.
+    pub id: i64,
+    /// When it ran.
+    pub at: Ts,
+    /// The verdict.
+    pub level: Level,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// The problems.
+    pub problems: Vec<String>,
+}
+
+/// The SQLite history.
+pub struct History {
+    conn: Connection,
+    label: String,
+}
+
+const SCHEMA_VERSION: i64 = 1;
+
+impl History {
+    /// Opens (or creates) the history at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let label = path.display().to_string();
+        let conn = Connection::open(path).map_err(|e| StoreError(format!("{label}: {e}")))?;
+        Self::init(conn, label)
+    }
+
+    /// A history in memory (tests).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|e| StoreError(format!("memory: {e}")))?;
+        Self::init(conn, "memory".into())
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |e| StoreError(format!("{}: {e}", self.label))
+    }
+
+    fn init(conn: Connection, label: String) -> Result<Self, StoreError> {
+        let h = Self { conn, label };
+        let err = h.err();
+        h.conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(&err)?;
+        h.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(&err)?;
+        h.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(&err)?;
+        h.conn
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                 CREATE TABLE IF NOT EXISTS checks (
+                     id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     target TEXT NOT NULL, at INTEGER NOT NULL, level TEXT NOT NULL,
+                     duration_ms INTEGER NOT NULL, problems TEXT NOT NULL, report TEXT NOT NULL);
+                 CREATE INDEX IF NOT EXISTS checks_target ON checks (target, at);
+                 CREATE TABLE IF NOT EXISTS probes (
+                     check_id INTEGER NOT NULL REFERENCES checks (id) ON DELETE CASCADE,
+                     host TEXT NOT NULL, address TEXT NOT NULL, algorithm TEXT NOT NULL,
+                     result TEXT NOT NULL, reason TEXT, matched TEXT, depth INTEGER);
+                 CREATE INDEX IF NOT EXISTS probes_check ON probes (check_id);
+                 CREATE TABLE IF NOT EXISTS nameservers (
+                     check_id INTEGER NOT NULL REFERENCES checks (id) ON DELETE CASCADE,
+                     host TEXT NOT NULL, server TEXT NOT NULL, tlsa TEXT, serial INTEGER);
+                 CREATE INDEX IF NOT EXISTS nameservers_check ON nameservers (check_id);
+                 CREATE TABLE IF NOT EXISTS transitions (
+                     id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     target TEXT NOT NULL, at INTEGER NOT NULL,
+                     from_level TEXT NOT NULL, to_level TEXT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS states (target TEXT PRIMARY KEY, state TEXT NOT NULL);
+                 PRAGMA foreign_keys = ON;",
+            )
+            .map_err(&err)?;
+        let version: Option<i64> = h
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(&err)?;
+        match version {
+            None => {
+                h.conn
+                    .execute(
+                        "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
+                        params![SCHEMA_VERSION],
+                    )
+                    .map_err(&err)?;
+            }
+            Some(SCHEMA_VERSION) => {}
+            Some(v) => {
+                return Err(StoreError(format!(
+                    "{}: history schema version {v}, this mxdane reads {SCHEMA_VERSION}; nothing was changed",
+                    h.label
+                )));
+            }
+        }
+        drop(err);
+        Ok(h)
+    }
+
+    /// Writes a check, the target's new state and the transition it confirmed, together.
+    pub fn record(
+        &mut self,
+        check: &CheckRecord,
+        state: &TargetState,
+        transition: Option<&Transition>,
+    ) -> Result<i64, StoreError> {
+        let label = self.label.clone();
+        let err = |e: rusqlite::Error| StoreError(format!("{label}: {e}"));
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute(
+            "INSERT INTO checks (target, at, level, duration_ms, problems, report)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                check.target,
+                check.at,
+                check.level.name(),
+                i64::try_from(check.duration_ms).unwrap_or(i64::MAX),
+                serde_json::to_string(&check.problems).unwrap_or_default(),
+                check.report
+            ],
+        )
+        .map_err(err)?;
+        let id = tx.last_insert_rowid();
+        for p in &check.probes {
+            tx.execute(
+                "INSERT INTO probes (check_id, host, address, algorithm, result, reason, matched, depth)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![id, p.host, p.address, p.algorithm, p.result, p.reason, p.matched, p.depth],
+            )
+            .map_err(err)?;
+        }
+        for n in &check.nameservers {
+            tx.execute(
+                "INSERT INTO nameservers (check_id, host, server, tlsa, serial)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, n.host, n.server, n.tlsa, n.serial],
+            )
+            .map_err(err)?;
+        }
+        if let Some(t) = transition {
+            tx.execute(
+                "INSERT INTO transitions (target, at, from_level, to_level) VALUES (?1, ?2, ?3, ?4)",
+                params![check.target, t.at, t.from.name(), t.to.name()],
+            )
+            .map_err(err)?;
+        }
+        tx.execute(
+            "INSERT INTO states (target, state) VALUES (?1, ?2)
+             ON CONFLICT (target) DO UPDATE SET state = excluded.state",
+            params![
+                check.target,
+                serde_json::to_string(state).unwrap_or_default()
+            ],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(id)
+    }
+
+    /// Every target's stored state.
+    pub fn states(&self) -> Result<BTreeMap<String, TargetState>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT target, state FROM states")
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(&err)?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (target, state) = row.map_err(&err)?;
+            let state = serde_json::from_str(&state)
+                .map_err(|e| StoreError(format!("{}: the state of {target}: {e}", self.label)))?;
+            out.insert(target, state);
+        }
+        Ok(out)
+    }
+
+    /// The latest `limit` checks of a target, newest first.
+    pub fn checks(&self, target: &str, limit: u32) -> Result<Vec<CheckSummary>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, at, level, duration_ms, problems FROM checks WHERE target = ?1
+                 ORDER BY at DESC, id DESC LIMIT ?2",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map(params![target, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .map_err(&err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, at, level, ms, problems) = row.map_err(&err)?;
+            out.push(CheckSummary {
+                id,
+                at,
+                level: Level::parse(&level).unwrap_or(Level::Unknown),
+                duration_ms: u64::try_from(ms).unwrap_or(0),
+                problems: serde_json::from_str(&problems).unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The probes of a check.
+    pub fn probes(&self, check: i64) -> Result<Vec<ProbeRecord>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT host, address, algorithm, result, reason, matched, depth FROM probes
+                 WHERE check_id = ?1 ORDER BY rowid",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map(params![check], |r| {
+                Ok(ProbeRecord {
+                    host: r.get(0)?,
+                    address: r.get(1)?,
+                    algorithm: r.get(2)?,
+                    result: r.get(3)?,
+                    reason: r.get(4)?,
+                    matched: r.get(5)?,
+                    depth: r.get(6)?,
+                })
+            })
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// The nameserver answers of a check.
+    pub fn nameservers(&self, check: i64) -> Result<Vec<NsRecord>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT host, server, tlsa, serial FROM nameservers WHERE check_id = ?1 ORDER BY rowid",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map(params![check], |r| {
+                Ok(NsRecord {
+                    host: r.get(0)?,
+                    server: r.get(1)?,
+                    tlsa: r.get(2)?,
+                    serial: r.get(3)?,
+                })
+            })
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// The whole report of the latest check of a target.
+    pub fn latest_report(&self, target: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT report FROM checks WHERE target = ?1 ORDER BY at DESC, id DESC LIMIT 1",
+                params![target],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// The latest `limit` transitions of a target, newest first.
+    pub fn transitions(&self, target: &str, limit: u32) -> Result<Vec<Transition>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT at, from_level, to_level FROM transitions WHERE target = ?1
+                 ORDER BY at DESC, id DESC LIMIT ?2",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map(params![target, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(&err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, from, to) = row.map_err(&err)?;
+            out.push(Transition {
+                at,
+                from: Level::parse(&from).unwrap_or(Level::Unknown),
+                to: Level::parse(&to).unwrap_or(Level::Unknown),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Deletes checks (with their probes and nameserver answers) and transitions older than
+    /// `before`; returns how many checks went. Targets' states stay.
+    pub fn prune(&mut self, before: Ts) -> Result<usize, StoreError> {
+        let label = self.label.clone();
+        let err = |e: rusqlite::Error| StoreError(format!("{label}: {e}"));
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute(
+            "DELETE FROM probes WHERE check_id IN (SELECT id FROM checks WHERE at < ?1)",
+            params![before],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "DELETE FROM nameservers WHERE check_id IN (SELECT id FROM checks WHERE at < ?1)",
+            params![before],
+        )
+        .map_err(err)?;
+        let n = tx
+            .execute("DELETE FROM checks WHERE at < ?1", params![before])
+            .map_err(err)?;
+        tx.execute("DELETE FROM transitions WHERE at < ?1", params![before])
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(target: &str, at: Ts, level: Level) -> CheckRecord {
+        CheckRecord {
+            target: target.into(),
+            at,
+            level,
+            duration_ms: 12,
+            problems: vec!["mx.example.com 192.0.2.1 (ecdsa): no-match".into()],
+            report: format!("{{\"at\":{at}}}"),
+            probes: vec![ProbeRecord {
+                host: "mx.example.com".into(),
+                address: "192.0.2.1".into(),
+                algorithm: "ecdsa".into(),
+                result: "failed".into(),
+                reason: Some("no-match".into()),
+                matched: None,
+                depth: None,
+            }],
+            nameservers: vec![NsRecord {
+                host: "mx.example.com".into(),
+                server: "ns1.example.com. 192.0.2.53".into(),
+                tlsa: Some("3 1 1 aa".into()),
+                serial: Some(7),
+            }],
+        }
+    }
+
+    #[test]
+    fn checks_states_and_transitions_survive_reopening_and_pruning_keeps_states() {
+        let dir = std::env::temp_dir().join(format!("mxdane-monitor-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.db");
+        {
+            let mut h = History::open(&path).unwrap();
+            let mut s = TargetState::default();
+            for (at, level) in [
+                (0, Level::Ok),
+                (300, Level::Critical),
+                (330, Level::Critical),
+            ] {
+                let t = s.observe(level, at, 300, 1);
+                h.record(&check("example.com", at, level), &s, t.as_ref())
+                    .unwrap();
+            }
+        }
+        let mut h = History::open(&path).unwrap();
+        let states = h.states().unwrap();
+        assert_eq!(states["example.com"].level, Some(Level::Critical));
+        let checks = h.checks("example.com", 10).unwrap();
+        assert_eq!(checks.len(), 3);
+        assert_eq!(checks[0].at, 330, "newest first");
+        assert_eq!(
+            h.probes(checks[0].id).unwrap()[0].reason.as_deref(),
+            Some("no-match")
+        );
+        assert_eq!(h.nameservers(checks[0].id).unwrap()[0].serial, Some(7));
+        let t = h.transitions("example.com", 10).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(
+            (t[0].from, t[0].to, t[0].at),
+            (Level::Ok, Level::Critical, 330)
+        );
+        assert_eq!(
+            h.latest_report("example.com").unwrap().as_deref(),
+            Some("{\"at\":330}")
+        );
+        assert_eq!(h.prune(300).unwrap(), 1);
+        assert_eq!(h.checks("example.com", 10).unwrap().len(), 2);
+        assert!(
+            h.probes(checks[2].id).unwrap().is_empty(),
+            "the pruned check's probes went too"
+        );
+        assert_eq!(h.states().unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
