@@ -8,4 +8,6 @@ pub mod check;
 pub mod demo;
 pub mod input;
 pub mod issuance;
+pub mod monitor;
+pub mod monitor_http;
 pub mod rollover;

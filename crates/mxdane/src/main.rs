@@ -81,6 +81,10 @@ enum Command {
     /// Key and certificate rollover that no sender ever sees: current + next (or current +
     /// issuer) records, RFC 2136 updates, the 2 x TTL gate on every authoritative server.
     Rollover(rollover_cmd::RolloverArgs),
+    /// Continuous monitoring: every target checked at its interval, a change confirmed by a
+    /// second check, the history in SQLite, /metrics, /status and a JSON API over HTTP.
+    #[command(after_help = monitor_cmd::MONITOR_EXIT_CODES)]
+    Monitor(monitor_cmd::MonitorArgs),
     /// The simulated world, for trying mxdane without the internet.
     #[command(subcommand)]
     Lab(LabCommand),
@@ -284,6 +288,7 @@ fn main() -> ExitCode {
         Command::Dns(a) => dns_cmd::run(a, cli.json, &mut out),
         Command::Check(a) => check_cmd::run(a, cli.json, &mut out),
         Command::Rollover(a) => rollover_cmd::run(a, cli.json, &mut out),
+        Command::Monitor(a) => monitor_cmd::run(a, cli.json, &mut out),
         Command::Lab(LabCommand::Demo) => check_cmd::demo(cli.json, &mut out),
         Command::Lab(LabCommand::Serve { seconds }) => check_cmd::serve(*seconds),
         Command::Completions { shell } => {
@@ -362,6 +367,7 @@ pub(crate) use say;
 
 mod check_cmd;
 mod dns_cmd;
+mod monitor_cmd;
 mod rollover_cmd;
 mod view;
 

@@ -935,6 +935,26 @@ fn m02_documented_exit_codes_are_the_real_ones() {
             .collect()
     };
     let no = &[][..];
+    // The monitor: a good file, a bad one, and one whose listen address is taken.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let monitor_good = common::write(
+        &dir,
+        "monitor.toml",
+        &format!(
+            "history = \"{}/monitor.db\"\n[[target]]\ndomain = \"ee.test\"\n",
+            dir.display()
+        ),
+    );
+    let monitor_bad = common::write(&dir, "monitor-bad.toml", "interval = 1\n");
+    let monitor_busy = common::write(
+        &dir,
+        "monitor-busy.toml",
+        &format!(
+            "history = \"{}/monitor.db\"\nlisten = \"{}\"\n[[target]]\ndomain = \"ee.test\"\n",
+            dir.display(),
+            busy.local_addr().unwrap()
+        ),
+    );
     // (README row, --help of, arguments, standard input, expected status)
     type Scenario<'a> = (&'a str, &'a [&'a str], Vec<String>, &'a str, i32);
     let scenarios: Vec<Scenario<'_>> = vec![
@@ -1122,6 +1142,27 @@ fn m02_documented_exit_codes_are_the_real_ones() {
             with(&["lab", "demo"], no),
             "",
             0,
+        ),
+        (
+            "monitor",
+            &["monitor"],
+            with(&["monitor", "-c", &monitor_good, "--check-config"], no),
+            "",
+            0,
+        ),
+        (
+            "monitor",
+            &["monitor"],
+            with(&["monitor", "-c", &monitor_bad, "--check-config"], no),
+            "",
+            2,
+        ),
+        (
+            "monitor",
+            &["monitor"],
+            with(&["monitor", "-c", &monitor_busy], &lab_flags),
+            "",
+            3,
         ),
     ];
     // The one status no scenario here can reach: the lab failing to start needs a machine

@@ -907,7 +907,14 @@ fn options_in(text: &str) -> std::collections::BTreeSet<String> {
 #[test]
 fn readme_synopses_name_every_option_of_help() {
     let readme = include_str!("../../../README.md");
-    for command in ["tlsa generate", "tlsa lint", "tlsa verify", "dns", "check"] {
+    for command in [
+        "tlsa generate",
+        "tlsa lint",
+        "tlsa verify",
+        "dns",
+        "check",
+        "monitor",
+    ] {
         // Every synopsis line of the command, with its continuation lines.
         let mut synopsis = String::new();
         let mut inside = false;

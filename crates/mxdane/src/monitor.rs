@@ -1,0 +1,310 @@
+//! `mxdane monitor`'s runner (issue 16): checks the targets that are due, at most
+//! `concurrency` at a time, turns results into states with `mxdane_monitor::state` (a change
+//! is confirmed by a second check before it counts), writes each check to the history before
+//! the state it implies is shown, and keeps the snapshot the HTTP endpoints serve. Time is
+//! passed in; the command line's loop reads the clock.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use mxdane_dns::Name;
+use mxdane_monitor::Ts;
+use mxdane_monitor::config::{Config, Target};
+use mxdane_monitor::state::{Level, TargetState, Transition, seed};
+use mxdane_monitor::store::{CheckRecord, History, NsRecord, ProbeRecord};
+use serde::Serialize;
+
+use crate::check::{self, CheckReport, Environment, Options, Verdict};
+
+/// What the HTTP endpoints show: the latest state of every target.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Snapshot {
+    /// Whether the first round has completed (503 until then).
+    pub ready: bool,
+    /// Completed rounds since the start.
+    pub rounds: u64,
+    /// Per target, by name.
+    pub targets: BTreeMap<String, TargetView>,
+}
+
+/// One target as the endpoints show it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TargetView {
+    /// The target's name.
+    pub name: String,
+    /// The confirmed state (None before the first check).
+    pub state: Option<Level>,
+    /// Since when.
+    pub since: Option<Ts>,
+    /// A different result waiting for confirmation.
+    pub unconfirmed: Option<Level>,
+    /// The last check.
+    pub last_check: Option<Ts>,
+    /// The last check whose result was ok.
+    pub last_ok: Option<Ts>,
+    /// When the next check is due.
+    pub next_check: Ts,
+    /// How long the last check took.
+    pub duration_ms: u64,
+    /// The last check's problems.
+    pub problems: Vec<String>,
+    /// The last check's probes.
+    pub probes: Vec<ProbeView>,
+    /// Per MX host: whether every authoritative server served the same TLSA RRset.
+    pub nameservers_agree: BTreeMap<String, bool>,
+}
+
+/// One probe as the endpoints show it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProbeView {
+    /// The MX host.
+    pub host: String,
+    /// The address.
+    pub address: String,
+    /// `default`, `rsa` or `ecdsa`.
+    pub algorithm: String,
+    /// `verified`, `failed`, ...
+    pub result: String,
+    /// Why, from a closed list.
+    pub reason: Option<String>,
+}
+
+/// Turns a check report into the document stored as the check's report (the command line
+/// passes `mxdane check --json`'s serialiser).
+pub type Render = dyn Fn(&CheckReport) -> String + Send + Sync;
+
+/// The runner.
+pub struct Monitor {
+    config: Config,
+    /// How checks reach the world (tests swap it to change the world).
+    pub env: Environment,
+    history: History,
+    states: BTreeMap<String, TargetState>,
+    render: Box<Render>,
+    snapshot: Arc<RwLock<Snapshot>>,
+}
+
+fn level(v: Verdict) -> Level {
+    match v {
+        Verdict::Ok => Level::Ok,
+        Verdict::Warning => Level::Warning,
+        Verdict::Critical => Level::Critical,
+        Verdict::Unknown => Level::Unknown,
+    }
+}
+
+/// The history's record of a check.
+fn record(target: &str, at: Ts, duration_ms: u64, r: &CheckReport, doc: String) -> CheckRecord {
+    let mut probes = Vec::new();
+    let mut nameservers = Vec::new();
+    for h in &r.hosts {
+        let host = h.plan.name.to_string();
+        for p in &h.probes {
+            probes.push(ProbeRecord {
+                host: host.clone(),
+                address: p.ip.to_string(),
+                algorithm: p.algorithm.to_owned(),
+                result: p.result.name().to_owned(),
+                reason: p.reason.map(|r| r.name().to_owned()),
+                matched: p.matched.as_ref().map(|(m, _)| m.clone()),
+                depth: p.matched.as_ref().and_then(|(_, d)| u32::try_from(*d).ok()),
+            });
+        }
+        for n in &h.nameservers {
+            nameservers.push(NsRecord {
+                host: host.clone(),
+                server: format!("{} {}", n.name, n.ip),
+                tlsa: n.tlsa.as_ref().ok().map(|t| t.join("; ")),
+                serial: n.serial,
+            });
+        }
+    }
+    CheckRecord {
+        target: target.to_owned(),
+        at,
+        level: level(r.verdict),
+        duration_ms,
+        problems: r.critical.iter().chain(&r.warnings).cloned().collect(),
+        report: doc,
+        probes,
+        nameservers,
+    }
+}
+
+impl Monitor {
+    /// A runner for `config`, its history opened (states carried over from the last run).
+    pub fn open(config: Config, env: Environment, render: Box<Render>) -> Result<Self, String> {
+        if let Some(dir) = config.history.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let history = History::open(&config.history).map_err(|e| e.to_string())?;
+        let states = history.states().map_err(|e| e.to_string())?;
+        let mut m = Self {
+            config,
+            env,
+            history,
+            states,
+            render,
+            snapshot: Arc::default(),
+        };
+        m.publish(false);
+        Ok(m)
+    }
+
+    /// The snapshot the endpoints serve.
+    pub fn snapshot(&self) -> Arc<RwLock<Snapshot>> {
+        self.snapshot.clone()
+    }
+
+    /// The history (for `mxdane monitor history` and tests).
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// When the next target is due.
+    pub fn next_due(&self) -> Ts {
+        self.config
+            .targets
+            .iter()
+            .map(|t| self.states.get(&t.name()).map_or(0, |s| s.next_check))
+            .min()
+            .unwrap_or(Ts::MAX)
+    }
+
+    fn options(&self, t: &Target) -> Options {
+        Options {
+            port: t.port,
+            host: t.is_host(),
+            expiry_days: self.config.expiry_days,
+            ..Options::default()
+        }
+    }
+
+    /// Checks every target due at `now` (all of them in the first round), at most
+    /// `concurrency` at a time; returns the transitions confirmed, each written to the
+    /// history with its check before it is returned.
+    pub async fn round(&mut self, now: Ts) -> Vec<(String, Transition)> {
+        let due: Vec<Target> = self
+            .config
+            .targets
+            .iter()
+            .filter(|t| {
+                self.states
+                    .get(&t.name())
+                    .is_none_or(|s| s.last_check.is_none() || s.next_check <= now)
+            })
+            .cloned()
+            .collect();
+        let concurrency = usize::try_from(self.config.concurrency).unwrap_or(1).max(1);
+        let env = self.env.clone();
+        let jobs = due.into_iter().map(|t| {
+            let (env, options) = (env.clone(), self.options(&t));
+            async move {
+                let started = Instant::now();
+                let report = match Name::try_parse(t.dns_name()) {
+                    Ok(name) => Some(check::check(env, name, options).await),
+                    Err(_) => None,
+                };
+                (t, report, started.elapsed())
+            }
+        });
+        let results: Vec<_> = futures_util::stream::iter(jobs)
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let mut transitions = Vec::new();
+        for (t, report, took) in results {
+            let name = t.name();
+            let Some(report) = report else { continue };
+            let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+            let rec = record(&name, now, ms, &report, (self.render)(&report));
+            let state = self.states.entry(name.clone()).or_default();
+            let mut next = state.clone();
+            let tr = next.observe(rec.level, now, self.config.interval_of(&t), seed(&name));
+            // The check and the state it implies are written first; only then are they shown.
+            match self.history.record(&rec, &next, tr.as_ref()) {
+                Ok(_) => {
+                    *state = next;
+                    if let Some(tr) = tr {
+                        transitions.push((name.clone(), tr));
+                    }
+                    self.update_view(&name, &report, ms);
+                }
+                Err(e) => {
+                    // Not stored, not believed: the target is checked again next round.
+                    if let Ok(mut s) = self.snapshot.write()
+                        && let Some(v) = s.targets.get_mut(&name)
+                    {
+                        v.problems = vec![format!("the history could not be written: {e}")];
+                    }
+                }
+            }
+        }
+        let keep = i64::from(self.config.retention_days) * 86_400;
+        let _ = self.history.prune(now - keep);
+        self.publish(true);
+        transitions
+    }
+
+    fn update_view(&mut self, name: &str, r: &CheckReport, ms: u64) {
+        let Ok(mut s) = self.snapshot.write() else {
+            return;
+        };
+        let v = s.targets.entry(name.to_owned()).or_default();
+        v.duration_ms = ms;
+        v.problems = r.critical.iter().chain(&r.warnings).cloned().collect();
+        v.probes = r
+            .hosts
+            .iter()
+            .flat_map(|h| {
+                h.probes.iter().map(move |p| ProbeView {
+                    host: h.plan.name.to_string(),
+                    address: p.ip.to_string(),
+                    algorithm: p.algorithm.to_owned(),
+                    result: p.result.name().to_owned(),
+                    reason: p.reason.map(|r| r.name().to_owned()),
+                })
+            })
+            .collect();
+        v.nameservers_agree = r
+            .hosts
+            .iter()
+            .filter(|h| !h.nameservers.is_empty())
+            .map(|h| {
+                let first = h.nameservers.first().map(|n| n.tlsa.clone());
+                let agree = h
+                    .nameservers
+                    .iter()
+                    .all(|n| n.tlsa.is_ok() && Some(n.tlsa.clone()) == first);
+                (h.plan.name.to_string(), agree)
+            })
+            .collect();
+    }
+
+    /// Copies the states into the snapshot; `round_done` marks a completed round.
+    fn publish(&mut self, round_done: bool) {
+        let Ok(mut s) = self.snapshot.write() else {
+            return;
+        };
+        for t in &self.config.targets {
+            let name = t.name();
+            let st = self.states.get(&name).cloned().unwrap_or_default();
+            let v = s.targets.entry(name.clone()).or_default();
+            v.name = name;
+            v.state = st.level;
+            v.since = st.level.map(|_| st.since);
+            v.unconfirmed = st.unconfirmed;
+            v.last_check = st.last_check;
+            v.last_ok = st.last_ok;
+            v.next_check = st.next_check;
+        }
+        if round_done {
+            s.ready = true;
+            s.rounds += 1;
+        }
+    }
+}

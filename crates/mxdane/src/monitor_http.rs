@@ -1,0 +1,232 @@
+//! The monitor's HTTP endpoints (axum), served from the runner's snapshot, never probing on a
+//! request (a scrape costs nothing and cannot be used to hammer a mail server):
+//!
+//! - `/metrics`: Prometheus text format (prometheus-client); labels are names and addresses,
+//!   never digests or free text. Served from the start (empty until the first round).
+//! - `/status` (short text), `/api/v1/status` and `/api/v1/targets/{name}` (JSON, see
+//!   docs/json.md), `/` (an HTML table): 503 until the first round has completed, so that a
+//!   load balancer or a probe never reads "no problems" from a monitor that has not looked.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::monitor::Snapshot;
+use mxdane_monitor::state::Level;
+
+type Shared = Arc<RwLock<Snapshot>>;
+
+/// The router over a runner's snapshot.
+pub fn router(snapshot: Shared) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/status", get(status))
+        .route("/api/v1/status", get(api_status))
+        .route("/api/v1/targets/{name}", get(api_target))
+        .route("/", get(page))
+        .with_state(snapshot)
+}
+
+fn not_ready() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "mxdane monitor: the first round of checks has not completed yet\n",
+    )
+        .into_response()
+}
+
+fn read(s: &Shared) -> Snapshot {
+    s.read().map(|g| g.clone()).unwrap_or_default()
+}
+
+type Labels = Vec<(String, String)>;
+
+/// The metrics in Prometheus text format.
+pub fn render_metrics(snap: &Snapshot) -> String {
+    let mut reg = Registry::default();
+    let state = Family::<Labels, Gauge>::default();
+    let last_check = Family::<Labels, Gauge>::default();
+    let last_ok = Family::<Labels, Gauge>::default();
+    let duration = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let verified = Family::<Labels, Gauge>::default();
+    let agree = Family::<Labels, Gauge>::default();
+    let rounds = Counter::<u64>::default();
+    reg.register(
+        "mxdane_target_state",
+        "The target's confirmed state: 0 ok, 1 warning, 2 critical, 3 unknown",
+        state.clone(),
+    );
+    reg.register(
+        "mxdane_target_last_check_timestamp_seconds",
+        "When the target was last checked (seconds since 1970)",
+        last_check.clone(),
+    );
+    reg.register(
+        "mxdane_target_last_ok_timestamp_seconds",
+        "When a check of the target last found everything ok (seconds since 1970)",
+        last_ok.clone(),
+    );
+    reg.register(
+        "mxdane_target_check_duration_seconds",
+        "How long the target's last check took",
+        duration.clone(),
+    );
+    reg.register(
+        "mxdane_probe_verified",
+        "1 when the probe of this host, address and key algorithm was DANE-verified, else 0",
+        verified.clone(),
+    );
+    reg.register(
+        "mxdane_nameservers_agree",
+        "1 when every authoritative server served the host's TLSA RRset alike, else 0",
+        agree.clone(),
+    );
+    reg.register(
+        "mxdane_rounds",
+        "Completed rounds of checks",
+        rounds.clone(),
+    );
+    rounds.inc_by(snap.rounds);
+    for (name, t) in &snap.targets {
+        let target: Labels = vec![("target".into(), name.clone())];
+        if let Some(l) = t.state {
+            state.get_or_create(&target).set(l.code());
+        }
+        if let Some(at) = t.last_check {
+            last_check.get_or_create(&target).set(at);
+            duration
+                .get_or_create(&target)
+                .set(t.duration_ms as f64 / 1000.0);
+        }
+        if let Some(at) = t.last_ok {
+            last_ok.get_or_create(&target).set(at);
+        }
+        for p in &t.probes {
+            let labels: Labels = vec![
+                ("target".into(), name.clone()),
+                ("host".into(), p.host.clone()),
+                ("address".into(), p.address.clone()),
+                ("algorithm".into(), p.algorithm.clone()),
+            ];
+            verified
+                .get_or_create(&labels)
+                .set(i64::from(p.result == "verified"));
+        }
+        for (host, a) in &t.nameservers_agree {
+            let labels: Labels = vec![
+                ("target".into(), name.clone()),
+                ("host".into(), host.clone()),
+            ];
+            agree.get_or_create(&labels).set(i64::from(*a));
+        }
+    }
+    let mut out = String::new();
+    let _ = encode(&mut out, &reg);
+    out
+}
+
+async fn metrics(State(s): State<Shared>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        render_metrics(&read(&s)),
+    )
+        .into_response()
+}
+
+fn counts(snap: &Snapshot) -> [usize; 4] {
+    let mut c = [0; 4];
+    for t in snap.targets.values() {
+        match t.state {
+            Some(Level::Ok) => c[0] += 1,
+            Some(Level::Warning) => c[1] += 1,
+            Some(Level::Critical) => c[2] += 1,
+            Some(Level::Unknown) | None => c[3] += 1,
+        }
+    }
+    c
+}
+
+async fn status(State(s): State<Shared>) -> Response {
+    let snap = read(&s);
+    if !snap.ready {
+        return not_ready();
+    }
+    let [ok, warning, critical, unknown] = counts(&snap);
+    let mut text = format!("ok {ok}, warning {warning}, critical {critical}, unknown {unknown}\n");
+    for t in snap.targets.values() {
+        if t.state != Some(Level::Ok) {
+            let _ = writeln!(
+                text,
+                "{} {}: {}",
+                t.name,
+                t.state.map_or("unknown", Level::name),
+                t.problems.first().map_or("", String::as_str)
+            );
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}
+
+async fn api_status(State(s): State<Shared>) -> Response {
+    let snap = read(&s);
+    if !snap.ready {
+        return not_ready();
+    }
+    axum::Json(snap).into_response()
+}
+
+async fn api_target(State(s): State<Shared>, Path(name): Path<String>) -> Response {
+    let snap = read(&s);
+    if !snap.ready {
+        return not_ready();
+    }
+    match snap.targets.get(&name.to_ascii_lowercase()) {
+        Some(t) => axum::Json(t.clone()).into_response(),
+        None => (StatusCode::NOT_FOUND, format!("no target {name}\n")).into_response(),
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+async fn page(State(s): State<Shared>) -> Response {
+    let snap = read(&s);
+    if !snap.ready {
+        return not_ready();
+    }
+    let mut rows = String::new();
+    for t in snap.targets.values() {
+        let level = t.state.map_or("unknown", Level::name);
+        let _ = writeln!(
+            rows,
+            "<tr class=\"{level}\"><td>{}</td><td>{level}</td><td>{}</td><td>{}</td></tr>",
+            escape(&t.name),
+            t.since.map_or(String::new(), |s| s.to_string()),
+            escape(t.problems.first().map_or("", String::as_str))
+        );
+    }
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>mxdane monitor</title>\
+         <style>.ok{{background:#cfc}}.warning{{background:#ffc}}.critical{{background:#fcc}}.unknown{{background:#ddd}}</style>\
+         </head><body><h1>mxdane monitor</h1><table id=\"targets\"><tr><th>target</th><th>state</th><th>since</th><th>problem</th></tr>\n{rows}</table></body></html>\n"
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}

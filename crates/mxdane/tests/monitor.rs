@@ -1,0 +1,355 @@
+//! Issue 16, hermetic: `mxdane monitor`'s runner against the lab world, with time injected. A
+//! target breaks (its address now leads to a man in the middle with another certificate), the
+//! change counts only once a second check confirms it, exactly one transition is recorded and
+//! shown by the metrics and the API, the recovery is one more, and a restart keeps it all.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use mxdane::check::Environment;
+use mxdane::monitor::Monitor;
+use mxdane_monitor::config::Config;
+use mxdane_monitor::state::Level;
+use mxdane_smtp::Connector;
+
+mod common;
+
+fn lab() -> &'static mxdane::demo::Demo {
+    static LAB: OnceLock<mxdane::demo::Demo> = OnceLock::new();
+    LAB.get_or_init(|| mxdane::demo::start().unwrap())
+}
+
+/// The lab's environment with `public` sent where `instead` goes.
+fn env_with(public: &str, instead: &str) -> Environment {
+    let l = lab();
+    let (public, instead): (SocketAddr, SocketAddr) =
+        (public.parse().unwrap(), instead.parse().unwrap());
+    let target = l
+        .smtp_routes
+        .iter()
+        .find(|(from, _)| *from == instead)
+        .unwrap()
+        .1;
+    let mut c = Connector::direct();
+    for (from, to) in &l.smtp_routes {
+        c = c.route(*from, if *from == public { target } else { *to });
+    }
+    Environment {
+        connector: c,
+        ..l.env.clone()
+    }
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    Config::parse(
+        &format!(
+            "history = \"{}/monitor.db\"\n[[target]]\ndomain = \"ta.test\"\n[[target]]\ndomain = \"mismatch.test\"\n[[target]]\nhost = \"mx.ee.test\"\n",
+            dir.display()
+        ),
+        "test.toml",
+    )
+    .unwrap()
+}
+
+fn render() -> Box<mxdane::monitor::Render> {
+    Box::new(|r| format!("{{\"verdict\":\"{}\"}}", r.verdict.name()))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// When `target` is due next.
+fn due(m: &Monitor, target: &str) -> i64 {
+    m.snapshot().read().unwrap().targets[target].next_check
+}
+
+fn state(m: &Monitor, target: &str) -> Option<Level> {
+    m.snapshot().read().unwrap().targets[target].state
+}
+
+#[test]
+fn m05_a_broken_target_changes_state_once_when_confirmed_recovers_and_survives_a_restart() {
+    let dir = common::scratch("monitor-transitions");
+    let rt = runtime();
+    let mut m = Monitor::open(config(&dir), lab().env.clone(), render()).unwrap();
+    assert!(
+        !m.snapshot().read().unwrap().ready,
+        "not ready before a round"
+    );
+    let t0 = 2_000_000_000;
+    let tr = rt.block_on(m.round(t0));
+    assert!(tr.is_empty(), "the first results set the states: {tr:?}");
+    assert!(m.snapshot().read().unwrap().ready);
+    assert_eq!(state(&m, "ta.test"), Some(Level::Ok));
+    assert_eq!(state(&m, "mismatch.test"), Some(Level::Critical));
+    assert_eq!(state(&m, "mx.ee.test:25"), Some(Level::Ok));
+    // ta.test's address now leads to a man in the middle with its own certificate.
+    m.env = env_with("192.0.2.2:25", "192.0.2.10:25");
+    let mut t = due(&m, "ta.test");
+    assert!(t > t0 + 200, "the next check is an interval away: {t}");
+    assert!(
+        rt.block_on(m.round(t)).is_empty(),
+        "one bad result pages nobody"
+    );
+    assert_eq!(state(&m, "ta.test"), Some(Level::Ok));
+    assert_eq!(
+        m.snapshot().read().unwrap().targets["ta.test"].unconfirmed,
+        Some(Level::Critical)
+    );
+    t = due(&m, "ta.test");
+    let tr = rt.block_on(m.round(t));
+    assert_eq!(tr.len(), 1, "{tr:?}");
+    assert_eq!(tr[0].0, "ta.test");
+    assert_eq!((tr[0].1.from, tr[0].1.to), (Level::Ok, Level::Critical));
+    let metrics = mxdane::monitor_http::render_metrics(&m.snapshot().read().unwrap());
+    assert!(
+        metrics.contains("mxdane_target_state{target=\"ta.test\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "mxdane_probe_verified{target=\"ta.test\",host=\"mx.ta.test.\",address=\"192.0.2.2\",algorithm=\"default\"} 0"
+        ),
+        "{metrics}"
+    );
+    // Still broken: no second alert.
+    t = due(&m, "ta.test");
+    assert!(rt.block_on(m.round(t)).is_empty());
+    // Fixed: the recovery is confirmed by a second good result.
+    m.env = lab().env.clone();
+    let mut recovered = Vec::new();
+    for _ in 0..3 {
+        t = due(&m, "ta.test");
+        recovered.extend(rt.block_on(m.round(t)));
+    }
+    assert_eq!(recovered.len(), 1, "{recovered:?}");
+    assert_eq!(
+        (recovered[0].1.from, recovered[0].1.to),
+        (Level::Critical, Level::Ok)
+    );
+    let checks_before = m.history().checks("ta.test", 100).unwrap().len();
+    drop(m);
+    // A restart: the states and the history carry over.
+    let m = Monitor::open(config(&dir), lab().env.clone(), render()).unwrap();
+    assert_eq!(state(&m, "ta.test"), Some(Level::Ok));
+    assert_eq!(
+        m.history().checks("ta.test", 100).unwrap().len(),
+        checks_before
+    );
+    let transitions = m.history().transitions("ta.test", 10).unwrap();
+    assert_eq!(transitions.len(), 2, "{transitions:?}");
+    let last = &m.history().checks("ta.test", 1).unwrap()[0];
+    assert_eq!(last.level, Level::Ok);
+    assert!(
+        m.history()
+            .probes(last.id)
+            .unwrap()
+            .iter()
+            .any(|p| p.result == "verified"
+                && p.matched.as_deref().is_some_and(|r| r.starts_with("2 1 1"))
+                && p.depth == Some(1)),
+        "the matched record and its depth are kept"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// GET `path` on `addr`: the status code and the body.
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (code, body)
+}
+
+#[test]
+fn m05_every_endpoint_but_metrics_is_503_until_the_first_round() {
+    let dir = common::scratch("monitor-http");
+    let rt = runtime();
+    let mut m = Monitor::open(config(&dir), lab().env.clone(), render()).unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = mxdane::monitor_http::router(m.snapshot());
+    rt.spawn(async move { axum::serve(listener, app).await });
+    for path in ["/status", "/api/v1/status", "/api/v1/targets/ta.test", "/"] {
+        assert_eq!(get(addr, path).0, 503, "{path}");
+    }
+    assert_eq!(get(addr, "/metrics").0, 200);
+    rt.block_on(m.round(2_000_000_000));
+    let (code, body) = get(addr, "/api/v1/status");
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["targets"]["ta.test"]["state"], "ok");
+    assert_eq!(v["targets"]["mismatch.test"]["state"], "critical");
+    let (code, body) = get(addr, "/status");
+    assert_eq!(code, 200);
+    assert!(
+        body.starts_with("ok 2, warning 0, critical 1, unknown 0"),
+        "{body}"
+    );
+    assert!(body.contains("mismatch.test critical"), "{body}");
+    let (code, body) = get(addr, "/api/v1/targets/mismatch.test");
+    assert_eq!(code, 200);
+    assert!(body.contains("\"result\":\"mismatch\""), "{body}");
+    assert_eq!(get(addr, "/api/v1/targets/nowhere.test").0, 404);
+    let (code, body) = get(addr, "/");
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("<tr class=\"critical\"><td>mismatch.test</td>"),
+        "{body}"
+    );
+    let (_, metrics) = get(addr, "/metrics");
+    assert!(metrics.contains("mxdane_rounds_total 1"), "{metrics}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn lab_flags(dir: &std::path::Path) -> Vec<String> {
+    let l = lab();
+    let anchor = common::write(dir, "anchor", l.world.trust_anchor_text());
+    let mut args = vec![
+        "--resolver".to_owned(),
+        l.resolver.to_string(),
+        "--trust-anchor".into(),
+        anchor,
+    ];
+    for (a, b) in &l.routes {
+        args.push("--route".into());
+        args.push(format!("{a}={b}"));
+    }
+    args
+}
+
+#[test]
+fn m02_the_command_line_checks_prints_runs_a_round_and_shows_the_history() {
+    let dir = common::scratch("monitor-cli");
+    let cfg = dir.join("monitor.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "history = \"{}/monitor.db\"\nlisten = \"127.0.0.1:0\"\n[[target]]\ndomain = \"ta.test\"\n[[target]]\ndomain = \"mismatch.test\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let c = cfg.display().to_string();
+    let r = common::mxdane(&["monitor", "-c", &c, "--check-config"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("good (2 targets)"), "{}", r.stdout);
+    let r = common::mxdane(&["monitor", "-c", &c, "--print-config"], "");
+    assert!(r.stdout.contains("interval = 300"), "{}", r.stdout);
+    // A bad file is refused, naming the problem; nothing runs.
+    let bad = common::write(
+        &dir,
+        "bad.toml",
+        "[[target]]\ndomain = \"x.test\"\nport = 0\n",
+    );
+    let r = common::mxdane(&["monitor", "-c", &bad, "--check-config"], "");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("target 1: port 0"), "{}", r.stderr);
+    let r = common::mxdane(&["monitor", "-c", &c, "history", "ta.test"], "");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no history yet"), "{}", r.stderr);
+    // One round through the binary, then the history.
+    let mut args = vec![
+        "monitor".to_owned(),
+        "-c".into(),
+        c.clone(),
+        "--rounds".into(),
+        "1".into(),
+    ];
+    args.extend(lab_flags(&dir));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = common::mxdane(&argv, "");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = common::mxdane(&["monitor", "-c", &c, "history", "mismatch.test"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("the last 1 checks"), "{}", r.stdout);
+    assert!(r.stdout.contains("critical"), "{}", r.stdout);
+    assert!(r.stdout.contains("no-match"), "{}", r.stdout);
+    let r = common::mxdane(&["--json", "monitor", "-c", &c, "history", "ta.test"], "");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["checks"][0]["state"], "ok");
+    let r = common::mxdane(&["monitor", "-c", &c, "history", "other.test"], "");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no target other.test"), "{}", r.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn m05_kill_9_loses_no_committed_check() {
+    let dir = common::scratch("monitor-kill");
+    let cfg = dir.join("monitor.toml");
+    let mut targets = String::new();
+    for d in [
+        "ee", "ta", "mismatch", "twomx", "dual", "nostls", "insecure",
+    ] {
+        targets.push_str(&format!(
+            "[[target]]\ndomain = \"{d}.test\"\ninterval = 60\n"
+        ));
+    }
+    std::fs::write(
+        &cfg,
+        format!(
+            "history = \"{}/monitor.db\"\nlisten = \"127.0.0.1:0\"\nconcurrency = 2\n{targets}",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let mut args = vec!["monitor".to_owned(), "-c".into(), cfg.display().to_string()];
+    args.extend(lab_flags(&dir));
+    // Killed at several moments of its first round, each time on the same history.
+    let mut committed = 0;
+    for delay_ms in [150u64, 400, 900, 1500] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // SIGKILL: no chance to finish anything.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let h = mxdane_monitor::store::History::open(&dir.join("monitor.db")).unwrap();
+        let states = h.states().unwrap();
+        let mut n = 0;
+        for d in [
+            "ee", "ta", "mismatch", "twomx", "dual", "nostls", "insecure",
+        ] {
+            let checks = h.checks(&format!("{d}.test"), 1000).unwrap();
+            // Every committed check is whole: its state was written with it.
+            if let Some(c) = checks.first() {
+                assert_eq!(states[&format!("{d}.test")].last_check, Some(c.at));
+            }
+            n += checks.len();
+        }
+        assert!(
+            n >= committed,
+            "a committed check was lost: {n} < {committed}"
+        );
+        committed = n;
+    }
+    assert!(committed > 0, "some checks were committed before the kills");
+    let _ = std::fs::remove_dir_all(&dir);
+}
