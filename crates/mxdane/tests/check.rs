@@ -940,7 +940,7 @@ fn m02_documented_exit_codes_are_the_real_ones() {
     let monitor_good = common::write(
         &dir,
         "monitor.toml",
-        &format!(
+        format!(
             "history = \"{}/monitor.db\"\n[[target]]\ndomain = \"ee.test\"\n",
             dir.display()
         ),
@@ -949,7 +949,7 @@ fn m02_documented_exit_codes_are_the_real_ones() {
     let monitor_busy = common::write(
         &dir,
         "monitor-busy.toml",
-        &format!(
+        format!(
             "history = \"{}/monitor.db\"\nlisten = \"{}\"\n[[target]]\ndomain = \"ee.test\"\n",
             dir.display(),
             busy.local_addr().unwrap()
