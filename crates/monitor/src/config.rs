@@ -48,6 +48,20 @@ pub struct Config {
     /// What to check.
     #[serde(rename = "target", default)]
     pub targets: Vec<Target>,
+    /// Where state changes are sent.
+    #[serde(rename = "alert", default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<Alert>,
+}
+
+/// A destination for state changes: a webhook that receives a JSON document signed with
+/// HMAC-SHA256 (header `X-Mxdane-Signature: sha256=HEX`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Alert {
+    /// The URL (http or https).
+    pub webhook: String,
+    /// A file holding the shared secret (its first line).
+    pub secret_file: PathBuf,
 }
 
 fn default_listen() -> String {
@@ -181,6 +195,15 @@ impl Config {
         if self.retention_days == 0 {
             return Err("retention-days 0 would keep no history".into());
         }
+        for (i, a) in self.alerts.iter().enumerate() {
+            if !(a.webhook.starts_with("https://") || a.webhook.starts_with("http://")) {
+                return Err(format!(
+                    "alert {}: webhook \"{}\" is not an http or https URL",
+                    i + 1,
+                    a.webhook
+                ));
+            }
+        }
         let mut names = BTreeSet::new();
         for (i, t) in self.targets.iter().enumerate() {
             let at = format!("target {}", i + 1);
@@ -276,6 +299,14 @@ interval = 60
                 "target 1: interval 5",
             ),
             ("retention-days = 0\n".to_owned(), "keep no history"),
+            (
+                "[[alert]]\nwebhook = \"ftp://x\"\nsecret-file = \"/s\"\n".to_owned(),
+                "alert 1: webhook",
+            ),
+            (
+                "[[alert]]\nwebhook = \"https://x\"\n".to_owned(),
+                "missing field `secret-file`",
+            ),
         ] {
             let e = Config::parse(&text, "m.toml").unwrap_err().to_string();
             assert!(e.starts_with("m.toml: ") && e.contains(want), "{want}: {e}");

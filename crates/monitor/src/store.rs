@@ -152,6 +152,11 @@ impl History {
                      target TEXT NOT NULL, at INTEGER NOT NULL,
                      from_level TEXT NOT NULL, to_level TEXT NOT NULL);
                  CREATE TABLE IF NOT EXISTS states (target TEXT PRIMARY KEY, state TEXT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS alerts (
+                     id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     destination TEXT NOT NULL, target TEXT NOT NULL, at INTEGER NOT NULL,
+                     payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                     sent_at INTEGER, last_error TEXT);
                  PRAGMA foreign_keys = ON;",
             )
             .map_err(&err)?;
@@ -183,12 +188,15 @@ impl History {
         Ok(h)
     }
 
-    /// Writes a check, the target's new state and the transition it confirmed, together.
+    /// Writes a check, the target's new state and the transition it confirmed, together,
+    /// with the alert for each destination in `alerts` (`(destination, payload)`): an outbox,
+    /// so that an alert is never lost between the state change and its delivery.
     pub fn record(
         &mut self,
         check: &CheckRecord,
         state: &TargetState,
         transition: Option<&Transition>,
+        alerts: &[(String, String)],
     ) -> Result<i64, StoreError> {
         let label = self.label.clone();
         let err = |e: rusqlite::Error| StoreError(format!("{label}: {e}"));
@@ -229,6 +237,13 @@ impl History {
                 params![check.target, t.at, t.from.name(), t.to.name()],
             )
             .map_err(err)?;
+            for (destination, payload) in alerts {
+                tx.execute(
+                    "INSERT INTO alerts (destination, target, at, payload) VALUES (?1, ?2, ?3, ?4)",
+                    params![destination, check.target, t.at, payload],
+                )
+                .map_err(err)?;
+            }
         }
         tx.execute(
             "INSERT INTO states (target, state) VALUES (?1, ?2)
@@ -389,6 +404,51 @@ impl History {
         Ok(out)
     }
 
+    /// Alerts not yet delivered and tried fewer than `max_attempts` times, oldest first:
+    /// `(id, destination, payload)`.
+    pub fn pending_alerts(
+        &self,
+        max_attempts: u32,
+    ) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, destination, payload FROM alerts
+                 WHERE sent_at IS NULL AND attempts < ?1 ORDER BY id",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map(params![max_attempts], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// Records a delivery attempt: sent at `at`, or failed with `error`.
+    pub fn alert_attempt(
+        &mut self,
+        id: i64,
+        at: Ts,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let label = self.label.clone();
+        let err = |e: rusqlite::Error| StoreError(format!("{label}: {e}"));
+        match error {
+            None => self.conn.execute(
+                "UPDATE alerts SET attempts = attempts + 1, sent_at = ?2, last_error = NULL WHERE id = ?1",
+                params![id, at],
+            ),
+            Some(e) => self.conn.execute(
+                "UPDATE alerts SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                params![id, e],
+            ),
+        }
+        .map(|_| ())
+        .map_err(err)
+    }
+
     /// Deletes checks (with their probes and nameserver answers) and transitions older than
     /// `before`; returns how many checks went. Targets' states stay.
     pub fn prune(&mut self, before: Ts) -> Result<usize, StoreError> {
@@ -460,8 +520,13 @@ mod tests {
                 (330, Level::Critical),
             ] {
                 let t = s.observe(level, at, 300, 1);
-                h.record(&check("example.com", at, level), &s, t.as_ref())
-                    .unwrap();
+                h.record(
+                    &check("example.com", at, level),
+                    &s,
+                    t.as_ref(),
+                    &[("https://hook".into(), format!("{{\"at\":{at}}}"))],
+                )
+                .unwrap();
             }
         }
         let mut h = History::open(&path).unwrap();
@@ -492,6 +557,19 @@ mod tests {
             "the pruned check's probes went too"
         );
         assert_eq!(h.states().unwrap().len(), 1);
+        // The outbox: one alert, for the one transition; delivered once, then gone.
+        let pending = h.pending_alerts(5).unwrap();
+        assert_eq!(pending.len(), 1, "{pending:?}");
+        assert_eq!(pending[0].2, "{\"at\":330}");
+        h.alert_attempt(pending[0].0, 331, Some("connection refused"))
+            .unwrap();
+        assert_eq!(h.pending_alerts(5).unwrap().len(), 1, "retried");
+        assert!(
+            h.pending_alerts(1).unwrap().is_empty(),
+            "up to the attempt limit"
+        );
+        h.alert_attempt(pending[0].0, 332, None).unwrap();
+        assert!(h.pending_alerts(5).unwrap().is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

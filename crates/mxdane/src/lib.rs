@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod acme;
+pub mod alerts;
 pub mod check;
 pub mod demo;
 pub mod input;

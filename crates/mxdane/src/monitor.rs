@@ -84,6 +84,9 @@ pub struct Monitor {
     states: BTreeMap<String, TargetState>,
     render: Box<Render>,
     snapshot: Arc<RwLock<Snapshot>>,
+    /// Webhook URLs and their secrets.
+    hooks: Vec<(String, Vec<u8>)>,
+    sender: Option<crate::alerts::Sender>,
 }
 
 fn level(v: Verdict) -> Level {
@@ -141,6 +144,21 @@ impl Monitor {
         {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
+        let hooks = config
+            .alerts
+            .iter()
+            .map(|a| {
+                Ok((
+                    a.webhook.clone(),
+                    crate::alerts::read_secret(&a.secret_file)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let sender = if hooks.is_empty() {
+            None
+        } else {
+            Some(crate::alerts::Sender::new()?)
+        };
         let history = History::open(&config.history).map_err(|e| e.to_string())?;
         let states = history.states().map_err(|e| e.to_string())?;
         let mut m = Self {
@@ -150,6 +168,8 @@ impl Monitor {
             states,
             render,
             snapshot: Arc::default(),
+            hooks,
+            sender,
         };
         m.publish(false);
         Ok(m)
@@ -225,8 +245,31 @@ impl Monitor {
             let state = self.states.entry(name.clone()).or_default();
             let mut next = state.clone();
             let tr = next.observe(rec.level, now, self.config.interval_of(&t), seed(&name));
-            // The check and the state it implies are written first; only then are they shown.
-            match self.history.record(&rec, &next, tr.as_ref()) {
+            let alerts: Vec<(String, String)> = match &tr {
+                Some(tr) => {
+                    let payload = crate::alerts::Payload {
+                        kind: if tr.to == Level::Ok {
+                            "recovery"
+                        } else {
+                            "problem"
+                        },
+                        target: &name,
+                        from: tr.from.name(),
+                        to: tr.to.name(),
+                        at: tr.at,
+                        problems: &rec.problems,
+                    };
+                    let body = serde_json::to_string(&payload).unwrap_or_default();
+                    self.hooks
+                        .iter()
+                        .map(|(url, _)| (url.clone(), body.clone()))
+                        .collect()
+                }
+                None => Vec::new(),
+            };
+            // The check, the state it implies and its alerts are written first; only then
+            // are they shown and sent.
+            match self.history.record(&rec, &next, tr.as_ref(), &alerts) {
                 Ok(_) => {
                     *state = next;
                     if let Some(tr) = tr {
@@ -247,7 +290,27 @@ impl Monitor {
         let keep = i64::from(self.config.retention_days) * 86_400;
         let _ = self.history.prune(now - keep);
         self.publish(true);
+        self.deliver(now).await;
         transitions
+    }
+
+    /// Sends the alerts of the outbox (each tried once per round, up to
+    /// [`crate::alerts::MAX_ATTEMPTS`] times).
+    async fn deliver(&mut self, now: Ts) {
+        let Some(sender) = &self.sender else { return };
+        let Ok(pending) = self.history.pending_alerts(crate::alerts::MAX_ATTEMPTS) else {
+            return;
+        };
+        for (id, url, body) in pending {
+            let result = match self.hooks.iter().find(|(u, _)| *u == url) {
+                Some((_, secret)) => sender.post(&url, secret, &body).await,
+                // A destination no longer configured: it fails until the attempt limit.
+                None => Err("no longer configured".into()),
+            };
+            let _ = self
+                .history
+                .alert_attempt(id, now, result.as_ref().err().map(String::as_str));
+        }
     }
 
     fn update_view(&mut self, name: &str, r: &CheckReport, ms: u64) {

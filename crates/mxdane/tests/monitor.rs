@@ -42,14 +42,96 @@ fn env_with(public: &str, instead: &str) -> Environment {
 }
 
 fn config(dir: &std::path::Path) -> Config {
+    config_with(dir, "")
+}
+
+fn config_with(dir: &std::path::Path, extra: &str) -> Config {
     Config::parse(
         &format!(
-            "history = \"{}/monitor.db\"\n[[target]]\ndomain = \"ta.test\"\n[[target]]\ndomain = \"mismatch.test\"\n[[target]]\nhost = \"mx.ee.test\"\n",
+            "history = \"{}/monitor.db\"\n[[target]]\ndomain = \"ta.test\"\n[[target]]\ndomain = \"mismatch.test\"\n[[target]]\nhost = \"mx.ee.test\"\n{extra}",
             dir.display()
         ),
         "test.toml",
     )
     .unwrap()
+}
+
+/// A webhook receiver: keeps every request's signature header and body, answers 500 to the
+/// first `fail_first` requests and 200 to the rest.
+struct Receiver {
+    addr: SocketAddr,
+    got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+fn receiver(rt: &tokio::runtime::Runtime, fail_first: usize) -> Receiver {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
+    let seen = got.clone();
+    rt.spawn(async move {
+        let mut n = 0;
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Headers, then Content-Length bytes of body.
+            while let Ok(k) = s.read(&mut chunk).await {
+                if k == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..k]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let text = String::from_utf8_lossy(&buf).to_string();
+            let sig = text
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .starts_with("x-mxdane-signature:")
+                        .then(|| l.split_once(':').unwrap().1.trim().to_owned())
+                })
+                .unwrap_or_default();
+            let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+            seen.lock().unwrap().push((sig, body));
+            n += 1;
+            let status = if n <= fail_first {
+                "500 Oops"
+            } else {
+                "200 OK"
+            };
+            let _ = s
+                .write_all(
+                    format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                )
+                .await;
+        }
+    });
+    Receiver { addr, got }
+}
+
+fn hmac_hex(secret: &[u8], body: &str) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+    aws_lc_rs::hmac::sign(&key, body.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn render() -> Box<mxdane::monitor::Render> {
@@ -77,7 +159,14 @@ fn state(m: &Monitor, target: &str) -> Option<Level> {
 fn m05_a_broken_target_changes_state_once_when_confirmed_recovers_and_survives_a_restart() {
     let dir = common::scratch("monitor-transitions");
     let rt = runtime();
-    let mut m = Monitor::open(config(&dir), lab().env.clone(), render()).unwrap();
+    // The webhook's first answer is a 500: that alert is delivered by the next round.
+    let hook = receiver(&rt, 1);
+    let secret = common::write(&dir, "hook.secret", "s3cret-for-the-test\n");
+    let alerts = format!(
+        "[[alert]]\nwebhook = \"http://{}/hook\"\nsecret-file = \"{secret}\"\n",
+        hook.addr
+    );
+    let mut m = Monitor::open(config_with(&dir, &alerts), lab().env.clone(), render()).unwrap();
     assert!(
         !m.snapshot().read().unwrap().ready,
         "not ready before a round"
@@ -118,9 +207,42 @@ fn m05_a_broken_target_changes_state_once_when_confirmed_recovers_and_survives_a
         ),
         "{metrics}"
     );
-    // Still broken: no second alert.
+    // The alert: refused once (500), so one more delivery follows the next round.
+    assert_eq!(hook.got.lock().unwrap().len(), 1, "one attempt so far");
+    // Still broken: no second alert, only the retry of the first.
     t = due(&m, "ta.test");
     assert!(rt.block_on(m.round(t)).is_empty());
+    {
+        let got = hook.got.lock().unwrap().clone();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].1, got[1].1, "the retry sends the same alert");
+        let (sig, body) = &got[1];
+        assert_eq!(
+            sig,
+            &format!("sha256={}", hmac_hex(b"s3cret-for-the-test", body)),
+            "HMAC-SHA256 over the body with the shared secret"
+        );
+        assert_ne!(
+            sig,
+            &format!("sha256={}", hmac_hex(b"another secret", body))
+        );
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            (
+                v["kind"].as_str(),
+                v["target"].as_str(),
+                v["from"].as_str(),
+                v["to"].as_str()
+            ),
+            (
+                Some("problem"),
+                Some("ta.test"),
+                Some("ok"),
+                Some("critical")
+            )
+        );
+        assert!(!v["problems"].as_array().unwrap().is_empty(), "{v}");
+    }
     // Fixed: the recovery is confirmed by a second good result.
     m.env = lab().env.clone();
     let mut recovered = Vec::new();
@@ -132,6 +254,13 @@ fn m05_a_broken_target_changes_state_once_when_confirmed_recovers_and_survives_a
     assert_eq!(
         (recovered[0].1.from, recovered[0].1.to),
         (Level::Critical, Level::Ok)
+    );
+    let got = hook.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 3, "one recovery notice: {got:?}");
+    let v: serde_json::Value = serde_json::from_str(&got[2].1).unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["to"].as_str()),
+        (Some("recovery"), Some("ok"))
     );
     let checks_before = m.history().checks("ta.test", 100).unwrap().len();
     drop(m);

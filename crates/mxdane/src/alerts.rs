@@ -1,0 +1,108 @@
+//! Alert delivery for the monitor (issue 16): a webhook receives each confirmed state change
+//! as a JSON document, signed with HMAC-SHA256 over the exact body
+//! (`X-Mxdane-Signature: sha256=HEX`, as GitHub and others sign theirs), so that the receiver
+//! can tell it from a forgery. Deliveries come from the history's outbox and are retried by
+//! the next rounds until they succeed (a 2xx answer) or ten attempts failed.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use serde::Serialize;
+
+/// Attempts per alert before it is given up (each round tries once).
+pub const MAX_ATTEMPTS: u32 = 10;
+
+/// The document a webhook receives.
+#[derive(Clone, Debug, Serialize)]
+pub struct Payload<'a> {
+    /// `problem` (any change away from ok) or `recovery` (back to ok).
+    pub kind: &'static str,
+    /// The target's name.
+    pub target: &'a str,
+    /// The state before.
+    pub from: &'static str,
+    /// The state now.
+    pub to: &'static str,
+    /// When the change was confirmed (seconds since 1970).
+    pub at: i64,
+    /// The check's problems (empty for a recovery).
+    pub problems: &'a [String],
+}
+
+/// `sha256=HEX` of HMAC-SHA256(`secret`, `body`).
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+    let tag = aws_lc_rs::hmac::sign(&key, body);
+    format!("sha256={}", data_encoding::HEXLOWER.encode(tag.as_ref()))
+}
+
+/// Reads a webhook secret: the file's first line, which must not be empty.
+pub fn read_secret(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read the webhook secret: {e}", path.display()))?;
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.is_empty() {
+        return Err(format!("{}: the webhook secret is empty", path.display()));
+    }
+    Ok(line.as_bytes().to_vec())
+}
+
+type Client = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
+
+/// Posts signed JSON documents (http or https, the system's roots).
+pub struct Sender {
+    client: Client,
+}
+
+impl Sender {
+    /// A sender.
+    pub fn new() -> Result<Self, String> {
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_platform_verifier(provider)
+            .map_err(|e| format!("the system's certificate roots: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Self {
+            client: hyper_util::client::legacy::Client::builder(
+                hyper_util::rt::TokioExecutor::new(),
+            )
+            .build(connector),
+        })
+    }
+
+    /// POSTs `body` to `url` with its signature; Ok on a 2xx answer within 10 s.
+    pub async fn post(&self, url: &str, secret: &[u8], body: &str) -> Result<(), String> {
+        let req = http::Request::post(url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::USER_AGENT, "mxdane-monitor")
+            .header("X-Mxdane-Signature", signature(secret, body.as_bytes()))
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .map_err(|e| format!("{url}: {e}"))?;
+        match tokio::time::timeout(Duration::from_secs(10), self.client.request(req)).await {
+            Err(_) => Err(format!("{url}: no answer within 10 s")),
+            Ok(Err(e)) => Err(format!("{url}: {e}")),
+            Ok(Ok(r)) if r.status().is_success() => Ok(()),
+            Ok(Ok(r)) => Err(format!("{url}: HTTP {}", r.status())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_over_the_body() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}
