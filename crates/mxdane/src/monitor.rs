@@ -25,6 +25,8 @@ pub struct Snapshot {
     pub ready: bool,
     /// Completed rounds since the start.
     pub rounds: u64,
+    /// When the last round completed.
+    pub last_round: Option<Ts>,
     /// Per target, by name.
     pub targets: BTreeMap<String, TargetView>,
 }
@@ -290,6 +292,9 @@ impl Monitor {
         let keep = i64::from(self.config.retention_days) * 86_400;
         let _ = self.history.prune(now - keep);
         self.publish(true);
+        if let Ok(mut s) = self.snapshot.write() {
+            s.last_round = Some(now);
+        }
         self.deliver(now).await;
         transitions
     }

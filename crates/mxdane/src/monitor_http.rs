@@ -16,7 +16,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -61,7 +60,7 @@ pub fn render_metrics(snap: &Snapshot) -> String {
     let duration = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let verified = Family::<Labels, Gauge>::default();
     let agree = Family::<Labels, Gauge>::default();
-    let rounds = Counter::<u64>::default();
+    let last_round = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
     reg.register(
         "mxdane_target_state",
         "The target's confirmed state: 0 ok, 1 warning, 2 critical, 3 unknown",
@@ -92,12 +91,16 @@ pub fn render_metrics(snap: &Snapshot) -> String {
         "1 when every authoritative server served the host's TLSA RRset alike, else 0",
         agree.clone(),
     );
+    // A gauge, not a counter: `promtool check metrics` lints the Prometheus text format,
+    // where an OpenMetrics counter's family name (without _total) has no help text.
     reg.register(
-        "mxdane_rounds",
-        "Completed rounds of checks",
-        rounds.clone(),
+        "mxdane_last_round_timestamp_seconds",
+        "When the last round of checks completed (seconds since 1970; a stuck monitor stops it)",
+        last_round.clone(),
     );
-    rounds.inc_by(snap.rounds);
+    if let Some(t) = snap.last_round {
+        last_round.set(t);
+    }
     for (name, t) in &snap.targets {
         let target: Labels = vec![("target".into(), name.clone())];
         if let Some(l) = t.state {

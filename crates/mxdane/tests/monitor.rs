@@ -349,7 +349,10 @@ fn m05_every_endpoint_but_metrics_is_503_until_the_first_round() {
         "{body}"
     );
     let (_, metrics) = get(addr, "/metrics");
-    assert!(metrics.contains("mxdane_rounds_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("mxdane_last_round_timestamp_seconds 2000000000"),
+        "{metrics}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -480,5 +483,101 @@ fn m05_kill_9_loses_no_committed_check() {
         committed = n;
     }
     assert!(committed > 0, "some checks were committed before the kills");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs promtool"]
+fn m05_metrics_pass_promtool_check_metrics() {
+    let dir = common::scratch("monitor-promtool");
+    let rt = runtime();
+    let mut targets = String::new();
+    for d in [
+        "ee", "ta", "mismatch", "twomx", "dual", "nostls", "disagree", "insecure",
+    ] {
+        targets.push_str(&format!("[[target]]\ndomain = \"{d}.test\"\n"));
+    }
+    let config = Config::parse(
+        &format!("history = \"{}/monitor.db\"\n{targets}", dir.display()),
+        "test.toml",
+    )
+    .unwrap();
+    let mut m = Monitor::open(config, lab().env.clone(), render()).unwrap();
+    rt.block_on(m.round(2_000_000_000));
+    let metrics = mxdane::monitor_http::render_metrics(&m.snapshot().read().unwrap());
+    assert!(
+        metrics.contains(
+            "mxdane_nameservers_agree{target=\"disagree.test\",host=\"mx.disagree.test.\"} 0"
+        ),
+        "{metrics}"
+    );
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool: {said}\n{metrics}"
+    );
+    let series = metrics.lines().filter(|l| !l.starts_with('#')).count();
+    println!("\noracle promtool (monitor): 1 comparisons of 1 cases ({series} series)");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs systemd-analyze"]
+fn the_shipped_systemd_units_verify() {
+    let dir = common::scratch("monitor-units");
+    let units = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contrib/systemd");
+    for unit in [
+        "mxdane-monitor.service",
+        "mxdane-rollover.service",
+        "mxdane-rollover.timer",
+    ] {
+        // The units name /usr/bin/mxdane; here it is the binary under test.
+        let text = std::fs::read_to_string(units.join(unit))
+            .unwrap()
+            .replace("/usr/bin/mxdane", env!("CARGO_BIN_EXE_mxdane"));
+        std::fs::write(dir.join(unit), text).unwrap();
+    }
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg("--man=no")
+        .args(
+            [
+                "mxdane-monitor.service",
+                "mxdane-rollover.service",
+                "mxdane-rollover.timer",
+            ]
+            .map(|u| dir.join(u)),
+        )
+        .output()
+        .expect("systemd-analyze");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(
+        !said.contains("mxdane-"),
+        "systemd-analyze has something to say about the units: {said}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
