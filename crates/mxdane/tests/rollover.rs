@@ -1737,13 +1737,12 @@ fn p03_p07_pebble_validates_dns01_published_by_rfc2136_and_the_record_is_removed
             r.stdout
         );
     }
-    // Four updates for the challenges (an add and a delete per lane).
+    // An add and a delete per challenge answered: one per lane, or one for both when Pebble
+    // reuses the first lane's valid authorization for the second order (RFC 8555 section 7.1.4
+    // lets it).
     let log = l.dynamic().log();
-    assert_eq!(
-        log.iter().filter(|x| *x == "applied 1 change(s)").count(),
-        4,
-        "{log:?}"
-    );
+    let changes = log.iter().filter(|x| *x == "applied 1 change(s)").count();
+    assert!(changes == 2 || changes == 4, "{log:?}");
     let status = run(&["--json", "status", "--offline"], Some(t1 + 1));
     let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert!(
