@@ -177,6 +177,47 @@ impl Monitor {
         Ok(m)
     }
 
+    /// Takes a new configuration (SIGHUP): targets, intervals, concurrency, retention and
+    /// alerts change at once; the history file and the listen address need a restart. On an
+    /// error nothing changes.
+    pub fn reload(&mut self, config: Config) -> Result<(), String> {
+        if config.history != self.config.history {
+            return Err(format!(
+                "history moved from {} to {}: restart the monitor for that",
+                self.config.history.display(),
+                config.history.display()
+            ));
+        }
+        if config.listen != self.config.listen {
+            return Err(format!(
+                "listen changed from {} to {}: restart the monitor for that",
+                self.config.listen, config.listen
+            ));
+        }
+        let hooks = config
+            .alerts
+            .iter()
+            .map(|a| {
+                Ok((
+                    a.webhook.clone(),
+                    crate::alerts::read_secret(&a.secret_file)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        if self.sender.is_none() && !hooks.is_empty() {
+            self.sender = Some(crate::alerts::Sender::new()?);
+        }
+        self.hooks = hooks;
+        let names: std::collections::BTreeSet<String> =
+            config.targets.iter().map(Target::name).collect();
+        self.config = config;
+        if let Ok(mut s) = self.snapshot.write() {
+            s.targets.retain(|n, _| names.contains(n));
+        }
+        self.publish(false);
+        Ok(())
+    }
+
     /// The snapshot the endpoints serve.
     pub fn snapshot(&self) -> Arc<RwLock<Snapshot>> {
         self.snapshot.clone()

@@ -15,7 +15,8 @@ use crate::Failure;
 
 pub(crate) const MONITOR_EXIT_CODES: &str = "\
 Exit status:
-  0  stopped by SIGTERM or SIGINT after finishing the running checks; --check-config: the
+  0  stopped by SIGTERM or SIGINT after finishing the running checks (SIGHUP reloads the
+     configuration); --check-config: the
      configuration is good; history: printed
   2  bad input or usage (configuration, target)
   3  the history or the listen address cannot be used";
@@ -241,6 +242,7 @@ fn serve(
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).map_err(|e| format!("signals: {e}"))?;
         let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("signals: {e}"))?;
+        let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("signals: {e}"))?;
         let mut rounds = 0u64;
         loop {
             let t = now();
@@ -262,6 +264,19 @@ fn serve(
                 () = tokio::time::sleep(Duration::from_secs(wait)) => {}
                 _ = term.recv() => return Ok(0),
                 _ = int.recv() => return Ok(0),
+                _ = hup.recv() => {
+                    // A new configuration; a bad one is reported and the old one kept.
+                    match Config::read(&a.config)
+                        .map_err(|e| e.to_string())
+                        .and_then(|c| monitor.reload(c))
+                    {
+                        Ok(()) => eprintln!("mxdane monitor: reloaded {}", a.config.display()),
+                        Err(e) => eprintln!(
+                            "mxdane monitor: not reloaded, the running configuration stays: {}",
+                            crate::printable(&e)
+                        ),
+                    }
+                }
             }
         }
     })

@@ -581,3 +581,90 @@ fn the_shipped_systemd_units_verify() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Polls `path` until `ok` holds for its body (at most 30 s).
+fn poll(addr: SocketAddr, path: &str, ok: impl Fn(u16, &str) -> bool) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(s) = std::net::TcpStream::connect(addr) {
+            drop(s);
+            let (code, body) = get(addr, path);
+            if ok(code, &body) {
+                return body;
+            }
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{path} never satisfied the condition"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn m05_sighup_reloads_the_targets_a_bad_file_is_refused_and_sigterm_stops_cleanly() {
+    let dir = common::scratch("monitor-signals");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let cfg = dir.join("monitor.toml");
+    let text = |targets: &[&str]| {
+        let mut t = format!(
+            "history = \"{}/monitor.db\"\nlisten = \"{addr}\"\n",
+            dir.display()
+        );
+        for d in targets {
+            t.push_str(&format!("[[target]]\ndomain = \"{d}\"\n"));
+        }
+        t
+    };
+    std::fs::write(&cfg, text(&["ee.test"])).unwrap();
+    let mut args = vec!["monitor".to_owned(), "-c".into(), cfg.display().to_string()];
+    args.extend(lab_flags(&dir));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane"))
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let signal = |sig: &str| {
+        assert!(
+            std::process::Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    poll(addr, "/api/v1/status", |c, b| {
+        c == 200 && b.contains("\"ee.test\"")
+    });
+    // A bad file: refused, the running configuration stays.
+    std::fs::write(&cfg, "interval = 1\n").unwrap();
+    signal("-HUP");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let body = poll(addr, "/api/v1/status", |c, _| c == 200);
+    assert!(body.contains("\"ee.test\""), "{body}");
+    // A good one: the new target is checked at once, the removed one leaves the status.
+    std::fs::write(&cfg, text(&["mismatch.test"])).unwrap();
+    signal("-HUP");
+    let body = poll(addr, "/api/v1/status", |c, b| {
+        c == 200 && b.contains("\"mismatch.test\",\"state\":\"critical\"")
+    });
+    assert!(!body.contains("\"ee.test\""), "{body}");
+    signal("-TERM");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("not reloaded, the running configuration stays")
+            && stderr.contains("interval 1 is outside"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("reloaded"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
