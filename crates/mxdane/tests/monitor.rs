@@ -624,7 +624,7 @@ fn m05_sighup_reloads_the_targets_a_bad_file_is_refused_and_sigterm_stops_cleanl
     std::fs::write(&cfg, text(&["ee.test"])).unwrap();
     let mut args = vec!["monitor".to_owned(), "-c".into(), cfg.display().to_string()];
     args.extend(lab_flags(&dir));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane"))
         .args(&args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
