@@ -56,6 +56,35 @@ impl Level {
     }
 }
 
+/// How bad a level is, for summaries (ok < unknown < warning < critical).
+pub fn badness(l: Level) -> u8 {
+    match l {
+        Level::Ok => 0,
+        Level::Unknown => 1,
+        Level::Warning => 2,
+        Level::Critical => 3,
+    }
+}
+
+/// The history strip: `buckets` periods of `width` seconds, the last ending with `now`, each the worst
+/// result checked in it (None: not checked then), oldest first.
+pub fn strip(results: &[(Ts, Level)], now: Ts, width: Ts, buckets: usize) -> Vec<Option<Level>> {
+    let n = Ts::try_from(buckets).unwrap_or(0);
+    // The last period ends with `now` itself: (now - width, now].
+    let start = now - n * width + 1;
+    let mut out = vec![None; buckets];
+    for (at, l) in results {
+        if *at < start || *at > now {
+            continue;
+        }
+        let i = usize::try_from(((at - start) / width).min(n - 1)).unwrap_or(0);
+        if out[i].is_none_or(|o: Level| badness(*l) > badness(o)) {
+            out[i] = Some(*l);
+        }
+    }
+    out
+}
+
 /// How soon a changed result is checked again before it counts.
 pub const RETRY_AFTER: Ts = 30;
 
@@ -183,6 +212,27 @@ mod tests {
         let t = s.observe(Level::Ok, 1060, 300, 1).unwrap();
         assert_eq!((t.from, t.to), (Level::Critical, Level::Ok), "the recovery");
         assert_eq!(s.last_ok, Some(1060));
+    }
+
+    #[test]
+    fn the_strip_keeps_the_worst_result_of_each_period() {
+        let r = [
+            (100, Level::Ok),
+            (150, Level::Critical),
+            (160, Level::Ok),
+            (350, Level::Warning),
+            (-5000, Level::Critical),
+        ];
+        let s = strip(&r, 400, 100, 4);
+        assert_eq!(
+            s,
+            vec![
+                Some(Level::Ok),
+                Some(Level::Critical),
+                None,
+                Some(Level::Warning)
+            ]
+        );
     }
 
     #[test]

@@ -313,6 +313,26 @@ impl History {
         Ok(out)
     }
 
+    /// A target's check results since `since`, oldest first (for the history strip).
+    pub fn levels_since(&self, target: &str, since: Ts) -> Result<Vec<(Ts, Level)>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, level FROM checks WHERE target = ?1 AND at >= ?2 ORDER BY at, id")
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map(params![target, since], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(&err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, level) = row.map_err(&err)?;
+            out.push((at, Level::parse(&level).unwrap_or(Level::Unknown)));
+        }
+        Ok(out)
+    }
+
     /// The probes of a check.
     pub fn probes(&self, check: i64) -> Result<Vec<ProbeRecord>, StoreError> {
         let err = self.err();

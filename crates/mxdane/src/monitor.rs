@@ -29,7 +29,15 @@ pub struct Snapshot {
     pub last_round: Option<Ts>,
     /// Per target, by name.
     pub targets: BTreeMap<String, TargetView>,
+    /// Per target, the last check's whole report (the per-target page shows it).
+    #[serde(skip)]
+    pub reports: BTreeMap<String, String>,
 }
+
+/// The history strip's periods: an hour each, a week in all.
+pub const STRIP_WIDTH: Ts = 3600;
+/// How many periods the strip shows.
+pub const STRIP_BUCKETS: usize = 168;
 
 /// One target as the endpoints show it.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -56,6 +64,9 @@ pub struct TargetView {
     pub probes: Vec<ProbeView>,
     /// Per MX host: whether every authoritative server served the same TLSA RRset.
     pub nameservers_agree: BTreeMap<String, bool>,
+    /// The last week, an hour per entry, oldest first: the worst result checked in that hour
+    /// (null: not checked).
+    pub strip: Vec<Option<Level>>,
 }
 
 /// One probe as the endpoints show it.
@@ -174,6 +185,22 @@ impl Monitor {
             sender,
         };
         m.publish(false);
+        // What the last run knew, shown until the first round replaces it.
+        let now = m
+            .states
+            .values()
+            .filter_map(|s| s.last_check)
+            .max()
+            .unwrap_or(0);
+        for t in m.config.targets.clone() {
+            let name = t.name();
+            m.update_strip(&name, now);
+            if let Ok(Some(report)) = m.history.latest_report(&name)
+                && let Ok(mut s) = m.snapshot.write()
+            {
+                s.reports.insert(name, report);
+            }
+        }
         Ok(m)
     }
 
@@ -213,6 +240,7 @@ impl Monitor {
         self.config = config;
         if let Ok(mut s) = self.snapshot.write() {
             s.targets.retain(|n, _| names.contains(n));
+            s.reports.retain(|n, _| names.contains(n));
         }
         self.publish(false);
         Ok(())
@@ -319,6 +347,10 @@ impl Monitor {
                         transitions.push((name.clone(), tr));
                     }
                     self.update_view(&name, &report, ms);
+                    self.update_strip(&name, now);
+                    if let Ok(mut s) = self.snapshot.write() {
+                        s.reports.insert(name.clone(), rec.report.clone());
+                    }
                 }
                 Err(e) => {
                     // Not stored, not believed: the target is checked again next round.
@@ -356,6 +388,17 @@ impl Monitor {
             let _ = self
                 .history
                 .alert_attempt(id, now, result.as_ref().err().map(String::as_str));
+        }
+    }
+
+    fn update_strip(&mut self, name: &str, now: Ts) {
+        let since = now - STRIP_WIDTH * Ts::try_from(STRIP_BUCKETS).unwrap_or(0);
+        let Ok(results) = self.history.levels_since(name, since) else {
+            return;
+        };
+        let strip = mxdane_monitor::state::strip(&results, now, STRIP_WIDTH, STRIP_BUCKETS);
+        if let Ok(mut s) = self.snapshot.write() {
+            s.targets.entry(name.to_owned()).or_default().strip = strip;
         }
     }
 

@@ -4,7 +4,8 @@
 //! - `/metrics`: Prometheus text format (prometheus-client); labels are names and addresses,
 //!   never digests or free text. Served from the start (empty until the first round).
 //! - `/status` (short text), `/api/v1/status` and `/api/v1/targets/{name}` (JSON, see
-//!   docs/json.md), `/` (an HTML table): 503 until the first round has completed, so that a
+//!   docs/json.md), `/` (an HTML table with a week's history strip per target) and
+//!   `/targets/{name}` (the target's latest report): 503 until the first round has completed, so that a
 //!   load balancer or a probe never reads "no problems" from a monitor that has not looked.
 
 use std::fmt::Write as _;
@@ -33,6 +34,7 @@ pub fn router(snapshot: Shared) -> Router {
         .route("/api/v1/status", get(api_status))
         .route("/api/v1/targets/{name}", get(api_target))
         .route("/", get(page))
+        .route("/targets/{name}", get(target_page))
         .with_state(snapshot)
 }
 
@@ -210,26 +212,129 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+fn show(t: Option<i64>) -> String {
+    t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}\
+td,th{padding:.3em .6em;text-align:left;border-bottom:1px solid #ccc}\
+tr.ok td.state,span.ok{background:#2e7d32;color:#fff}\
+tr.warning td.state,span.warning{background:#f9a825}\
+tr.critical td.state,span.critical{background:#c62828;color:#fff}\
+tr.unknown td.state,span.unknown{background:#757575;color:#fff}\
+.strip{white-space:nowrap}.strip span{display:inline-block;width:4px;height:1.2em;margin-right:1px}\
+span.none{background:#eee}pre{background:#f6f6f6;padding:1em;overflow:auto}";
+
+/// The history strip: one block per hour of the last week, coloured by the worst result.
+fn strip_html(t: &crate::monitor::TargetView) -> String {
+    let mut out = String::from("<span class=\"strip\">");
+    for (i, l) in t.strip.iter().enumerate() {
+        let (class, what) = match l {
+            Some(l) => (l.name(), l.name()),
+            None => ("none", "not checked"),
+        };
+        let hours_ago = t.strip.len() - i;
+        let _ = write!(
+            out,
+            "<span class=\"{class}\" title=\"{hours_ago} h ago: {what}\"></span>"
+        );
+    }
+    out.push_str("</span>");
+    out
+}
+
+fn html(title: &str, body: &str) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>\n",
+            escape(title)
+        ),
+    )
+        .into_response()
+}
+
 async fn page(State(s): State<Shared>) -> Response {
     let snap = read(&s);
     if !snap.ready {
         return not_ready();
     }
+    let [ok, warning, critical, unknown] = counts(&snap);
     let mut rows = String::new();
     for t in snap.targets.values() {
         let level = t.state.map_or("unknown", Level::name);
         let _ = writeln!(
             rows,
-            "<tr class=\"{level}\"><td>{}</td><td>{level}</td><td>{}</td><td>{}</td></tr>",
-            escape(&t.name),
-            t.since.map_or(String::new(), |s| s.to_string()),
-            escape(t.problems.first().map_or("", String::as_str))
+            "<tr class=\"{level}\" data-target=\"{n}\"><td><a href=\"/targets/{n}\">{n}</a></td><td class=\"state\">{level}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            show(t.since),
+            strip_html(t),
+            escape(t.problems.first().map_or("", String::as_str)),
+            n = escape(&t.name),
         );
     }
-    let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>mxdane monitor</title>\
-         <style>.ok{{background:#cfc}}.warning{{background:#ffc}}.critical{{background:#fcc}}.unknown{{background:#ddd}}</style>\
-         </head><body><h1>mxdane monitor</h1><table id=\"targets\"><tr><th>target</th><th>state</th><th>since</th><th>problem</th></tr>\n{rows}</table></body></html>\n"
+    html(
+        "mxdane monitor",
+        &format!(
+            "<h1>mxdane monitor</h1><p id=\"counts\">ok {ok}, warning {warning}, critical {critical}, unknown {unknown}; last round {}</p>\
+             <table id=\"targets\"><tr><th>target</th><th>state</th><th>since</th><th>last week (hourly)</th><th>problem</th></tr>\n{rows}</table>",
+            show(snap.last_round)
+        ),
+    )
+}
+
+async fn target_page(State(s): State<Shared>, Path(name): Path<String>) -> Response {
+    let snap = read(&s);
+    if !snap.ready {
+        return not_ready();
+    }
+    let Some(t) = snap.targets.get(&name.to_ascii_lowercase()) else {
+        return (StatusCode::NOT_FOUND, format!("no target {name}\n")).into_response();
+    };
+    let level = t.state.map_or("unknown", Level::name);
+    let mut body = format!(
+        "<p><a href=\"/\">all targets</a></p><h1>{n}</h1><table><tr class=\"{level}\"><th>state</th><td class=\"state\">{level}</td></tr>\
+         <tr><th>since</th><td>{}</td></tr><tr><th>last check</th><td>{}</td></tr><tr><th>last ok</th><td>{}</td></tr>\
+         <tr><th>last week</th><td>{}</td></tr></table>",
+        show(t.since),
+        show(t.last_check),
+        show(t.last_ok),
+        strip_html(t),
+        n = escape(&t.name),
     );
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+    if !t.problems.is_empty() {
+        body.push_str("<h2>Problems</h2><ul id=\"problems\">");
+        for p in &t.problems {
+            let _ = write!(body, "<li>{}</li>", escape(p));
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str("<h2>Probes</h2><table id=\"probes\"><tr><th>host</th><th>address</th><th>algorithm</th><th>result</th><th>reason</th></tr>");
+    for p in &t.probes {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&p.host),
+            escape(&p.address),
+            escape(&p.algorithm),
+            escape(&p.result),
+            escape(p.reason.as_deref().unwrap_or(""))
+        );
+    }
+    body.push_str("</table>");
+    if let Some(report) = snap.reports.get(&t.name) {
+        let pretty = serde_json::from_str::<serde_json::Value>(report)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| report.clone());
+        let _ = write!(
+            body,
+            "<h2>Latest report</h2><pre id=\"report\">{}</pre>",
+            escape(&pretty)
+        );
+    }
+    html(&format!("mxdane monitor: {}", t.name), &body)
 }

@@ -345,9 +345,21 @@ fn m05_every_endpoint_but_metrics_is_503_until_the_first_round() {
     let (code, body) = get(addr, "/");
     assert_eq!(code, 200);
     assert!(
-        body.contains("<tr class=\"critical\"><td>mismatch.test</td>"),
+        body.contains("<tr class=\"critical\" data-target=\"mismatch.test\">"),
         "{body}"
     );
+    // The history strip: a week of hours, the last one checked.
+    assert_eq!(
+        body.matches("title=\"1 h ago: critical\"").count(),
+        1,
+        "{body}"
+    );
+    assert_eq!(body.matches("title=\"1 h ago: ok\"").count(), 2, "{body}");
+    let (code, page) = get(addr, "/targets/mismatch.test");
+    assert_eq!(code, 200);
+    assert!(page.contains("<pre id=\"report\">"), "{page}");
+    assert!(page.contains("no-match"), "{page}");
+    assert_eq!(get(addr, "/targets/nowhere.test").0, 404);
     let (_, metrics) = get(addr, "/metrics");
     assert!(
         metrics.contains("mxdane_last_round_timestamp_seconds 2000000000"),
@@ -666,5 +678,132 @@ fn m05_sighup_reloads_the_targets_a_bad_file_is_refused_and_sigterm_stops_cleanl
         "{stderr}"
     );
     assert!(stderr.contains("reloaded"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Pixels of `png` within 12 of `rgb` on every channel.
+fn pixels_like(png_file: &std::path::Path, rgb: [u8; 3]) -> usize {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(png_file).unwrap(),
+    ));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let step = match info.color_type {
+        png::ColorType::Rgba => 4,
+        png::ColorType::Rgb => 3,
+        other => panic!("unexpected PNG colour type {other:?}"),
+    };
+    buf[..info.buffer_size()]
+        .chunks(step)
+        .filter(|p| (0..3).all(|i| p[i].abs_diff(rgb[i]) <= 12))
+        .count()
+}
+
+#[test]
+#[ignore = "needs chromium"]
+fn m05_the_status_page_in_headless_chromium_shows_rows_colours_and_the_history_strip() {
+    let dir = common::scratch("monitor-chromium");
+    let rt = runtime();
+    let config = Config::parse(
+        &format!(
+            "history = \"{}/monitor.db\"\n[[target]]\ndomain = \"ta.test\"\n[[target]]\ndomain = \"mismatch.test\"\n[[target]]\ndomain = \"insecure.test\"\n",
+            dir.display()
+        ),
+        "test.toml",
+    )
+    .unwrap();
+    let mut m = Monitor::open(config, lab().env.clone(), render()).unwrap();
+    // Three hours of checks: three blocks of the strip per target.
+    let t0 = time::OffsetDateTime::now_utc().unix_timestamp() - 3 * 3600;
+    for h in 0..3 {
+        let t = t0 + h * 3600;
+        rt.block_on(m.round(t.max(m.next_due())));
+    }
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = mxdane::monitor_http::router(m.snapshot());
+    rt.spawn(async move { axum::serve(listener, app).await });
+    let chromium = |extra: &[&str], url: &str| {
+        let out = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--hide-scrollbars",
+            ])
+            .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+            .args(extra)
+            .arg(url)
+            .output()
+            .expect("chromium");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let dom = chromium(&["--dump-dom"], &format!("http://{addr}/"));
+    for (class, target) in [
+        ("ok", "ta.test"),
+        ("critical", "mismatch.test"),
+        ("warning", "insecure.test"),
+    ] {
+        let row_start = dom
+            .find(&format!("<tr class=\"{class}\" data-target=\"{target}\">"))
+            .unwrap_or_else(|| panic!("no {class} row for {target}: {dom}"));
+        let row = &dom[row_start..row_start + dom[row_start..].find("</tr>").unwrap()];
+        assert_eq!(
+            row.matches("<span class=\"none\"").count()
+                + row
+                    .matches(&format!("<span class=\"{class}\" title"))
+                    .count(),
+            168,
+            "{row}"
+        );
+        assert_eq!(
+            row.matches(&format!("<span class=\"{class}\" title"))
+                .count(),
+            3,
+            "one block per hour checked: {row}"
+        );
+    }
+    assert!(
+        dom.contains("ok 1, warning 1, critical 1, unknown 0"),
+        "{dom}"
+    );
+    // The screenshot shows the three verdict colours.
+    let shot = dir.join("monitor.png");
+    chromium(
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1400,500",
+        ],
+        &format!("http://{addr}/"),
+    );
+    let green = pixels_like(&shot, [0x2e, 0x7d, 0x32]);
+    let red = pixels_like(&shot, [0xc6, 0x28, 0x28]);
+    let amber = pixels_like(&shot, [0xf9, 0xa8, 0x25]);
+    assert!(
+        green > 100 && red > 100 && amber > 100,
+        "green {green}, red {red}, amber {amber}"
+    );
+    if let Ok(keep) = std::env::var("MXDANE_KEEP_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+    // The per-target page.
+    let page = chromium(
+        &["--dump-dom"],
+        &format!("http://{addr}/targets/mismatch.test"),
+    );
+    assert!(page.contains("<pre id=\"report\">"), "{page}");
+    assert!(page.contains("<ul id=\"problems\">"), "{page}");
+    println!(
+        "\noracle chromium (monitor page): 1 comparisons of 1 cases (rows, colours {green}/{amber}/{red} px, strip)"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
