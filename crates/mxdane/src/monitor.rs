@@ -64,6 +64,11 @@ pub struct TargetView {
     pub probes: Vec<ProbeView>,
     /// Per MX host: whether every authoritative server served the same TLSA RRset.
     pub nameservers_agree: BTreeMap<String, bool>,
+    /// When the earliest signature the last check relied on expires (the MX RRset's and each
+    /// host's lookups').
+    pub rrsig_expires: Option<Ts>,
+    /// When the earliest certificate of a DANE-TA-matched chain (above the leaf) expires.
+    pub dane_ta_expires: Option<Ts>,
     /// The last week, an hour per entry, oldest first: the worst result checked in that hour
     /// (null: not checked).
     pub strip: Vec<Option<Level>>,
@@ -409,6 +414,28 @@ impl Monitor {
         let v = s.targets.entry(name.to_owned()).or_default();
         v.duration_ms = ms;
         v.problems = r.critical.iter().chain(&r.warnings).cloned().collect();
+        // RRSIG times are 32-bit serial times (RFC 4034 section 3.1.5): seconds since 1970
+        // until 2106.
+        v.rrsig_expires = r
+            .plan
+            .mx
+            .iter()
+            .chain(r.hosts.iter().flat_map(|h| h.plan.lookups.iter()))
+            .filter_map(|l| l.result.as_ref().ok().and_then(|x| x.expires()))
+            .min()
+            .map(i64::from);
+        v.dane_ta_expires = r
+            .hosts
+            .iter()
+            .flat_map(|h| h.probes.iter())
+            .filter(|p| {
+                p.matched
+                    .as_ref()
+                    .is_some_and(|(rec, _)| rec.starts_with("2 "))
+            })
+            .flat_map(|p| p.chain.iter().skip(1))
+            .filter_map(|c| c.not_after.map(|t| t.unix_timestamp()))
+            .min();
         v.probes = r
             .hosts
             .iter()

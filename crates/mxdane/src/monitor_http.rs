@@ -61,6 +61,8 @@ pub fn render_metrics(snap: &Snapshot) -> String {
     let last_ok = Family::<Labels, Gauge>::default();
     let duration = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let verified = Family::<Labels, Gauge>::default();
+    let rrsig = Family::<Labels, Gauge>::default();
+    let ta = Family::<Labels, Gauge>::default();
     let agree = Family::<Labels, Gauge>::default();
     let last_round = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
     reg.register(
@@ -82,6 +84,16 @@ pub fn render_metrics(snap: &Snapshot) -> String {
         "mxdane_target_check_duration_seconds",
         "How long the target's last check took",
         duration.clone(),
+    );
+    reg.register(
+        "mxdane_target_rrsig_expiry_timestamp_seconds",
+        "When the earliest DNSSEC signature the last check relied on expires",
+        rrsig.clone(),
+    );
+    reg.register(
+        "mxdane_target_dane_ta_expiry_timestamp_seconds",
+        "When the earliest certificate above the leaf of a DANE-TA-matched chain expires",
+        ta.clone(),
     );
     reg.register(
         "mxdane_probe_verified",
@@ -116,6 +128,13 @@ pub fn render_metrics(snap: &Snapshot) -> String {
         }
         if let Some(at) = t.last_ok {
             last_ok.get_or_create(&target).set(at);
+        }
+        // Timestamps, as Prometheus prefers (days until: `(metric - time()) / 86400`).
+        if let Some(e) = t.rrsig_expires {
+            rrsig.get_or_create(&target).set(e);
+        }
+        if let Some(e) = t.dane_ta_expires {
+            ta.get_or_create(&target).set(e);
         }
         for p in &t.probes {
             let labels: Labels = vec![

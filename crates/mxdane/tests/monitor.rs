@@ -505,7 +505,8 @@ fn m05_metrics_pass_promtool_check_metrics() {
     let rt = runtime();
     let mut targets = String::new();
     for d in [
-        "ee", "ta", "mismatch", "twomx", "dual", "nostls", "disagree", "insecure",
+        "ee", "ta", "mismatch", "twomx", "dual", "nostls", "disagree", "insecure", "expiring",
+        "taexp",
     ] {
         targets.push_str(&format!("[[target]]\ndomain = \"{d}.test\"\n"));
     }
@@ -515,7 +516,8 @@ fn m05_metrics_pass_promtool_check_metrics() {
     )
     .unwrap();
     let mut m = Monitor::open(config, lab().env.clone(), render()).unwrap();
-    rt.block_on(m.round(2_000_000_000));
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    rt.block_on(m.round(now));
     let metrics = mxdane::monitor_http::render_metrics(&m.snapshot().read().unwrap());
     assert!(
         metrics.contains(
@@ -523,6 +525,23 @@ fn m05_metrics_pass_promtool_check_metrics() {
         ),
         "{metrics}"
     );
+    // Lookahead: the lab's soon-expiring signature and DANE-TA certificate, against healthy
+    // ones (days until, as an alert rule computes it from the timestamp).
+    let days = |name: &str, target: &str| -> f64 {
+        let at: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}{{target=\"{target}\"}} ")))
+            .unwrap_or_else(|| panic!("no {name} for {target}: {metrics}"))
+            .parse()
+            .unwrap();
+        (at - now as f64) / 86_400.0
+    };
+    let rrsig = "mxdane_target_rrsig_expiry_timestamp_seconds";
+    assert!(days(rrsig, "expiring.test") < 7.0, "{metrics}");
+    assert!(days(rrsig, "ee.test") > 7.0, "{metrics}");
+    let ta = "mxdane_target_dane_ta_expiry_timestamp_seconds";
+    assert!(days(ta, "taexp.test") < 7.0, "{metrics}");
+    assert!(days(ta, "ta.test") > 7.0, "{metrics}");
     use std::io::Write;
     let mut child = std::process::Command::new("promtool")
         .args(["check", "metrics"])
