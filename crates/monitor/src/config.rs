@@ -6,6 +6,7 @@
 //! history = "/var/lib/mxdane/monitor.db"
 //! interval = 300                      # seconds between checks of a target (60 to 86400)
 //! concurrency = 8                     # checks at once
+//! per-address = 2                     # SMTP sessions to one IP address at once
 //! retention-days = 90                 # history older than this is deleted
 //! expiry-days = 7                     # warn about signatures and certificates ending sooner
 //!
@@ -39,6 +40,10 @@ pub struct Config {
     /// Checks at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
+    /// SMTP sessions open to one IP address at once, across all targets (many domains share
+    /// a provider's MX hosts; never hammer one).
+    #[serde(default = "default_per_address")]
+    pub per_address: u32,
     /// Days of history kept.
     #[serde(default = "default_retention")]
     pub retention_days: u32,
@@ -75,6 +80,9 @@ fn default_interval() -> u32 {
 }
 fn default_concurrency() -> u32 {
     8
+}
+fn default_per_address() -> u32 {
+    2
 }
 fn default_retention() -> u32 {
     90
@@ -192,6 +200,12 @@ impl Config {
                 self.concurrency
             ));
         }
+        if !(1..=64).contains(&self.per_address) {
+            return Err(format!(
+                "per-address {} is outside 1 to 64",
+                self.per_address
+            ));
+        }
         if self.retention_days == 0 {
             return Err("retention-days 0 would keep no history".into());
         }
@@ -299,6 +313,10 @@ interval = 60
                 "target 1: interval 5",
             ),
             ("retention-days = 0\n".to_owned(), "keep no history"),
+            (
+                "per-address = 0\n".to_owned(),
+                "per-address 0 is outside 1 to 64",
+            ),
             (
                 "[[alert]]\nwebhook = \"ftp://x\"\nsecret-file = \"/s\"\n".to_owned(),
                 "alert 1: webhook",

@@ -179,6 +179,10 @@ impl Monitor {
         };
         let history = History::open(&config.history).map_err(|e| e.to_string())?;
         let states = history.states().map_err(|e| e.to_string())?;
+        let mut env = env;
+        env.connector = env
+            .connector
+            .limit_per_address(usize::try_from(config.per_address).unwrap_or(1));
         let mut m = Self {
             config,
             env,
@@ -240,6 +244,13 @@ impl Monitor {
             self.sender = Some(crate::alerts::Sender::new()?);
         }
         self.hooks = hooks;
+        if config.per_address != self.config.per_address {
+            self.env.connector = self
+                .env
+                .connector
+                .clone()
+                .limit_per_address(usize::try_from(config.per_address).unwrap_or(1));
+        }
         let names: std::collections::BTreeSet<String> =
             config.targets.iter().map(Target::name).collect();
         self.config = config;

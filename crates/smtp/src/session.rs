@@ -84,10 +84,20 @@ impl Policy {
 }
 
 /// Where connections go: directly, or through routes that tests set (a public address and
-/// port mapped to a loopback port chosen at run time).
+/// port mapped to a loopback port chosen at run time); and, optionally, how many sessions
+/// may be open to one IP address at once (the monitor and surveys: never hammer one provider,
+/// however many domains share its MX hosts).
 #[derive(Clone, Debug, Default)]
 pub struct Connector {
     routes: HashMap<SocketAddr, SocketAddr>,
+    per_address: Option<std::sync::Arc<PerAddress>>,
+}
+
+/// Session slots per IP address.
+#[derive(Debug)]
+struct PerAddress {
+    limit: usize,
+    slots: std::sync::Mutex<HashMap<std::net::IpAddr, std::sync::Arc<tokio::sync::Semaphore>>>,
 }
 
 impl Connector {
@@ -100,6 +110,34 @@ impl Connector {
     pub fn route(mut self, from: SocketAddr, to: SocketAddr) -> Self {
         self.routes.insert(from, to);
         self
+    }
+
+    /// At most `n` sessions open to one IP address at once (at least 1); further sessions
+    /// wait for a slot before they connect (the wait is not part of their timeouts).
+    pub fn limit_per_address(mut self, n: usize) -> Self {
+        self.per_address = Some(std::sync::Arc::new(PerAddress {
+            limit: n.max(1),
+            slots: std::sync::Mutex::default(),
+        }));
+        self
+    }
+
+    /// A slot for a session to `ip`, held until dropped (None without a limit).
+    async fn slot(&self, ip: std::net::IpAddr) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let per = self.per_address.as_ref()?;
+        let semaphore = {
+            let mut slots = per.slots.lock().unwrap_or_else(|e| e.into_inner());
+            // Addresses nobody uses right now are forgotten, so the map stays as small as the
+            // set of addresses in use.
+            if slots.len() > 4096 {
+                slots.retain(|_, s| s.available_permits() < per.limit);
+            }
+            slots
+                .entry(ip)
+                .or_insert_with(|| std::sync::Arc::new(tokio::sync::Semaphore::new(per.limit)))
+                .clone()
+        };
+        semaphore.acquire_owned().await.ok()
     }
 
     async fn connect(&self, addr: SocketAddr) -> std::io::Result<TcpStream> {
@@ -296,6 +334,7 @@ pub async fn session(
         transcript: Vec::new(),
     };
     let log = Transcript::default();
+    let _slot = connector.slot(address.ip()).await;
     if let Err(e) = run(connector, policy, helo, settings, &mut report, &log).await {
         report.error = Some(e);
     }

@@ -476,3 +476,78 @@ async fn s08_implicit_tls_sessions_on_port_465() {
     let r = run(implicit.addr(), &Policy::Dane(target(vec![ee(&pki.leaf)]))).await;
     assert!(!r.success, "{r:?}");
 }
+
+/// A server that counts how many connections it holds at once: it sends its banner after a
+/// pause and then closes.
+async fn counting_server() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let now = std::sync::Arc::new(AtomicUsize::new(0));
+    let max = std::sync::Arc::new(AtomicUsize::new(0));
+    let (now2, max2) = (now.clone(), max.clone());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (now, max) = (now2.clone(), max2.clone());
+            tokio::spawn(async move {
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                max.fetch_max(n, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                // Counted out before the client can see the banner and let the next one in.
+                now.fetch_sub(1, Ordering::SeqCst);
+                let _ = s.write_all(b"554 no service\r\n").await;
+            });
+        }
+    });
+    (addr, max)
+}
+
+// The monitor's and surveys' politeness: however many sessions go to one address at once,
+// at most the limit are open (and without a limit, all of them are).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_to_one_address_respect_the_per_address_limit() {
+    for limit in [Some(2), None] {
+        let (server, max) = counting_server().await;
+        let public: SocketAddr = "192.0.2.99:25".parse().unwrap();
+        let mut connector = Connector::direct().route(public, server);
+        if let Some(n) = limit {
+            connector = connector.limit_per_address(n);
+        }
+        let settings = Settings {
+            step: Duration::from_secs(5),
+            total: Duration::from_secs(10),
+            ..Settings::default()
+        };
+        let sessions: Vec<_> = (0..6)
+            .map(|_| {
+                let c = connector.clone();
+                tokio::spawn(async move {
+                    session(
+                        &c,
+                        public,
+                        &Policy::May(target(Vec::new())),
+                        "client.test",
+                        settings,
+                    )
+                    .await
+                })
+            })
+            .collect();
+        let mut reports = Vec::new();
+        for s in sessions {
+            reports.push(s.await.unwrap());
+        }
+        assert_eq!(reports.len(), 6);
+        assert!(
+            reports.iter().all(|r| !r.success),
+            "the server refuses every session"
+        );
+        let max = max.load(std::sync::atomic::Ordering::SeqCst);
+        match limit {
+            Some(n) => assert!(max <= n, "{max} sessions at once under a limit of {n}"),
+            // Without a limit they overlap (each holds its connection 150 ms).
+            None => assert!(max >= 3, "only {max} sessions at once without a limit"),
+        }
+    }
+}
