@@ -464,14 +464,46 @@ fn m05_kill_9_loses_no_committed_check() {
     args.extend(lab_flags(&dir));
     // Killed at several moments of its first round, each time on the same history.
     let mut committed = 0;
-    for delay_ms in [150u64, 400, 900, 1500] {
+    let count = || -> usize {
+        let Ok(h) = mxdane_monitor::store::History::open(&dir.join("monitor.db")) else {
+            return 0;
+        };
+        [
+            "ee", "ta", "mismatch", "twomx", "dual", "nostls", "insecure",
+        ]
+        .iter()
+        .map(|d| h.checks(&format!("{d}.test"), 1000).map_or(0, |c| c.len()))
+        .sum()
+    };
+    // The last time (0): killed as soon as a new check is committed, however slow the
+    // machine, so that there is always something committed to lose.
+    for delay_ms in [150u64, 400, 900, 1500, 0] {
+        if delay_ms == 0 {
+            // A fresh history, so that every target is due at once.
+            for f in ["monitor.db", "monitor.db-wal", "monitor.db-shm"] {
+                let _ = std::fs::remove_file(dir.join(f));
+            }
+            committed = 0;
+        }
+        let before = count();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane"))
             .args(&args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if delay_ms > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        } else {
+            let started = std::time::Instant::now();
+            while count() <= before {
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(60),
+                    "no check was committed within a minute"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
         // SIGKILL: no chance to finish anything.
         child.kill().unwrap();
         child.wait().unwrap();
