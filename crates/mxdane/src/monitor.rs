@@ -116,6 +116,20 @@ fn level(v: Verdict) -> Level {
     }
 }
 
+/// Every webhook of `config` with its secret.
+fn hooks_of(config: &Config) -> Result<Vec<(String, Vec<u8>)>, String> {
+    config
+        .alerts
+        .iter()
+        .map(|a| {
+            Ok((
+                a.webhook.clone(),
+                crate::alerts::read_secret(&a.secret_file)?,
+            ))
+        })
+        .collect()
+}
+
 /// The history's record of a check.
 fn record(target: &str, at: Ts, duration_ms: u64, r: &CheckReport, doc: String) -> CheckRecord {
     let mut probes = Vec::new();
@@ -162,16 +176,7 @@ impl Monitor {
         {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        let hooks = config
-            .alerts
-            .iter()
-            .map(|a| {
-                Ok((
-                    a.webhook.clone(),
-                    crate::alerts::read_secret(&a.secret_file)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+        let hooks = hooks_of(&config)?;
         let sender = if hooks.is_empty() {
             None
         } else {
@@ -230,16 +235,7 @@ impl Monitor {
                 self.config.listen, config.listen
             ));
         }
-        let hooks = config
-            .alerts
-            .iter()
-            .map(|a| {
-                Ok((
-                    a.webhook.clone(),
-                    crate::alerts::read_secret(&a.secret_file)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+        let hooks = hooks_of(&config)?;
         if self.sender.is_none() && !hooks.is_empty() {
             self.sender = Some(crate::alerts::Sender::new()?);
         }

@@ -293,12 +293,7 @@ impl RealWorld {
                 server,
                 tsig_key,
             } => {
-                let key_text = String::from_utf8(read_capped(tsig_key)?)
-                    .map_err(|_| format!("{}: not text", tsig_key.display()))?;
-                let key = TsigKey::parse_file(&key_text)
-                    .map_err(|e| format!("{}: {e}", tsig_key.display()))?;
-                let server: SocketAddr = mxdane_dns::transport::parse_server(server)
-                    .map_err(|e| format!("dns.server \"{server}\": {e}"))?;
+                let (key, server) = update_channel(tsig_key, server)?;
                 let zone = Name::try_parse(zone).map_err(|e| e.to_string())?;
                 let mut u = Update {
                     id: random_id(),
@@ -537,6 +532,16 @@ impl RealWorld {
     }
 }
 
+/// The RFC 2136 method's TSIG key and primary.
+fn update_channel(tsig_key: &Path, server: &str) -> Result<(TsigKey, SocketAddr), String> {
+    let key_text = String::from_utf8(read_capped(tsig_key)?)
+        .map_err(|_| format!("{}: not text", tsig_key.display()))?;
+    let key = TsigKey::parse_file(&key_text).map_err(|e| format!("{}: {e}", tsig_key.display()))?;
+    let server: SocketAddr = mxdane_dns::transport::parse_server(server)
+        .map_err(|e| format!("dns.server \"{server}\": {e}"))?;
+    Ok((key, server))
+}
+
 /// Runs the hook: `COMMAND ACTION OWNER TTL RDATA TYPE`, the same in `MXDANE_*` variables.
 fn hook(
     command: &[String],
@@ -599,12 +604,7 @@ impl RealWorld {
                 server,
                 tsig_key,
             } => {
-                let key_text = String::from_utf8(read_capped(tsig_key)?)
-                    .map_err(|_| format!("{}: not text", tsig_key.display()))?;
-                let key = TsigKey::parse_file(&key_text)
-                    .map_err(|e| format!("{}: {e}", tsig_key.display()))?;
-                let server: SocketAddr = mxdane_dns::transport::parse_server(server)
-                    .map_err(|e| format!("dns.server \"{server}\": {e}"))?;
+                let (key, server) = update_channel(tsig_key, server)?;
                 let mut rdata = vec![u8::try_from(value.len()).unwrap_or(255)];
                 rdata.extend_from_slice(value.as_bytes());
                 let change = if add {
