@@ -3,7 +3,8 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:9417"          # /metrics, /status, /api/v1/..., /
-//! history = "/var/lib/mxdane/monitor.db"
+//! history = "/var/lib/mxdane/monitor.db" # or postgres://user@host/db, shared by a fleet
+//! lease = 600                         # fleet: seconds a claimed target stays claimed
 //! interval = 300                      # seconds between checks of a target (60 to 86400)
 //! concurrency = 8                     # checks at once
 //! per-address = 2                     # SMTP sessions to one IP address at once
@@ -31,9 +32,14 @@ pub struct Config {
     /// Where the HTTP endpoints listen.
     #[serde(default = "default_listen")]
     pub listen: String,
-    /// The SQLite history.
+    /// The history: a SQLite file, or a `postgres://` URL that several instances share
+    /// (each target is then checked by one of them at a time).
     #[serde(default = "default_history")]
     pub history: PathBuf,
+    /// With a shared history: how long an instance holds the targets it claimed; an instance
+    /// that dies gives them back after this long. Longer than a check can take.
+    #[serde(default = "default_lease")]
+    pub lease: u32,
     /// Seconds between checks of a target, unless the target says otherwise.
     #[serde(default = "default_interval")]
     pub interval: u32,
@@ -74,6 +80,9 @@ fn default_listen() -> String {
 }
 fn default_history() -> PathBuf {
     PathBuf::from("/var/lib/mxdane/monitor.db")
+}
+fn default_lease() -> u32 {
+    600
 }
 fn default_interval() -> u32 {
     300
@@ -176,6 +185,16 @@ impl Config {
         toml::to_string(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
     }
 
+    /// The history's location as text (a path or a URL).
+    pub fn history_location(&self) -> String {
+        self.history.to_string_lossy().into_owned()
+    }
+
+    /// Whether the history is a PostgreSQL database shared by a fleet.
+    pub fn is_fleet(&self) -> bool {
+        crate::db::is_postgres(&self.history_location())
+    }
+
     /// The interval of a target.
     pub fn interval_of(&self, t: &Target) -> u32 {
         t.interval.unwrap_or(self.interval)
@@ -193,6 +212,9 @@ impl Config {
                 "interval {} is outside 60 to 86400 s",
                 self.interval
             ));
+        }
+        if !(60..=86_400).contains(&self.lease) {
+            return Err(format!("lease {} is outside 60 to 86400 s", self.lease));
         }
         if !(1..=1024).contains(&self.concurrency) {
             return Err(format!(
@@ -313,6 +335,7 @@ interval = 60
                 "target 1: interval 5",
             ),
             ("retention-days = 0\n".to_owned(), "keep no history"),
+            ("lease = 5\n".to_owned(), "lease 5 is outside 60 to 86400"),
             (
                 "per-address = 0\n".to_owned(),
                 "per-address 0 is outside 1 to 64",

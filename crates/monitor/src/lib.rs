@@ -1,12 +1,14 @@
 //! `mxdane monitor`'s pure centre and its history (issue 16): the configuration, when each
 //! target is checked, how results become states (a change is confirmed by a second check
 //! before it counts, so one lost packet pages nobody), and the SQLite history that survives
-//! restarts and `kill -9`. The checks themselves, the HTTP endpoints and the alerts live in
+//! restarts and `kill -9`, or the PostgreSQL history a fleet of instances shares. The checks themselves, the HTTP endpoints and the alerts live in
 //! the `mxdane` crate, at the edge.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod db;
+pub mod fleet;
 pub mod state;
 pub mod store;
 

@@ -363,12 +363,33 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
     .iter()
     .map(|(ip, to)| (smtp(ip), *to))
     .collect();
+    let mut keep: Vec<Box<dyn std::any::Any + Send + Sync>> = Vec::new();
+    for s in [good, bad, nostls, dual, taexp, abort, pfdual] {
+        keep.push(Box::new(s));
+    }
+    keep.push(Box::new(strip));
+    keep.push(Box::new(subst));
+    let postfix = (
+        smtp("192.0.2.30"),
+        [pf_ec, pf_rsa, pki.intermediate.clone()],
+    );
+    serve(world, smtp_routes, latency, keep, postfix)
+}
+
+/// Starts every authoritative server of `world` and a recursive resolver over it, and builds
+/// the environment that reaches them and the mail servers of `smtp_routes`.
+fn serve(
+    world: Arc<World>,
+    smtp_routes: Vec<(SocketAddr, SocketAddr)>,
+    latency: Duration,
+    mut keep: Vec<Box<dyn std::any::Any + Send + Sync>>,
+    postfix: (SocketAddr, [TestCert; 3]),
+) -> Result<Demo, String> {
     let mut connector = Connector::direct();
     for (from, to) in &smtp_routes {
         connector = connector.route(*from, *to);
     }
     // Every authoritative server of every zone, reachable at its published address.
-    let mut keep: Vec<Box<dyn std::any::Any + Send + Sync>> = Vec::new();
     let mut ns_routes: HashMap<SocketAddr, SocketAddr> = HashMap::new();
     for (zi, z) in world.zones().iter().enumerate() {
         for si in 0..z.servers.len() {
@@ -394,11 +415,6 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         Duration::from_secs(3),
     )?);
     keep.push(Box::new(recursive));
-    for s in [good, bad, nostls, dual, taexp, abort, pfdual] {
-        keep.push(Box::new(s));
-    }
-    keep.push(Box::new(strip));
-    keep.push(Box::new(subst));
     let nameserver = Arc::new(move |addr: SocketAddr| -> Arc<dyn Transport> {
         let to = ns_routes.get(&addr).copied().unwrap_or(addr);
         Arc::new(NetTransport::new(to, Duration::from_millis(500)))
@@ -407,10 +423,7 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         resolver: resolver_addr,
         routes,
         smtp_routes: smtp_only,
-        postfix: (
-            smtp("192.0.2.30"),
-            [pf_ec, pf_rsa, pki.intermediate.clone()],
-        ),
+        postfix,
         world,
         env: Environment {
             resolver,
@@ -419,4 +432,122 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         },
         _keep: keep,
     })
+}
+
+/// What a domain of the generated world is; its index decides ([`Kind::of`]), so a run over
+/// the world knows the composition it must find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// Signed, DANE-EE records its MX host's certificate matches (six in ten).
+    Verified,
+    /// Signed, but the MX host's TLSA records match none of its certificates (one in ten).
+    Broken,
+    /// Signed, the MX host in a signed zone without TLSA records (one in ten).
+    NoTlsa,
+    /// An unsigned zone (two in ten).
+    Unsigned,
+}
+
+impl Kind {
+    /// The kind of the generated world's domain `i`.
+    pub fn of(i: usize) -> Self {
+        match i % 10 {
+            0..=5 => Self::Verified,
+            6 => Self::Broken,
+            7 => Self::NoTlsa,
+            _ => Self::Unsigned,
+        }
+    }
+}
+
+/// The name of the generated world's domain `i`.
+pub fn generated_name(i: usize) -> String {
+    match Kind::of(i) {
+        Kind::Unsigned => format!("d{i}.plain.test"),
+        _ => format!("d{i}.signed.test"),
+    }
+}
+
+/// How many MX hosts of each kind a generated world of `n` domains shares among them (one per
+/// fifty domains, from 1 to 250: large providers host many domains each).
+pub fn generated_hosts(n: usize) -> usize {
+    (n / 50).clamp(1, 250)
+}
+
+/// A world of `n` mail domains ([`generated_name`], of the kinds [`Kind::of`] gives) in two
+/// zones, sharing [`generated_hosts`] MX hosts of each kind, every host served by one lab
+/// mail server; with the latency knob as in [`start_with`]. The monitor's and the survey's
+/// tests and benchmarks use it.
+pub fn generated(n: usize, latency: Duration) -> Result<Demo, String> {
+    let hosts = generated_hosts(n);
+    let pki = Pki::new(KeyAlg::EcdsaP256, "unused.test");
+    let leaf = CertSpec::leaf(&["mx.hosts.test"]).signed_by(&pki.intermediate);
+    let wrong = CertSpec::leaf(&["mx.hosts.test"])
+        .key_slot(5)
+        .signed_by(&pki.intermediate);
+    let good = SmtpServer::start(SmtpSpec {
+        default: vec![Credential::new(&[&leaf, &pki.intermediate])],
+        behaviour: Behaviour::Normal,
+        latency,
+        ..SmtpSpec::default()
+    })
+    .map_err(|e| format!("cannot start a lab SMTP server: {e}"))?;
+    let (ee, bad) = (tlsa(&leaf, Usage::DaneEe), tlsa(&wrong, Usage::DaneEe));
+    // Hosts: mxJ and badJ in hosts.test, mxJ in notlsa.test, mxJ in plain.test; one /24 each.
+    let ip = |kind: u8, j: usize| format!("198.18.{kind}.{}", j % 250 + 1);
+    let exchange = |i: usize| {
+        let j = (i / 10) % hosts;
+        match Kind::of(i) {
+            Kind::Verified => format!("mx{j}.hosts.test."),
+            Kind::Broken => format!("bad{j}.hosts.test."),
+            Kind::NoTlsa => format!("mx{j}.notlsa.test."),
+            Kind::Unsigned => format!("mx{j}.plain.test."),
+        }
+    };
+    let world = Arc::new(
+        World::builder()
+            .zone("hosts.test", |mut z| {
+                for j in 0..hosts {
+                    z = z
+                        .a(&format!("mx{j}"), &ip(0, j))
+                        .tlsa(&format!("_25._tcp.mx{j}"), &ee)
+                        .a(&format!("bad{j}"), &ip(1, j))
+                        .tlsa(&format!("_25._tcp.bad{j}"), &bad);
+                }
+                z
+            })
+            .zone("notlsa.test", |mut z| {
+                for j in 0..hosts {
+                    z = z.a(&format!("mx{j}"), &ip(2, j));
+                }
+                z
+            })
+            .zone("plain.test", |mut z| {
+                z = z.unsigned();
+                for j in 0..hosts {
+                    z = z.a(&format!("mx{j}"), &ip(3, j));
+                }
+                for i in (0..n).filter(|i| Kind::of(*i) == Kind::Unsigned) {
+                    z = z.mx(&format!("d{i}"), 10, &exchange(i));
+                }
+                z
+            })
+            .zone("signed.test", |mut z| {
+                for i in (0..n).filter(|i| Kind::of(*i) != Kind::Unsigned) {
+                    z = z.mx(&format!("d{i}"), 10, &exchange(i));
+                }
+                z
+            })
+            .build(),
+    );
+    let smtp_routes = (0..4u8)
+        .flat_map(|kind| (0..hosts).map(move |j| (kind, j)))
+        .filter_map(|(kind, j)| ip(kind, j).parse().ok())
+        .map(|a: std::net::IpAddr| (SocketAddr::new(a, 25), good.addr()))
+        .collect();
+    let postfix = (
+        good.addr(),
+        [leaf.clone(), wrong.clone(), pki.intermediate.clone()],
+    );
+    serve(world, smtp_routes, latency, vec![Box::new(good)], postfix)
 }

@@ -12,8 +12,9 @@ use futures_util::StreamExt;
 use mxdane_dns::Name;
 use mxdane_monitor::Ts;
 use mxdane_monitor::config::{Config, Target};
+use mxdane_monitor::db::Store;
 use mxdane_monitor::state::{Level, TargetState, Transition, seed};
-use mxdane_monitor::store::{CheckRecord, History, NsRecord, ProbeRecord};
+use mxdane_monitor::store::{CheckRecord, NsRecord, ProbeRecord};
 use serde::Serialize;
 
 use crate::check::{self, CheckReport, Environment, Options, Verdict};
@@ -27,6 +28,8 @@ pub struct Snapshot {
     pub rounds: u64,
     /// When the last round completed.
     pub last_round: Option<Ts>,
+    /// Checks this instance has written since it started (in a fleet, its share).
+    pub checks: u64,
     /// Per target, by name.
     pub targets: BTreeMap<String, TargetView>,
     /// Per target, the last check's whole report (the per-target page shows it).
@@ -98,7 +101,7 @@ pub struct Monitor {
     config: Config,
     /// How checks reach the world (tests swap it to change the world).
     pub env: Environment,
-    history: History,
+    store: Store,
     states: BTreeMap<String, TargetState>,
     render: Box<Render>,
     snapshot: Arc<RwLock<Snapshot>>,
@@ -169,9 +172,16 @@ fn record(target: &str, at: Ts, duration_ms: u64, r: &CheckReport, doc: String) 
 }
 
 impl Monitor {
-    /// A runner for `config`, its history opened (states carried over from the last run).
-    pub fn open(config: Config, env: Environment, render: Box<Render>) -> Result<Self, String> {
-        if let Some(dir) = config.history.parent()
+    /// A runner for `config`, its history opened (states carried over from the last run); in
+    /// a fleet, `owner` names this instance (unique among the fleet's, e.g. host and process).
+    pub async fn open(
+        config: Config,
+        env: Environment,
+        render: Box<Render>,
+        owner: &str,
+    ) -> Result<Self, String> {
+        if !config.is_fleet()
+            && let Some(dir) = config.history.parent()
             && !dir.as_os_str().is_empty()
         {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -182,8 +192,14 @@ impl Monitor {
         } else {
             Some(crate::alerts::Sender::new()?)
         };
-        let history = History::open(&config.history).map_err(|e| e.to_string())?;
-        let states = history.states().map_err(|e| e.to_string())?;
+        let store = Store::open(&config.history_location(), owner)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(f) = store.fleet() {
+            let names: Vec<String> = config.targets.iter().map(Target::name).collect();
+            f.register(&names).await.map_err(|e| e.to_string())?;
+        }
+        let states = store.states().await.map_err(|e| e.to_string())?;
         let mut env = env;
         env.connector = env
             .connector
@@ -191,7 +207,7 @@ impl Monitor {
         let mut m = Self {
             config,
             env,
-            history,
+            store,
             states,
             render,
             snapshot: Arc::default(),
@@ -208,8 +224,8 @@ impl Monitor {
             .unwrap_or(0);
         for t in m.config.targets.clone() {
             let name = t.name();
-            m.update_strip(&name, now);
-            if let Ok(Some(report)) = m.history.latest_report(&name)
+            m.update_strip(&name, now).await;
+            if let Ok(Some(report)) = m.store.latest_report(&name).await
                 && let Ok(mut s) = m.snapshot.write()
             {
                 s.reports.insert(name, report);
@@ -221,12 +237,12 @@ impl Monitor {
     /// Takes a new configuration (SIGHUP): targets, intervals, concurrency, retention and
     /// alerts change at once; the history file and the listen address need a restart. On an
     /// error nothing changes.
-    pub fn reload(&mut self, config: Config) -> Result<(), String> {
+    pub async fn reload(&mut self, config: Config) -> Result<(), String> {
         if config.history != self.config.history {
             return Err(format!(
                 "history moved from {} to {}: restart the monitor for that",
-                self.config.history.display(),
-                config.history.display()
+                mxdane_monitor::fleet::redact(&self.config.history_location()),
+                mxdane_monitor::fleet::redact(&config.history_location())
             ));
         }
         if config.listen != self.config.listen {
@@ -249,6 +265,10 @@ impl Monitor {
         }
         let names: std::collections::BTreeSet<String> =
             config.targets.iter().map(Target::name).collect();
+        if let Some(f) = self.store.fleet() {
+            let list: Vec<String> = names.iter().cloned().collect();
+            f.register(&list).await.map_err(|e| e.to_string())?;
+        }
         self.config = config;
         if let Ok(mut s) = self.snapshot.write() {
             s.targets.retain(|n, _| names.contains(n));
@@ -263,9 +283,9 @@ impl Monitor {
         self.snapshot.clone()
     }
 
-    /// The history (for `mxdane monitor history` and tests).
-    pub fn history(&self) -> &History {
-        &self.history
+    /// The history (for tests).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// When the next target is due.
@@ -289,20 +309,91 @@ impl Monitor {
 
     /// Checks every target due at `now` (all of them in the first round), at most
     /// `concurrency` at a time; returns the transitions confirmed, each written to the
-    /// history with its check before it is returned.
+    /// history with its check before it is returned. In a fleet, the due targets are claimed a
+    /// batch at a time from the shared list, so that each is checked by one instance.
     pub async fn round(&mut self, now: Ts) -> Vec<(String, Transition)> {
-        let due: Vec<Target> = self
-            .config
-            .targets
-            .iter()
-            .filter(|t| {
-                self.states
-                    .get(&t.name())
-                    .is_none_or(|s| s.last_check.is_none() || s.next_check <= now)
-            })
-            .cloned()
-            .collect();
         let concurrency = usize::try_from(self.config.concurrency).unwrap_or(1).max(1);
+        let mut transitions = Vec::new();
+        if self.store.fleet().is_some() {
+            let names: Vec<String> = self.config.targets.iter().map(Target::name).collect();
+            let lease = i64::from(self.config.lease);
+            let batch = i64::try_from(concurrency).unwrap_or(1);
+            // Bounded: every batch but the last claims `concurrency` targets.
+            for _ in 0..=names.len() / concurrency {
+                let Some(fleet) = self.store.fleet() else {
+                    break;
+                };
+                let claimed = match fleet.claim(&names, now, lease, batch).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.store_failed(&e.to_string());
+                        break;
+                    }
+                };
+                if claimed.is_empty() {
+                    break;
+                }
+                let mut due = Vec::new();
+                for (name, state) in claimed {
+                    // The shared history knows the target's state best.
+                    match state {
+                        Some(s) => self.states.insert(name.clone(), s),
+                        None => self.states.remove(&name),
+                    };
+                    if let Some(t) = self.config.targets.iter().find(|t| t.name() == name) {
+                        due.push(t.clone());
+                    }
+                }
+                transitions.extend(self.check_batch(due, now, concurrency).await);
+            }
+            // What the other instances found.
+            if let Ok(states) = self.store.states().await {
+                for (name, s) in states {
+                    if self.config.targets.iter().any(|t| t.name() == name) {
+                        self.states.insert(name, s);
+                    }
+                }
+            }
+        } else {
+            let due: Vec<Target> = self
+                .config
+                .targets
+                .iter()
+                .filter(|t| {
+                    self.states
+                        .get(&t.name())
+                        .is_none_or(|s| s.last_check.is_none() || s.next_check <= now)
+                })
+                .cloned()
+                .collect();
+            transitions = self.check_batch(due, now, concurrency).await;
+        }
+        let keep = i64::from(self.config.retention_days) * 86_400;
+        let _ = self.store.prune(now - keep).await;
+        self.publish(true);
+        if let Ok(mut s) = self.snapshot.write() {
+            s.last_round = Some(now);
+        }
+        self.deliver(now).await;
+        transitions
+    }
+
+    /// Shows a history that cannot be read or written on every target's page.
+    fn store_failed(&self, why: &str) {
+        if let Ok(mut s) = self.snapshot.write() {
+            for v in s.targets.values_mut() {
+                v.problems = vec![format!("the history could not be used: {why}")];
+            }
+        }
+    }
+
+    /// Checks `due`, at most `concurrency` at a time, and writes each result.
+    async fn check_batch(
+        &mut self,
+        due: Vec<Target>,
+        now: Ts,
+        concurrency: usize,
+    ) -> Vec<(String, Transition)> {
         let env = self.env.clone();
         let jobs = due.into_iter().map(|t| {
             let (env, options) = (env.clone(), self.options(&t));
@@ -325,8 +416,7 @@ impl Monitor {
             let Some(report) = report else { continue };
             let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
             let rec = record(&name, now, ms, &report, (self.render)(&report));
-            let state = self.states.entry(name.clone()).or_default();
-            let mut next = state.clone();
+            let mut next = self.states.get(&name).cloned().unwrap_or_default();
             let tr = next.observe(rec.level, now, self.config.interval_of(&t), seed(&name));
             let alerts: Vec<(String, String)> = match &tr {
                 Some(tr) => {
@@ -352,20 +442,22 @@ impl Monitor {
             };
             // The check, the state it implies and its alerts are written first; only then
             // are they shown and sent.
-            match self.history.record(&rec, &next, tr.as_ref(), &alerts) {
+            match self.store.record(&rec, &next, tr.as_ref(), &alerts).await {
                 Ok(_) => {
-                    *state = next;
+                    self.states.insert(name.clone(), next);
                     if let Some(tr) = tr {
                         transitions.push((name.clone(), tr));
                     }
                     self.update_view(&name, &report, ms);
-                    self.update_strip(&name, now);
+                    self.update_strip(&name, now).await;
                     if let Ok(mut s) = self.snapshot.write() {
+                        s.checks += 1;
                         s.reports.insert(name.clone(), rec.report.clone());
                     }
                 }
                 Err(e) => {
-                    // Not stored, not believed: the target is checked again next round.
+                    // Not stored, not believed: the target is checked again next round (in a
+                    // fleet, by whoever claims it next).
                     if let Ok(mut s) = self.snapshot.write()
                         && let Some(v) = s.targets.get_mut(&name)
                     {
@@ -374,13 +466,6 @@ impl Monitor {
                 }
             }
         }
-        let keep = i64::from(self.config.retention_days) * 86_400;
-        let _ = self.history.prune(now - keep);
-        self.publish(true);
-        if let Ok(mut s) = self.snapshot.write() {
-            s.last_round = Some(now);
-        }
-        self.deliver(now).await;
         transitions
     }
 
@@ -388,7 +473,11 @@ impl Monitor {
     /// [`crate::alerts::MAX_ATTEMPTS`] times).
     async fn deliver(&mut self, now: Ts) {
         let Some(sender) = &self.sender else { return };
-        let Ok(pending) = self.history.pending_alerts(crate::alerts::MAX_ATTEMPTS) else {
+        let Ok(pending) = self
+            .store
+            .pending_alerts(crate::alerts::MAX_ATTEMPTS, now)
+            .await
+        else {
             return;
         };
         for (id, url, body) in pending {
@@ -398,14 +487,15 @@ impl Monitor {
                 None => Err("no longer configured".into()),
             };
             let _ = self
-                .history
-                .alert_attempt(id, now, result.as_ref().err().map(String::as_str));
+                .store
+                .alert_attempt(id, now, result.as_ref().err().map(String::as_str))
+                .await;
         }
     }
 
-    fn update_strip(&mut self, name: &str, now: Ts) {
+    async fn update_strip(&mut self, name: &str, now: Ts) {
         let since = now - STRIP_WIDTH * Ts::try_from(STRIP_BUCKETS).unwrap_or(0);
-        let Ok(results) = self.history.levels_since(name, since) else {
+        let Ok(results) = self.store.levels_since(name, since).await else {
             return;
         };
         let strip = mxdane_monitor::state::strip(&results, now, STRIP_WIDTH, STRIP_BUCKETS);

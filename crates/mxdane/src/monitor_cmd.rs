@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use mxdane::monitor::Monitor;
 use mxdane_monitor::config::Config;
-use mxdane_monitor::store::History;
+use mxdane_monitor::db::Store;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -105,19 +105,25 @@ fn history(
     json: bool,
     out: &mut impl Write,
 ) -> Result<u8, Failure> {
-    if !config.history.exists() {
+    if !config.is_fleet() && !config.history.exists() {
         return Err(Failure(format!(
             "{}: no history yet (the monitor has not run)",
             config.history.display()
         )));
     }
-    let store = History::open(&config.history).map_err(|e| Failure(e.to_string()))?;
     let target = h.target.trim_end_matches('.').to_ascii_lowercase();
-    let checks = store
-        .checks(&target, h.limit)
-        .map_err(|e| Failure(e.to_string()))?;
-    let transitions = store
-        .transitions(&target, h.limit)
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(format!("cannot start the async runtime: {e}")))?;
+    let (checks, transitions) = runtime
+        .block_on(async {
+            let store = Store::open(&config.history_location(), "history").await?;
+            Ok::<_, mxdane_monitor::store::StoreError>((
+                store.checks(&target, h.limit).await?,
+                store.transitions(&target, h.limit).await?,
+            ))
+        })
         .map_err(|e| Failure(e.to_string()))?;
     if checks.is_empty() && !config.targets.iter().any(|t| t.name() == target) {
         return Err(Failure(format!(
@@ -224,13 +230,22 @@ fn serve(
     render: Box<mxdane::monitor::Render>,
     listen: std::net::SocketAddr,
 ) -> Result<u8, String> {
-    let mut monitor = Monitor::open(config, env, render)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    // In a fleet, this instance's name in the lease table.
+    let owner = format!(
+        "{}:{}",
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".into()),
+        std::process::id()
+    );
+    let fleet = config.is_fleet();
     runtime.block_on(async move {
+        let mut monitor = Monitor::open(config, env, render, &owner).await?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| format!("listen {listen}: {e}"))?;
@@ -259,17 +274,21 @@ fn serve(
             if a.rounds > 0 && rounds >= a.rounds {
                 return Ok(0);
             }
-            let wait = u64::try_from((monitor.next_due() - now()).clamp(1, 3600)).unwrap_or(1);
+            // In a fleet, the other instances move targets' due times: look again within a
+            // minute.
+            let most = if fleet { 60 } else { 3600 };
+            let wait = u64::try_from((monitor.next_due() - now()).clamp(1, most)).unwrap_or(1);
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(wait)) => {}
                 _ = term.recv() => return Ok(0),
                 _ = int.recv() => return Ok(0),
                 _ = hup.recv() => {
                     // A new configuration; a bad one is reported and the old one kept.
-                    match Config::read(&a.config)
-                        .map_err(|e| e.to_string())
-                        .and_then(|c| monitor.reload(c))
-                    {
+                    let reloaded = match Config::read(&a.config) {
+                        Ok(c) => monitor.reload(c).await,
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match reloaded {
                         Ok(()) => eprintln!("mxdane monitor: reloaded {}", a.config.display()),
                         Err(e) => eprintln!(
                             "mxdane monitor: not reloaded, the running configuration stays: {}",

@@ -166,7 +166,14 @@ fn m05_a_broken_target_changes_state_once_when_confirmed_recovers_and_survives_a
         "[[alert]]\nwebhook = \"http://{}/hook\"\nsecret-file = \"{secret}\"\n",
         hook.addr
     );
-    let mut m = Monitor::open(config_with(&dir, &alerts), lab().env.clone(), render()).unwrap();
+    let mut m = rt
+        .block_on(Monitor::open(
+            config_with(&dir, &alerts),
+            lab().env.clone(),
+            render(),
+            "test",
+        ))
+        .unwrap();
     assert!(
         !m.snapshot().read().unwrap().ready,
         "not ready before a round"
@@ -262,22 +269,28 @@ fn m05_a_broken_target_changes_state_once_when_confirmed_recovers_and_survives_a
         (v["kind"].as_str(), v["to"].as_str()),
         (Some("recovery"), Some("ok"))
     );
-    let checks_before = m.history().checks("ta.test", 100).unwrap().len();
+    let checks_before = rt.block_on(m.store().checks("ta.test", 100)).unwrap().len();
     drop(m);
     // A restart: the states and the history carry over.
-    let m = Monitor::open(config(&dir), lab().env.clone(), render()).unwrap();
+    let m = rt
+        .block_on(Monitor::open(
+            config(&dir),
+            lab().env.clone(),
+            render(),
+            "test",
+        ))
+        .unwrap();
     assert_eq!(state(&m, "ta.test"), Some(Level::Ok));
     assert_eq!(
-        m.history().checks("ta.test", 100).unwrap().len(),
+        rt.block_on(m.store().checks("ta.test", 100)).unwrap().len(),
         checks_before
     );
-    let transitions = m.history().transitions("ta.test", 10).unwrap();
+    let transitions = rt.block_on(m.store().transitions("ta.test", 10)).unwrap();
     assert_eq!(transitions.len(), 2, "{transitions:?}");
-    let last = &m.history().checks("ta.test", 1).unwrap()[0];
+    let last = &rt.block_on(m.store().checks("ta.test", 1)).unwrap()[0];
     assert_eq!(last.level, Level::Ok);
     assert!(
-        m.history()
-            .probes(last.id)
+        rt.block_on(m.store().probes(last.id))
             .unwrap()
             .iter()
             .any(|p| p.result == "verified"
@@ -314,7 +327,14 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 fn m05_every_endpoint_but_metrics_is_503_until_the_first_round() {
     let dir = common::scratch("monitor-http");
     let rt = runtime();
-    let mut m = Monitor::open(config(&dir), lab().env.clone(), render()).unwrap();
+    let mut m = rt
+        .block_on(Monitor::open(
+            config(&dir),
+            lab().env.clone(),
+            render(),
+            "test",
+        ))
+        .unwrap();
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -547,7 +567,9 @@ fn m05_metrics_pass_promtool_check_metrics() {
         "test.toml",
     )
     .unwrap();
-    let mut m = Monitor::open(config, lab().env.clone(), render()).unwrap();
+    let mut m = rt
+        .block_on(Monitor::open(config, lab().env.clone(), render(), "test"))
+        .unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     rt.block_on(m.round(now));
     let metrics = mxdane::monitor_http::render_metrics(&m.snapshot().read().unwrap());
@@ -764,7 +786,9 @@ fn m05_the_status_page_in_headless_chromium_shows_rows_colours_and_the_history_s
         "test.toml",
     )
     .unwrap();
-    let mut m = Monitor::open(config, lab().env.clone(), render()).unwrap();
+    let mut m = rt
+        .block_on(Monitor::open(config, lab().env.clone(), render(), "test"))
+        .unwrap();
     // Three hours of checks: three blocks of the strip per target.
     let t0 = time::OffsetDateTime::now_utc().unix_timestamp() - 3 * 3600;
     for h in 0..3 {
