@@ -157,7 +157,7 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
     // TLS key shares pays for seeding its own random generator.
     let report = crate::block_on(check::check(env, destination, options))?;
     if json_out {
-        let v = crate::view::check(&report, &server.to_string());
+        let v = mxdane::view::check(&report, &server.to_string());
         crate::say!(
             out,
             "{}",
@@ -405,7 +405,7 @@ pub(crate) fn demo(json_out: bool, out: &mut impl Write) -> Result<u8, Failure> 
             Name::try_parse(&format!("{domain}.test.")).map_err(|e| Failure(e.to_string()))?;
         let report = runtime.block_on(check::check(lab.env.clone(), name, options.clone()));
         if json_out {
-            all.push(crate::view::check(&report, "lab"));
+            all.push(mxdane::view::check(&report, "lab"));
         } else {
             crate::say!(out, "== mxdane check {domain}.test   ({what})");
             print_text(&report, false, out)?;

@@ -143,7 +143,7 @@ pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u
     };
     let p = crate::block_on(plan::plan(resolver.as_ref(), &request))?;
     if json_out {
-        let v = crate::view::plan(&p, Some(resolver.mode()), &server);
+        let v = mxdane::view::plan(&p, Some(resolver.mode()), &server);
         crate::say!(
             out,
             "{}",

@@ -12,3 +12,4 @@ pub mod issuance;
 pub mod monitor;
 pub mod monitor_http;
 pub mod rollover;
+pub mod view;

@@ -366,10 +366,10 @@ macro_rules! say {
 pub(crate) use say;
 
 mod check_cmd;
+use mxdane::view;
 mod dns_cmd;
 mod monitor_cmd;
 mod rollover_cmd;
-mod view;
 
 /// The most an input file (certificates, keys, zone text) may hold: far more than any real
 /// one, and `/dev/zero` or a mistaken path cannot exhaust memory.

@@ -211,7 +211,7 @@ fn daemon(a: &MonitorArgs, config: Config) -> Result<u8, Failure> {
         .parse()
         .map_err(|_| Failure(format!("listen \"{}\"", config.listen)))?;
     let render = Box::new(move |r: &mxdane::check::CheckReport| {
-        serde_json::to_string(&crate::view::check(r, &server)).unwrap_or_default()
+        serde_json::to_string(&mxdane::view::check(r, &server)).unwrap_or_default()
     });
     match serve(a, config, env, render, listen) {
         Ok(code) => Ok(code),

@@ -1,8 +1,10 @@
 //! The JSON documents of `dns`, `check` and `lab demo` (schemas in docs/json.md) as typed
 //! views: serde derives the text, the golden files pin it. Fields are declared in alphabetical
 //! order because that is the documented key order.
+// The fields are the JSON documents' keys, each described in docs/json.md.
+#![allow(missing_docs)]
 
-use mxdane::check::{CheckReport, Probe};
+use crate::check::{CheckReport, Probe};
 use mxdane_dns::plan::{HostPlan, LookupReport, Plan};
 use mxdane_dns::rdata::type_name;
 use mxdane_tls::ChainCert;
@@ -12,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 
 /// The `dns` document; `check` adds the fields that are `None` for `dns`.
 #[derive(Serialize)]
-pub(crate) struct Report {
+pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     critical: Option<Vec<String>>,
     domain: String,
@@ -95,9 +97,9 @@ struct Cert {
 }
 
 #[derive(Serialize)]
-pub(crate) struct Matched {
-    pub(crate) depth: usize,
-    pub(crate) record: String,
+pub struct Matched {
+    pub depth: usize,
+    pub record: String,
 }
 
 #[derive(Serialize)]
@@ -185,7 +187,7 @@ fn probe(p: &Probe) -> ProbeView {
 }
 
 /// The `dns` document for a plan.
-pub(crate) fn plan(p: &Plan, mode: Option<&'static str>, server: &str) -> Report {
+pub fn plan(p: &Plan, mode: Option<&'static str>, server: &str) -> Report {
     Report {
         critical: None,
         domain: p.request.destination.to_string(),
@@ -209,7 +211,7 @@ pub(crate) fn plan(p: &Plan, mode: Option<&'static str>, server: &str) -> Report
 
 /// The `check` document: the plan's, each host extended with its probes and nameservers,
 /// and the verdict with its findings.
-pub(crate) fn check(r: &CheckReport, server: &str) -> Report {
+pub fn check(r: &CheckReport, server: &str) -> Report {
     let mut v = plan(&r.plan, None, server);
     v.hosts = r
         .hosts
@@ -245,68 +247,68 @@ pub(crate) fn check(r: &CheckReport, server: &str) -> Report {
 
 /// `tlsa generate --json`.
 #[derive(Serialize)]
-pub(crate) struct Generated<'a> {
-    pub(crate) notes: &'a [String],
-    pub(crate) records: Vec<GeneratedRecord<'a>>,
+pub struct Generated<'a> {
+    pub notes: &'a [String],
+    pub records: Vec<GeneratedRecord<'a>>,
 }
 
 #[derive(Serialize)]
-pub(crate) struct GeneratedRecord<'a> {
-    pub(crate) data: String,
-    pub(crate) matching_type: u8,
-    pub(crate) owner: &'a str,
-    pub(crate) pins: &'a str,
-    pub(crate) rdata: String,
-    pub(crate) role: String,
-    pub(crate) selector: u8,
-    pub(crate) usage: u8,
+pub struct GeneratedRecord<'a> {
+    pub data: String,
+    pub matching_type: u8,
+    pub owner: &'a str,
+    pub pins: &'a str,
+    pub rdata: String,
+    pub role: String,
+    pub selector: u8,
+    pub usage: u8,
 }
 
 /// `tlsa lint --json`.
 #[derive(Serialize)]
-pub(crate) struct Lint<'a> {
-    pub(crate) chains: usize,
-    pub(crate) errors: usize,
-    pub(crate) findings: Vec<Finding<'a>>,
-    pub(crate) records: usize,
-    pub(crate) warnings: usize,
+pub struct Lint<'a> {
+    pub chains: usize,
+    pub errors: usize,
+    pub findings: Vec<Finding<'a>>,
+    pub records: usize,
+    pub warnings: usize,
 }
 
 #[derive(Serialize)]
-pub(crate) struct Finding<'a> {
-    pub(crate) explanation: &'static str,
-    pub(crate) line: Option<usize>,
-    pub(crate) message: &'a str,
-    pub(crate) owner: Option<&'a str>,
-    pub(crate) record: Option<&'a str>,
-    pub(crate) reference: &'static str,
-    pub(crate) rule: &'static str,
-    pub(crate) severity: String,
+pub struct Finding<'a> {
+    pub explanation: &'static str,
+    pub line: Option<usize>,
+    pub message: &'a str,
+    pub owner: Option<&'a str>,
+    pub record: Option<&'a str>,
+    pub reference: &'static str,
+    pub rule: &'static str,
+    pub severity: String,
 }
 
 /// `tlsa verify --json` (with records given).
 #[derive(Serialize)]
-pub(crate) struct Verify<'a> {
-    pub(crate) at: Option<String>,
-    pub(crate) chain: Vec<VerifyCert>,
-    pub(crate) matched: Option<Matched>,
-    pub(crate) names: Vec<&'a str>,
-    pub(crate) records: Vec<RecordResult>,
-    pub(crate) verdict: &'static str,
+pub struct Verify<'a> {
+    pub at: Option<String>,
+    pub chain: Vec<VerifyCert>,
+    pub matched: Option<Matched>,
+    pub names: Vec<&'a str>,
+    pub records: Vec<RecordResult>,
+    pub verdict: &'static str,
 }
 
 #[derive(Serialize)]
-pub(crate) struct VerifyCert {
-    pub(crate) depth: usize,
-    pub(crate) issuer: String,
-    pub(crate) key: String,
-    pub(crate) not_after: Option<String>,
-    pub(crate) not_before: Option<String>,
-    pub(crate) subject: String,
+pub struct VerifyCert {
+    pub depth: usize,
+    pub issuer: String,
+    pub key: String,
+    pub not_after: Option<String>,
+    pub not_before: Option<String>,
+    pub subject: String,
 }
 
 impl VerifyCert {
-    pub(crate) fn new(depth: usize, c: &mxdane_tlsa::Certificate) -> Self {
+    pub fn new(depth: usize, c: &mxdane_tlsa::Certificate) -> Self {
         Self {
             depth,
             issuer: c.issuer().to_owned(),
@@ -320,23 +322,23 @@ impl VerifyCert {
 
 /// One record's outcome, with the anchor and depth it concerns (T-10).
 #[derive(Serialize)]
-pub(crate) struct RecordResult {
-    pub(crate) anchor: Option<AnchorView>,
-    pub(crate) depth: Option<usize>,
-    pub(crate) detail: String,
-    pub(crate) record: String,
-    pub(crate) result: &'static str,
+pub struct RecordResult {
+    pub anchor: Option<AnchorView>,
+    pub depth: Option<usize>,
+    pub detail: String,
+    pub record: String,
+    pub result: &'static str,
 }
 
 #[derive(Serialize)]
-pub(crate) struct AnchorView {
+pub struct AnchorView {
     position: Option<usize>,
     spki_sha256: String,
     subject: Option<String>,
 }
 
 impl RecordResult {
-    pub(crate) fn new(record: &mxdane_tlsa::Tlsa, o: &mxdane_tls::RecordOutcome) -> Self {
+    pub fn new(record: &mxdane_tlsa::Tlsa, o: &mxdane_tls::RecordOutcome) -> Self {
         use mxdane_tls::RecordOutcome as O;
         let anchor = |a: &mxdane_tls::Anchor| {
             Some(AnchorView {
@@ -365,25 +367,25 @@ impl RecordResult {
 
 /// The pre-deployment gate's document (`tlsa verify --host --json`).
 #[derive(Serialize)]
-pub(crate) struct Gate<'a> {
-    pub(crate) at: Option<String>,
-    pub(crate) cannot_tell: &'a [String],
-    pub(crate) gate: &'static str,
-    pub(crate) host: &'a str,
-    pub(crate) owner: Option<String>,
-    pub(crate) servers: Vec<GateServer<'a>>,
+pub struct Gate<'a> {
+    pub at: Option<String>,
+    pub cannot_tell: &'a [String],
+    pub gate: &'static str,
+    pub host: &'a str,
+    pub owner: Option<String>,
+    pub servers: Vec<GateServer<'a>>,
 }
 
 #[derive(Serialize)]
-pub(crate) struct GateServer<'a> {
-    pub(crate) detail: &'a str,
-    pub(crate) ip: String,
-    pub(crate) name: String,
-    pub(crate) records: &'a [String],
-    pub(crate) result: &'static str,
+pub struct GateServer<'a> {
+    pub detail: &'a str,
+    pub ip: String,
+    pub name: String,
+    pub records: &'a [String],
+    pub result: &'static str,
 }
 
 /// RFC 3339, for the documents' times.
-pub(crate) fn time(t: OffsetDateTime) -> Option<String> {
+pub fn time(t: OffsetDateTime) -> Option<String> {
     rfc3339(Some(t))
 }
