@@ -28,7 +28,7 @@ pub struct Fleet {
     owner: String,
 }
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 fn err(label: &str) -> impl Fn(tokio_postgres::Error) -> StoreError + '_ {
     move |e| {
@@ -79,8 +79,10 @@ impl Fleet {
              CREATE TABLE IF NOT EXISTS checks (
                  id BIGSERIAL PRIMARY KEY,
                  target TEXT NOT NULL, at BIGINT NOT NULL, level TEXT NOT NULL,
-                 duration_ms BIGINT NOT NULL, problems TEXT NOT NULL, report TEXT NOT NULL);
+                 duration_ms BIGINT NOT NULL, problems TEXT NOT NULL, report TEXT NOT NULL,
+                 detail BIGINT);
              CREATE INDEX IF NOT EXISTS checks_target ON checks (target, at);
+             CREATE TABLE IF NOT EXISTS latest (target TEXT PRIMARY KEY, report TEXT NOT NULL);
              CREATE INDEX IF NOT EXISTS checks_at ON checks (at);
              CREATE TABLE IF NOT EXISTS probes (
                  check_id BIGINT NOT NULL REFERENCES checks (id) ON DELETE CASCADE,
@@ -222,6 +224,24 @@ impl Fleet {
         }
         let duration = i64::try_from(check.duration_ms).unwrap_or(i64::MAX);
         let problems = serde_json::to_string(&check.problems).unwrap_or_default();
+        // As in SQLite: the previous check's details are shared when nothing in them changed.
+        let previous: Option<(i64, String)> = tx
+            .query_opt(
+                "SELECT d.id, d.level FROM checks c JOIN checks d ON d.id = coalesce(c.detail, c.id)
+                 WHERE c.target = $1 ORDER BY c.at DESC, c.id DESC LIMIT 1",
+                &[&check.target],
+            )
+            .await
+            .map_err(&e)?
+            .map(|r| (r.get(0), r.get(1)));
+        let reuse = match &previous {
+            Some((d, level)) if level == check.level.name() => {
+                probes_of(&tx, *d).await.map_err(&e)? == check.probes
+                    && nameservers_of(&tx, *d).await.map_err(&e)? == check.nameservers
+            }
+            _ => false,
+        };
+        let report = if reuse { "" } else { check.report.as_str() };
         let id: i64 = tx
             .query_one(
                 "INSERT INTO checks (target, at, level, duration_ms, problems, report)
@@ -232,13 +252,35 @@ impl Fleet {
                     &check.level.name(),
                     &duration,
                     &problems,
-                    &check.report,
+                    &report,
                 ],
             )
             .await
             .map_err(&e)?
             .get(0);
-        for p in &check.probes {
+        let detail = match (&previous, reuse) {
+            (Some((d, _)), true) => *d,
+            _ => id,
+        };
+        tx.execute(
+            "UPDATE checks SET detail = $2 WHERE id = $1",
+            &[&id, &detail],
+        )
+        .await
+        .map_err(&e)?;
+        tx.execute(
+            "INSERT INTO latest (target, report) VALUES ($1, $2)
+             ON CONFLICT (target) DO UPDATE SET report = excluded.report",
+            &[&check.target, &check.report],
+        )
+        .await
+        .map_err(&e)?;
+        let (probes, nameservers) = if reuse {
+            (&[][..], &[][..])
+        } else {
+            (&check.probes[..], &check.nameservers[..])
+        };
+        for p in probes {
             let depth = p.depth.map(i64::from);
             tx.execute(
                 "INSERT INTO probes (check_id, host, address, algorithm, result, reason, matched, depth)
@@ -248,7 +290,7 @@ impl Fleet {
             .await
             .map_err(&e)?;
         }
-        for n in &check.nameservers {
+        for n in nameservers {
             let serial = n.serial.map(i64::from);
             tx.execute(
                 "INSERT INTO nameservers (check_id, host, server, tlsa, serial)
@@ -352,64 +394,25 @@ impl Fleet {
             .collect())
     }
 
-    /// The probes of a check.
+    /// The probes of a check (those of the check whose details it shares).
     pub async fn probes(&self, check: i64) -> Result<Vec<ProbeRecord>, StoreError> {
-        let rows = self
-            .client
-            .query(
-                "SELECT host, address, algorithm, result, reason, matched, depth FROM probes
-                 WHERE check_id = $1 ORDER BY ctid",
-                &[&check],
-            )
-            .await
-            .map_err(err(&self.label))?;
-        Ok(rows
-            .iter()
-            .map(|r| ProbeRecord {
-                host: r.get(0),
-                address: r.get(1),
-                algorithm: r.get(2),
-                result: r.get(3),
-                reason: r.get(4),
-                matched: r.get(5),
-                depth: r
-                    .get::<_, Option<i64>>(6)
-                    .and_then(|d| u32::try_from(d).ok()),
-            })
-            .collect())
+        let e = err(&self.label);
+        let d = detail_of(&self.client, check).await.map_err(&e)?;
+        probes_of(&self.client, d).await.map_err(&e)
     }
 
-    /// The nameserver answers of a check.
+    /// The nameserver answers of a check (those of the check whose details it shares).
     pub async fn nameservers(&self, check: i64) -> Result<Vec<NsRecord>, StoreError> {
-        let rows = self
-            .client
-            .query(
-                "SELECT host, server, tlsa, serial FROM nameservers WHERE check_id = $1 ORDER BY ctid",
-                &[&check],
-            )
-            .await
-            .map_err(err(&self.label))?;
-        Ok(rows
-            .iter()
-            .map(|r| NsRecord {
-                host: r.get(0),
-                server: r.get(1),
-                tlsa: r.get(2),
-                serial: r
-                    .get::<_, Option<i64>>(3)
-                    .and_then(|s| u32::try_from(s).ok()),
-            })
-            .collect())
+        let e = err(&self.label);
+        let d = detail_of(&self.client, check).await.map_err(&e)?;
+        nameservers_of(&self.client, d).await.map_err(&e)
     }
 
     /// The whole report of the latest check of a target.
     pub async fn latest_report(&self, target: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .client
-            .query_opt(
-                "SELECT report FROM checks WHERE target = $1 ORDER BY at DESC, id DESC LIMIT 1",
-                &[&target],
-            )
+            .query_opt("SELECT report FROM latest WHERE target = $1", &[&target])
             .await
             .map_err(err(&self.label))?
             .map(|r| r.get(0)))
@@ -499,12 +502,16 @@ impl Fleet {
     }
 
     /// Deletes checks (with their probes and nameserver answers) and transitions older than
-    /// `before`; returns how many checks went.
+    /// `before`, but not a check whose details a newer one shares; returns how many checks went.
     pub async fn prune(&mut self, before: Ts) -> Result<usize, StoreError> {
         let e = err(&self.label);
         let tx = self.client.transaction().await.map_err(&e)?;
         let n = tx
-            .execute("DELETE FROM checks WHERE at < $1", &[&before])
+            .execute(
+                "DELETE FROM checks WHERE at < $1 AND id NOT IN
+                 (SELECT detail FROM checks WHERE at >= $1 AND detail IS NOT NULL)",
+                &[&before],
+            )
             .await
             .map_err(&e)?;
         tx.execute("DELETE FROM transitions WHERE at < $1", &[&before])
@@ -513,6 +520,69 @@ impl Fleet {
         tx.commit().await.map_err(&e)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
+}
+
+/// The check whose details `check` shares (itself when it has its own).
+async fn detail_of(
+    c: &impl tokio_postgres::GenericClient,
+    check: i64,
+) -> Result<i64, tokio_postgres::Error> {
+    Ok(c.query_opt(
+        "SELECT coalesce(detail, id) FROM checks WHERE id = $1",
+        &[&check],
+    )
+    .await?
+    .map_or(check, |r| r.get(0)))
+}
+
+async fn probes_of(
+    c: &impl tokio_postgres::GenericClient,
+    check: i64,
+) -> Result<Vec<ProbeRecord>, tokio_postgres::Error> {
+    let rows = c
+        .query(
+            "SELECT host, address, algorithm, result, reason, matched, depth FROM probes
+             WHERE check_id = $1 ORDER BY ctid",
+            &[&check],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ProbeRecord {
+            host: r.get(0),
+            address: r.get(1),
+            algorithm: r.get(2),
+            result: r.get(3),
+            reason: r.get(4),
+            matched: r.get(5),
+            depth: r
+                .get::<_, Option<i64>>(6)
+                .and_then(|d| u32::try_from(d).ok()),
+        })
+        .collect())
+}
+
+async fn nameservers_of(
+    c: &impl tokio_postgres::GenericClient,
+    check: i64,
+) -> Result<Vec<NsRecord>, tokio_postgres::Error> {
+    let rows = c
+        .query(
+            "SELECT host, server, tlsa, serial FROM nameservers WHERE check_id = $1 ORDER BY ctid",
+            &[&check],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| NsRecord {
+            host: r.get(0),
+            server: r.get(1),
+            tlsa: r.get(2),
+            serial: r
+                .get::<_, Option<i64>>(3)
+                .and_then(|s| u32::try_from(s).ok()),
+        })
+        .collect())
 }
 
 #[cfg(test)]

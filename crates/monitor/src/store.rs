@@ -3,6 +3,12 @@
 //! the state transitions, and each target's state, so that a restart carries on where the
 //! last run stopped. One transaction per check: a `kill -9` loses at most the check being
 //! written, never one that was committed (WAL, synchronous FULL).
+//!
+//! Every check is a row (time, verdict, duration, problems). Its details (probes, nameserver
+//! answers and the whole report) are written only when they differ from the target's previous
+//! check's, whose details the new row then points to (`detail`); the latest report of each
+//! target is kept apart. A steady target costs a small row per check, not a report's few
+//! kilobytes (schema version 2; version 1 files are upgraded in place when opened).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -98,7 +104,7 @@ pub struct History {
     label: String,
 }
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 impl History {
     /// Opens (or creates) the history at `path`.
@@ -138,6 +144,7 @@ impl History {
                      target TEXT NOT NULL, at INTEGER NOT NULL, level TEXT NOT NULL,
                      duration_ms INTEGER NOT NULL, problems TEXT NOT NULL, report TEXT NOT NULL);
                  CREATE INDEX IF NOT EXISTS checks_target ON checks (target, at);
+                 CREATE TABLE IF NOT EXISTS latest (target TEXT PRIMARY KEY, report TEXT NOT NULL);
                  CREATE TABLE IF NOT EXISTS probes (
                      check_id INTEGER NOT NULL REFERENCES checks (id) ON DELETE CASCADE,
                      host TEXT NOT NULL, address TEXT NOT NULL, algorithm TEXT NOT NULL,
@@ -170,9 +177,27 @@ impl History {
         match version {
             None => {
                 h.conn
+                    .execute_batch("ALTER TABLE checks ADD COLUMN detail INTEGER")
+                    .map_err(&err)?;
+                h.conn
                     .execute(
                         "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
                         params![SCHEMA_VERSION],
+                    )
+                    .map_err(&err)?;
+            }
+            Some(1) => {
+                // Version 1 kept every check's details; each check is its own detail.
+                h.conn
+                    .execute_batch(
+                        "BEGIN;
+                         ALTER TABLE checks ADD COLUMN detail INTEGER;
+                         UPDATE checks SET detail = id;
+                         INSERT OR REPLACE INTO latest (target, report)
+                             SELECT target, report FROM checks c
+                             WHERE id = (SELECT max(id) FROM checks d WHERE d.target = c.target);
+                         UPDATE meta SET value = 2 WHERE key = 'schema';
+                         COMMIT;",
                     )
                     .map_err(&err)?;
             }
@@ -201,6 +226,23 @@ impl History {
         let label = self.label.clone();
         let err = |e: rusqlite::Error| StoreError(format!("{label}: {e}"));
         let tx = self.conn.transaction().map_err(err)?;
+        // The previous check's details: reused when nothing in them changed.
+        let previous: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT d.id, d.level FROM checks c JOIN checks d ON d.id = coalesce(c.detail, c.id)
+                 WHERE c.target = ?1 ORDER BY c.at DESC, c.id DESC LIMIT 1",
+                params![check.target],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        let reuse = match &previous {
+            Some((d, level)) if level == check.level.name() => {
+                probes_of(&tx, *d).map_err(err)? == check.probes
+                    && nameservers_of(&tx, *d).map_err(err)? == check.nameservers
+            }
+            _ => false,
+        };
         tx.execute(
             "INSERT INTO checks (target, at, level, duration_ms, problems, report)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -210,27 +252,44 @@ impl History {
                 check.level.name(),
                 i64::try_from(check.duration_ms).unwrap_or(i64::MAX),
                 serde_json::to_string(&check.problems).unwrap_or_default(),
-                check.report
+                if reuse { "" } else { check.report.as_str() }
             ],
         )
         .map_err(err)?;
         let id = tx.last_insert_rowid();
-        for p in &check.probes {
-            tx.execute(
-                "INSERT INTO probes (check_id, host, address, algorithm, result, reason, matched, depth)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![id, p.host, p.address, p.algorithm, p.result, p.reason, p.matched, p.depth],
-            )
-            .map_err(err)?;
+        let detail = match (&previous, reuse) {
+            (Some((d, _)), true) => *d,
+            _ => id,
+        };
+        tx.execute(
+            "UPDATE checks SET detail = ?2 WHERE id = ?1",
+            params![id, detail],
+        )
+        .map_err(err)?;
+        if !reuse {
+            for p in &check.probes {
+                tx.execute(
+                    "INSERT INTO probes (check_id, host, address, algorithm, result, reason, matched, depth)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![id, p.host, p.address, p.algorithm, p.result, p.reason, p.matched, p.depth],
+                )
+                .map_err(err)?;
+            }
+            for n in &check.nameservers {
+                tx.execute(
+                    "INSERT INTO nameservers (check_id, host, server, tlsa, serial)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, n.host, n.server, n.tlsa, n.serial],
+                )
+                .map_err(err)?;
+            }
         }
-        for n in &check.nameservers {
-            tx.execute(
-                "INSERT INTO nameservers (check_id, host, server, tlsa, serial)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, n.host, n.server, n.tlsa, n.serial],
-            )
-            .map_err(err)?;
-        }
+        tx.execute(
+            "INSERT INTO latest (target, report) VALUES (?1, ?2)
+             ON CONFLICT (target) DO UPDATE SET report = excluded.report",
+            params![check.target, check.report],
+        )
+        .map_err(err)?;
         if let Some(t) = transition {
             tx.execute(
                 "INSERT INTO transitions (target, at, from_level, to_level) VALUES (?1, ?2, ?3, ?4)",
@@ -333,59 +392,23 @@ impl History {
         Ok(out)
     }
 
-    /// The probes of a check.
+    /// The probes of a check (those of the check whose details it shares).
     pub fn probes(&self, check: i64) -> Result<Vec<ProbeRecord>, StoreError> {
-        let err = self.err();
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT host, address, algorithm, result, reason, matched, depth FROM probes
-                 WHERE check_id = ?1 ORDER BY rowid",
-            )
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map(params![check], |r| {
-                Ok(ProbeRecord {
-                    host: r.get(0)?,
-                    address: r.get(1)?,
-                    algorithm: r.get(2)?,
-                    result: r.get(3)?,
-                    reason: r.get(4)?,
-                    matched: r.get(5)?,
-                    depth: r.get(6)?,
-                })
-            })
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+        let d = detail_of(&self.conn, check).map_err(self.err())?;
+        probes_of(&self.conn, d).map_err(self.err())
     }
 
-    /// The nameserver answers of a check.
+    /// The nameserver answers of a check (those of the check whose details it shares).
     pub fn nameservers(&self, check: i64) -> Result<Vec<NsRecord>, StoreError> {
-        let err = self.err();
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT host, server, tlsa, serial FROM nameservers WHERE check_id = ?1 ORDER BY rowid",
-            )
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map(params![check], |r| {
-                Ok(NsRecord {
-                    host: r.get(0)?,
-                    server: r.get(1)?,
-                    tlsa: r.get(2)?,
-                    serial: r.get(3)?,
-                })
-            })
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+        let d = detail_of(&self.conn, check).map_err(self.err())?;
+        nameservers_of(&self.conn, d).map_err(self.err())
     }
 
     /// The whole report of the latest check of a target.
     pub fn latest_report(&self, target: &str) -> Result<Option<String>, StoreError> {
         self.conn
             .query_row(
-                "SELECT report FROM checks WHERE target = ?1 ORDER BY at DESC, id DESC LIMIT 1",
+                "SELECT report FROM latest WHERE target = ?1",
                 params![target],
                 |r| r.get(0),
             )
@@ -470,29 +493,81 @@ impl History {
     }
 
     /// Deletes checks (with their probes and nameserver answers) and transitions older than
-    /// `before`; returns how many checks went. Targets' states stay.
+    /// `before`, but not a check whose details a newer one shares; returns how many checks
+    /// went. Targets' states and latest reports stay.
     pub fn prune(&mut self, before: Ts) -> Result<usize, StoreError> {
         let label = self.label.clone();
         let err = |e: rusqlite::Error| StoreError(format!("{label}: {e}"));
         let tx = self.conn.transaction().map_err(err)?;
-        tx.execute(
-            "DELETE FROM probes WHERE check_id IN (SELECT id FROM checks WHERE at < ?1)",
-            params![before],
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY);
+             DELETE FROM doomed;",
         )
         .map_err(err)?;
         tx.execute(
-            "DELETE FROM nameservers WHERE check_id IN (SELECT id FROM checks WHERE at < ?1)",
+            "INSERT INTO doomed (id) SELECT id FROM checks WHERE at < ?1
+             AND id NOT IN (SELECT detail FROM checks WHERE at >= ?1 AND detail IS NOT NULL)",
             params![before],
+        )
+        .map_err(err)?;
+        tx.execute_batch(
+            "DELETE FROM probes WHERE check_id IN (SELECT id FROM doomed);
+             DELETE FROM nameservers WHERE check_id IN (SELECT id FROM doomed);",
         )
         .map_err(err)?;
         let n = tx
-            .execute("DELETE FROM checks WHERE at < ?1", params![before])
+            .execute("DELETE FROM checks WHERE id IN (SELECT id FROM doomed)", [])
             .map_err(err)?;
         tx.execute("DELETE FROM transitions WHERE at < ?1", params![before])
             .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(n)
     }
+}
+
+/// The check whose details `check` shares (itself when it has its own).
+fn detail_of(conn: &Connection, check: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT coalesce(detail, id) FROM checks WHERE id = ?1",
+        params![check],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(|d| d.unwrap_or(check))
+}
+
+fn probes_of(conn: &Connection, check: i64) -> rusqlite::Result<Vec<ProbeRecord>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT host, address, algorithm, result, reason, matched, depth FROM probes
+         WHERE check_id = ?1 ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map(params![check], |r| {
+        Ok(ProbeRecord {
+            host: r.get(0)?,
+            address: r.get(1)?,
+            algorithm: r.get(2)?,
+            result: r.get(3)?,
+            reason: r.get(4)?,
+            matched: r.get(5)?,
+            depth: r.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn nameservers_of(conn: &Connection, check: i64) -> rusqlite::Result<Vec<NsRecord>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT host, server, tlsa, serial FROM nameservers WHERE check_id = ?1 ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map(params![check], |r| {
+        Ok(NsRecord {
+            host: r.get(0)?,
+            server: r.get(1)?,
+            tlsa: r.get(2)?,
+            serial: r.get(3)?,
+        })
+    })?;
+    rows.collect()
 }
 
 #[cfg(test)]
@@ -570,6 +645,20 @@ mod tests {
             h.latest_report("example.com").unwrap().as_deref(),
             Some("{\"at\":330}")
         );
+        // The third check changed nothing: it shares the second's details.
+        assert_eq!(
+            h.probes(checks[0].id).unwrap(),
+            h.probes(checks[1].id).unwrap()
+        );
+        let stored: String = h
+            .conn
+            .query_row(
+                "SELECT report FROM checks WHERE id = ?1",
+                params![checks[0].id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, "", "an unchanged report is not stored again");
         assert_eq!(h.prune(300).unwrap(), 1);
         assert_eq!(h.checks("example.com", 10).unwrap().len(), 2);
         assert!(
@@ -590,6 +679,53 @@ mod tests {
         );
         h.alert_attempt(pending[0].0, 332, None).unwrap();
         assert!(h.pending_alerts(5).unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_version_1_history_is_upgraded_in_place_and_keeps_everything() {
+        let dir = std::env::temp_dir().join(format!("mxdane-monitor-v1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                 INSERT INTO meta VALUES ('schema', 1);
+                 CREATE TABLE checks (id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL,
+                     at INTEGER NOT NULL, level TEXT NOT NULL, duration_ms INTEGER NOT NULL,
+                     problems TEXT NOT NULL, report TEXT NOT NULL);
+                 CREATE TABLE probes (check_id INTEGER NOT NULL, host TEXT NOT NULL,
+                     address TEXT NOT NULL, algorithm TEXT NOT NULL, result TEXT NOT NULL,
+                     reason TEXT, matched TEXT, depth INTEGER);
+                 INSERT INTO checks VALUES (1, 'a.example', 10, 'ok', 5, '[]', '{\"n\":1}');
+                 INSERT INTO checks VALUES (2, 'a.example', 20, 'ok', 5, '[]', '{\"n\":2}');
+                 INSERT INTO probes VALUES (2, 'mx', '192.0.2.1', 'ecdsa', 'verified', NULL, '3 1 1 aa', 0);",
+            )
+            .unwrap();
+        }
+        let mut h = History::open(&path).unwrap();
+        let checks = h.checks("a.example", 10).unwrap();
+        assert_eq!(checks.len(), 2);
+        assert_eq!(h.probes(2).unwrap()[0].matched.as_deref(), Some("3 1 1 aa"));
+        assert_eq!(
+            h.latest_report("a.example").unwrap().as_deref(),
+            Some("{\"n\":2}")
+        );
+        // And it goes on as version 2.
+        let s = TargetState::default();
+        h.record(&check("a.example", 30, Level::Ok), &s, None, &[])
+            .unwrap();
+        drop(h);
+        assert_eq!(
+            History::open(&path)
+                .unwrap()
+                .checks("a.example", 10)
+                .unwrap()
+                .len(),
+            3
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
