@@ -55,6 +55,32 @@ pub struct SmtpSpec {
     pub implicit_tls: bool,
     /// TLS 1.2 only.
     pub tls12_only: bool,
+    /// Where accepted messages go; without one, MAIL, RCPT and DATA are unknown commands.
+    pub mailbox: Option<Mailbox>,
+}
+
+/// A message the lab server accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// MAIL FROM's address.
+    pub from: String,
+    /// RCPT TO's addresses.
+    pub to: Vec<String>,
+    /// The message, dot-stuffing undone, lines ending in CRLF.
+    pub data: String,
+    /// Whether it came over TLS.
+    pub tls: bool,
+}
+
+/// The messages a lab server accepted (shared with the test that reads them).
+#[derive(Clone, Debug, Default)]
+pub struct Mailbox(Arc<std::sync::Mutex<Vec<Received>>>);
+
+impl Mailbox {
+    /// Every message so far.
+    pub fn messages(&self) -> Vec<Received> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -86,10 +112,11 @@ impl SmtpServer {
         let listener = TcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
         let acceptor = accept_loop(listener, move |stream| {
+            let mail = spec.mailbox.as_ref();
             let _ = if spec.implicit_tls {
-                serve_implicit(stream, &config, spec.behaviour, spec.latency)
+                serve_implicit(stream, &config, spec.behaviour, spec.latency, mail)
             } else {
-                serve(stream, &config, spec.behaviour, spec.latency)
+                serve(stream, &config, spec.behaviour, spec.latency, mail)
             };
         })?;
         Ok(Self {
@@ -173,7 +200,7 @@ impl ReloadingServer {
                 }
                 s.1.clone()
             };
-            let _ = serve(stream, &config, Behaviour::Normal, Duration::ZERO);
+            let _ = serve(stream, &config, Behaviour::Normal, Duration::ZERO, None);
         })?;
         Ok(Self {
             addr,
@@ -368,8 +395,23 @@ enum Next {
 }
 
 /// The command loop, before TLS (`tls` false) or after it.
-fn commands(io: &mut (impl BufRead + Write), behaviour: Behaviour, tls: bool) -> io::Result<Next> {
+fn commands(
+    io: &mut (impl BufRead + Write),
+    behaviour: Behaviour,
+    tls: bool,
+    mail: Option<&Mailbox>,
+) -> io::Result<Next> {
     let split = behaviour == Behaviour::SplitReplies;
+    let mut envelope: Option<(String, Vec<String>)> = None;
+    let address = |line: &str| -> String {
+        let a = line.split_once(':').map_or("", |(_, a)| a).trim();
+        a.split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned()
+    };
     for _ in 0..50 {
         let Some(line) = read_line(io)? else {
             return Ok(Next::Quit);
@@ -424,6 +466,49 @@ fn commands(io: &mut (impl BufRead + Write), behaviour: Behaviour, tls: bool) ->
                 send(io, "221 2.0.0 bye\r\n", split)?;
                 return Ok(Next::Quit);
             }
+            "MAIL" if mail.is_some() => {
+                envelope = Some((address(&line), Vec::new()));
+                send(io, "250 2.1.0 ok\r\n", split)?;
+            }
+            "RCPT" if mail.is_some() => match &mut envelope {
+                Some((_, to)) => {
+                    to.push(address(&line));
+                    send(io, "250 2.1.5 ok\r\n", split)?;
+                }
+                None => send(io, "503 5.5.1 MAIL first\r\n", split)?,
+            },
+            "RSET" => {
+                envelope = None;
+                send(io, "250 2.0.0 ok\r\n", split)?;
+            }
+            "DATA" if mail.is_some() => match (envelope.take(), mail) {
+                (Some((from, to)), Some(mail)) if !to.is_empty() => {
+                    send(io, "354 go ahead\r\n", split)?;
+                    let mut data = String::new();
+                    // At most 10,000 lines of at most 1000 octets: a lab bound.
+                    for _ in 0..10_000 {
+                        let Some(l) = read_line(io)? else {
+                            return Ok(Next::Quit);
+                        };
+                        if l == "." {
+                            break;
+                        }
+                        data.push_str(l.strip_prefix('.').unwrap_or(&l));
+                        data.push_str("\r\n");
+                    }
+                    mail.0
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(Received {
+                            from,
+                            to,
+                            data,
+                            tls,
+                        });
+                    send(io, "250 2.0.0 queued\r\n", split)?;
+                }
+                _ => send(io, "503 5.5.1 MAIL and RCPT first\r\n", split)?,
+            },
             _ => send(io, "500 5.5.2 unknown command\r\n", split)?,
         }
     }
@@ -435,6 +520,7 @@ fn serve(
     config: &Arc<ServerConfig>,
     behaviour: Behaviour,
     latency: Duration,
+    mail: Option<&Mailbox>,
 ) -> io::Result<()> {
     let raw = stream.try_clone()?;
     // The TCP handshake's round trip.
@@ -451,13 +537,13 @@ fn serve(
         behaviour == Behaviour::SplitReplies,
     )?;
     let mut rw = ReadWrite(&mut io);
-    match commands(&mut rw, behaviour, false)? {
+    match commands(&mut rw, behaviour, false, mail)? {
         Next::Quit => {
             drop(io);
             let _ = raw.shutdown(Shutdown::Both);
             Ok(())
         }
-        Next::StartTls => over_tls(io.into_inner(), config, behaviour, &raw, None),
+        Next::StartTls => over_tls(io.into_inner(), config, behaviour, &raw, None, mail),
     }
 }
 
@@ -467,6 +553,7 @@ fn serve_implicit(
     config: &Arc<ServerConfig>,
     behaviour: Behaviour,
     latency: Duration,
+    mail: Option<&Mailbox>,
 ) -> io::Result<()> {
     let raw = stream.try_clone()?;
     if !latency.is_zero() {
@@ -479,6 +566,7 @@ fn serve_implicit(
         behaviour,
         &raw,
         Some(banner),
+        mail,
     )
 }
 
@@ -490,6 +578,7 @@ fn over_tls(
     behaviour: Behaviour,
     raw: &TcpStream,
     banner: Option<&str>,
+    mail: Option<&Mailbox>,
 ) -> io::Result<()> {
     let conn = ServerConnection::new(config.clone()).map_err(io::Error::other)?;
     let mut tls = StreamOwned::new(conn, plain);
@@ -501,7 +590,7 @@ fn over_tls(
         send(tls_io.get_mut(), b, behaviour == Behaviour::SplitReplies)?;
     }
     let mut rw = ReadWrite(&mut tls_io);
-    let _ = commands(&mut rw, behaviour, true)?;
+    let _ = commands(&mut rw, behaviour, true, mail)?;
     drop(tls_io);
     let _ = raw.shutdown(Shutdown::Both);
     Ok(())
@@ -649,7 +738,7 @@ fn relay(
                     // A client that accepted the impostor would now talk to us.
                     let mut tls_io = BufReader::new(tls);
                     let mut rw = ReadWrite(&mut tls_io);
-                    let _ = commands(&mut rw, Behaviour::Normal, true)?;
+                    let _ = commands(&mut rw, Behaviour::Normal, true, None)?;
                     return Ok(());
                 }
                 MitmKind::Inject => {

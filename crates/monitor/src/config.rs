@@ -65,14 +65,33 @@ pub struct Config {
 }
 
 /// A destination for state changes: a webhook that receives a JSON document signed with
-/// HMAC-SHA256 (header `X-Mxdane-Signature: sha256=HEX`).
+/// HMAC-SHA256 (header `X-Mxdane-Signature: sha256=HEX`), or an email address that receives a
+/// message through the monitor's own DANE-aware SMTP client.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Alert {
     /// The URL (http or https).
-    pub webhook: String,
-    /// A file holding the shared secret (its first line).
-    pub secret_file: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+    /// A file holding the webhook's shared secret (its first line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
+    /// An email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The email's sender address (default `mxdane-monitor@` and the machine's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+/// Whether `a` looks like a mailbox address (`local@domain`, printable, no spaces or brackets).
+fn is_address(a: &str) -> bool {
+    a.len() <= 254
+        && a.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && (d.contains('.') || d == "localhost"))
+        && !a
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>')
 }
 
 fn default_listen() -> String {
@@ -232,12 +251,38 @@ impl Config {
             return Err("retention-days 0 would keep no history".into());
         }
         for (i, a) in self.alerts.iter().enumerate() {
-            if !(a.webhook.starts_with("https://") || a.webhook.starts_with("http://")) {
-                return Err(format!(
-                    "alert {}: webhook \"{}\" is not an http or https URL",
-                    i + 1,
-                    a.webhook
-                ));
+            let at = format!("alert {}", i + 1);
+            match (&a.webhook, &a.email) {
+                (Some(w), None) => {
+                    if !(w.starts_with("https://") || w.starts_with("http://")) {
+                        return Err(format!("{at}: webhook \"{w}\" is not an http or https URL"));
+                    }
+                    if a.secret_file.is_none() {
+                        return Err(format!("{at}: a webhook needs secret-file"));
+                    }
+                    if a.from.is_some() {
+                        return Err(format!("{at}: from is for email alerts"));
+                    }
+                }
+                (None, Some(e)) => {
+                    if !is_address(e) {
+                        return Err(format!("{at}: email \"{e}\" is not a mail address"));
+                    }
+                    if let Some(f) = &a.from
+                        && !is_address(f)
+                    {
+                        return Err(format!("{at}: from \"{f}\" is not a mail address"));
+                    }
+                    if a.secret_file.is_some() {
+                        return Err(format!("{at}: secret-file is for webhooks"));
+                    }
+                }
+                (Some(_), Some(_)) => {
+                    return Err(format!(
+                        "{at}: webhook and email both given; one alert is one of them"
+                    ));
+                }
+                (None, None) => return Err(format!("{at}: needs webhook or email")),
             }
         }
         let mut names = BTreeSet::new();
@@ -346,8 +391,17 @@ interval = 60
             ),
             (
                 "[[alert]]\nwebhook = \"https://x\"\n".to_owned(),
-                "missing field `secret-file`",
+                "alert 1: a webhook needs secret-file",
             ),
+            (
+                "[[alert]]\nemail = \"ops at example\"\n".to_owned(),
+                "alert 1: email \"ops at example\" is not a mail address",
+            ),
+            (
+                "[[alert]]\nemail = \"ops@example.net\"\nwebhook = \"https://x\"\n".to_owned(),
+                "both given",
+            ),
+            ("[[alert]]\n".to_owned(), "alert 1: needs webhook or email"),
         ] {
             let e = Config::parse(&text, "m.toml").unwrap_err().to_string();
             assert!(e.starts_with("m.toml: ") && e.contains(want), "{want}: {e}");

@@ -1,8 +1,11 @@
 //! Alert delivery for the monitor (issue 16): a webhook receives each confirmed state change
 //! as a JSON document, signed with HMAC-SHA256 over the exact body
 //! (`X-Mxdane-Signature: sha256=HEX`, as GitHub and others sign theirs), so that the receiver
-//! can tell it from a forgery. Deliveries come from the history's outbox and are retried by
-//! the next rounds until they succeed (a 2xx answer) or ten attempts failed.
+//! can tell it from a forgery; an email address receives a message sent by the project's own
+//! SMTP client as a DANE sender ([`crate::send`]): DANE-verified where the recipient domain
+//! publishes TLSA records, never in plaintext there. Deliveries come from the history's outbox
+//! and are retried by the next rounds until they succeed (a 2xx answer, or a server that took
+//! the message) or ten attempts failed.
 
 use std::time::Duration;
 
@@ -104,5 +107,101 @@ mod tests {
             signature(b"Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+}
+
+/// Where an alert goes.
+#[derive(Clone, Debug)]
+pub enum Destination {
+    /// A webhook (the outbox names it by its URL) and its secret.
+    Webhook(Vec<u8>),
+    /// An email address (the outbox names it `mailto:ADDRESS`) and the sender address.
+    Email {
+        /// The recipient.
+        to: String,
+        /// The sender.
+        from: String,
+    },
+}
+
+/// This machine's name (for EHLO and the default sender address).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_ascii_lowercase())
+        .ok()
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        })
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// The email for an alert whose webhook document is `payload` (RFC 5322; marked as
+/// automatically generated, RFC 3834).
+pub fn message(to: &str, from: &str, payload: &str, id: i64) -> Vec<u8> {
+    let v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
+    let field = |k: &str| v[k].as_str().unwrap_or("?").to_owned();
+    let target = field("target");
+    let at = v["at"].as_i64().unwrap_or(0);
+    let subject = if field("kind") == "recovery" {
+        format!(
+            "[mxdane] {target} recovered: {} (was {})",
+            field("to"),
+            field("from")
+        )
+    } else {
+        format!(
+            "[mxdane] {target} is {} (was {})",
+            field("to"),
+            field("from")
+        )
+    };
+    let date = time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc2822)
+                .ok()
+        })
+        .unwrap_or_default();
+    let mut body = format!("{subject}\n\n");
+    for p in v["problems"].as_array().into_iter().flatten() {
+        body.push_str(&format!("- {}\n", p.as_str().unwrap_or("")));
+    }
+    body.push_str(&format!("\n{payload}\n"));
+    format!(
+        "From: <{from}>\nTo: <{to}>\nSubject: {subject}\nDate: {date}\nMessage-ID: <alert-{id}-{at}@{}>\nAuto-Submitted: auto-generated\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n{body}",
+        hostname()
+    )
+    .into_bytes()
+}
+
+/// Sends an alert by email; on success, the log line of the session that delivered it.
+pub async fn email(
+    env: &crate::check::Environment,
+    to: &str,
+    from: &str,
+    payload: &str,
+    id: i64,
+) -> Result<String, String> {
+    let envelope =
+        mxdane_smtp::Envelope::new(from, &[to.to_owned()], &message(to, from, payload, id))?;
+    let domain = to.rsplit_once('@').map_or("", |(_, d)| d);
+    let settings = mxdane_smtp::Settings {
+        step: Duration::from_secs(30),
+        total: Duration::from_secs(120),
+        ..mxdane_smtp::Settings::default()
+    };
+    let d = crate::send::deliver(env, &envelope, domain, &hostname(), settings).await;
+    let log: Vec<String> = d
+        .attempts
+        .iter()
+        .map(crate::send::Attempt::log_line)
+        .collect();
+    match d.outcome {
+        crate::send::Outcome::Delivered(_) => Ok(log.last().cloned().unwrap_or_default()),
+        crate::send::Outcome::Deferred(why) | crate::send::Outcome::Bounced(why) => {
+            Err(format!("{why} ({})", log.join("; ")))
+        }
     }
 }

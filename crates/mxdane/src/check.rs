@@ -487,7 +487,8 @@ fn resolver_broken(
     }
 }
 
-fn target(h: &HostPlan, filter: KeyFilter) -> Option<DaneTarget> {
+/// The DANE target of a planned host: its TLSA records and reference identifiers.
+pub(crate) fn target(h: &HostPlan, filter: KeyFilter) -> Option<DaneTarget> {
     let mut names: Vec<Name> = h.reference_ids.to_vec();
     if names.is_empty() {
         names.push(h.name.clone());

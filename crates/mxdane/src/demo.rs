@@ -15,7 +15,7 @@ use mxdane_lab::dns::rdata::rtype;
 use mxdane_lab::dns::resolve::Mode;
 use mxdane_lab::dns::server::DnsServer;
 use mxdane_lab::dns::world::{ServerFault, SigFault, World, ZoneSpec, ns_address};
-use mxdane_lab::smtp::{Behaviour, Mitm, MitmKind, SmtpServer, SmtpSpec};
+use mxdane_lab::smtp::{Behaviour, Mailbox, Mitm, MitmKind, SmtpServer, SmtpSpec};
 use mxdane_lab::tls::Credential;
 use mxdane_smtp::Connector;
 use mxdane_tlsa::{Certificate, MatchingType, Selector, Subject, Usage};
@@ -83,6 +83,8 @@ pub struct Demo {
     /// The address where a real Postfix may stand in for the lab's dual server, and its
     /// certificates: ECDSA leaf, RSA leaf, their issuer.
     pub postfix: (SocketAddr, [TestCert; 3]),
+    /// The messages the lab's main mail server (the verified hosts' server) accepted.
+    pub mailbox: Mailbox,
     _keep: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
@@ -127,7 +129,14 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         })
         .map_err(|e| format!("cannot start a lab SMTP server: {e}"))
     };
-    let good = server(vec![chain(&leaf)], Behaviour::Normal)?;
+    let mailbox = Mailbox::default();
+    let good = SmtpServer::start(SmtpSpec {
+        default: vec![chain(&leaf)],
+        latency,
+        mailbox: Some(mailbox.clone()),
+        ..SmtpSpec::default()
+    })
+    .map_err(|e| format!("cannot start a lab SMTP server: {e}"))?;
     let bad = server(vec![chain(&wrong)], Behaviour::Normal)?;
     let nostls = server(vec![chain(&leaf)], Behaviour::NoStartTls)?;
     // A DANE-TA anchor that expires in three days (monitoring should warn).
@@ -373,7 +382,7 @@ pub fn start_with(latency: Duration) -> Result<Demo, String> {
         smtp("192.0.2.30"),
         [pf_ec, pf_rsa, pki.intermediate.clone()],
     );
-    serve(world, smtp_routes, latency, keep, postfix)
+    serve(world, smtp_routes, latency, keep, postfix, mailbox)
 }
 
 /// Starts every authoritative server of `world` and a recursive resolver over it, and builds
@@ -384,6 +393,7 @@ fn serve(
     latency: Duration,
     mut keep: Vec<Box<dyn std::any::Any + Send + Sync>>,
     postfix: (SocketAddr, [TestCert; 3]),
+    mailbox: Mailbox,
 ) -> Result<Demo, String> {
     let mut connector = Connector::direct();
     for (from, to) in &smtp_routes {
@@ -424,6 +434,7 @@ fn serve(
         routes,
         smtp_routes: smtp_only,
         postfix,
+        mailbox,
         world,
         env: Environment {
             resolver,
@@ -485,10 +496,12 @@ pub fn generated(n: usize, latency: Duration) -> Result<Demo, String> {
     let wrong = CertSpec::leaf(&["mx.hosts.test"])
         .key_slot(5)
         .signed_by(&pki.intermediate);
+    let mailbox = Mailbox::default();
     let good = SmtpServer::start(SmtpSpec {
         default: vec![Credential::new(&[&leaf, &pki.intermediate])],
         behaviour: Behaviour::Normal,
         latency,
+        mailbox: Some(mailbox.clone()),
         ..SmtpSpec::default()
     })
     .map_err(|e| format!("cannot start a lab SMTP server: {e}"))?;
@@ -549,5 +562,12 @@ pub fn generated(n: usize, latency: Duration) -> Result<Demo, String> {
         good.addr(),
         [leaf.clone(), wrong.clone(), pki.intermediate.clone()],
     );
-    serve(world, smtp_routes, latency, vec![Box::new(good)], postfix)
+    serve(
+        world,
+        smtp_routes,
+        latency,
+        vec![Box::new(good)],
+        postfix,
+        mailbox,
+    )
 }

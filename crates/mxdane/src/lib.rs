@@ -12,4 +12,5 @@ pub mod issuance;
 pub mod monitor;
 pub mod monitor_http;
 pub mod rollover;
+pub mod send;
 pub mod view;

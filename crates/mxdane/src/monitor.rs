@@ -105,8 +105,8 @@ pub struct Monitor {
     states: BTreeMap<String, TargetState>,
     render: Box<Render>,
     snapshot: Arc<RwLock<Snapshot>>,
-    /// Webhook URLs and their secrets.
-    hooks: Vec<(String, Vec<u8>)>,
+    /// Alert destinations, by the name the outbox gives them (a URL or `mailto:ADDRESS`).
+    hooks: Vec<(String, crate::alerts::Destination)>,
     sender: Option<crate::alerts::Sender>,
 }
 
@@ -119,18 +119,37 @@ fn level(v: Verdict) -> Level {
     }
 }
 
-/// Every webhook of `config` with its secret.
-fn hooks_of(config: &Config) -> Result<Vec<(String, Vec<u8>)>, String> {
-    config
-        .alerts
+/// Every alert destination of `config` (webhooks with their secrets read).
+fn hooks_of(config: &Config) -> Result<Vec<(String, crate::alerts::Destination)>, String> {
+    use crate::alerts::Destination;
+    let mut out = Vec::new();
+    for a in &config.alerts {
+        match (&a.webhook, &a.secret_file, &a.email) {
+            (Some(url), Some(secret), _) => out.push((
+                url.clone(),
+                Destination::Webhook(crate::alerts::read_secret(secret)?),
+            )),
+            (_, _, Some(to)) => out.push((
+                format!("mailto:{to}"),
+                Destination::Email {
+                    to: to.clone(),
+                    from: a
+                        .from
+                        .clone()
+                        .unwrap_or_else(|| format!("mxdane-monitor@{}", crate::alerts::hostname())),
+                },
+            )),
+            _ => return Err("an alert without a destination".into()),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether any destination is a webhook (which needs the HTTP client).
+fn any_webhook(hooks: &[(String, crate::alerts::Destination)]) -> bool {
+    hooks
         .iter()
-        .map(|a| {
-            Ok((
-                a.webhook.clone(),
-                crate::alerts::read_secret(&a.secret_file)?,
-            ))
-        })
-        .collect()
+        .any(|(_, d)| matches!(d, crate::alerts::Destination::Webhook(_)))
 }
 
 /// The history's record of a check.
@@ -187,7 +206,7 @@ impl Monitor {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         let hooks = hooks_of(&config)?;
-        let sender = if hooks.is_empty() {
+        let sender = if !any_webhook(&hooks) {
             None
         } else {
             Some(crate::alerts::Sender::new()?)
@@ -252,7 +271,7 @@ impl Monitor {
             ));
         }
         let hooks = hooks_of(&config)?;
-        if self.sender.is_none() && !hooks.is_empty() {
+        if self.sender.is_none() && any_webhook(&hooks) {
             self.sender = Some(crate::alerts::Sender::new()?);
         }
         self.hooks = hooks;
@@ -472,7 +491,9 @@ impl Monitor {
     /// Sends the alerts of the outbox (each tried once per round, up to
     /// [`crate::alerts::MAX_ATTEMPTS`] times).
     async fn deliver(&mut self, now: Ts) {
-        let Some(sender) = &self.sender else { return };
+        if self.hooks.is_empty() {
+            return;
+        }
         let Ok(pending) = self
             .store
             .pending_alerts(crate::alerts::MAX_ATTEMPTS, now)
@@ -481,10 +502,18 @@ impl Monitor {
             return;
         };
         for (id, url, body) in pending {
-            let result = match self.hooks.iter().find(|(u, _)| *u == url) {
-                Some((_, secret)) => sender.post(&url, secret, &body).await,
+            use crate::alerts::Destination;
+            let result = match (self.hooks.iter().find(|(u, _)| *u == url), &self.sender) {
+                (Some((_, Destination::Webhook(secret))), Some(sender)) => {
+                    sender.post(&url, secret, &body).await
+                }
+                (Some((_, Destination::Email { to, from })), _) => {
+                    crate::alerts::email(&self.env, to, from, &body, id)
+                        .await
+                        .map(|_| ())
+                }
                 // A destination no longer configured: it fails until the attempt limit.
-                None => Err("no longer configured".into()),
+                _ => Err("no longer configured".into()),
             };
             let _ = self
                 .store

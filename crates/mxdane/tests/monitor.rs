@@ -163,9 +163,22 @@ fn m05_a_broken_target_changes_state_once_when_confirmed_recovers_and_survives_a
     let hook = receiver(&rt, 1);
     let secret = common::write(&dir, "hook.secret", "s3cret-for-the-test\n");
     let alerts = format!(
-        "[[alert]]\nwebhook = \"http://{}/hook\"\nsecret-file = \"{secret}\"\n",
+        "[[alert]]\nwebhook = \"http://{}/hook\"\nsecret-file = \"{secret}\"\n[[alert]]\nemail = \"ops@ee.test\"\nfrom = \"monitor@lab.test\"\n",
         hook.addr
     );
+    // The email alerts for ta.test that the lab's mail server (mx.ee.test, DANE) accepted.
+    let mails = |kind: &str| {
+        lab()
+            .mailbox
+            .messages()
+            .into_iter()
+            .filter(|m| {
+                m.to == ["ops@ee.test"]
+                    && m.data
+                        .contains(&format!("Subject: [mxdane] ta.test {kind}"))
+            })
+            .collect::<Vec<_>>()
+    };
     let mut m = rt
         .block_on(Monitor::open(
             config_with(&dir, &alerts),
@@ -216,6 +229,11 @@ fn m05_a_broken_target_changes_state_once_when_confirmed_recovers_and_survives_a
     );
     // The alert: refused once (500), so one more delivery follows the next round.
     assert_eq!(hook.got.lock().unwrap().len(), 1, "one attempt so far");
+    // The email went out at once, over TLS, from the configured sender.
+    let sent = mails("is critical (was ok)");
+    assert_eq!(sent.len(), 1, "{:?}", lab().mailbox.messages());
+    assert!(sent[0].tls && sent[0].from == "monitor@lab.test");
+    assert!(sent[0].data.contains("Auto-Submitted: auto-generated"));
     // Still broken: no second alert, only the retry of the first.
     t = due(&m, "ta.test");
     assert!(rt.block_on(m.round(t)).is_empty());
@@ -258,6 +276,16 @@ fn m05_a_broken_target_changes_state_once_when_confirmed_recovers_and_survives_a
         recovered.extend(rt.block_on(m.round(t)));
     }
     assert_eq!(recovered.len(), 1, "{recovered:?}");
+    assert_eq!(
+        mails("is critical").len(),
+        1,
+        "no repeat while it stayed broken"
+    );
+    assert_eq!(
+        mails("recovered: ok (was critical)").len(),
+        1,
+        "one recovery notice"
+    );
     assert_eq!(
         (recovered[0].1.from, recovered[0].1.to),
         (Level::Critical, Level::Ok)

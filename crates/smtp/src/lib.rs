@@ -15,7 +15,8 @@ mod session;
 
 pub use reply::{Limits, Reply, read_reply};
 pub use session::{
-    Connector, Policy, Security, SessionReport, Settings, Stage, TRANSCRIPT_LINES, TlsInfo, session,
+    Connector, Envelope, Policy, Security, SessionReport, Settings, Stage, TRANSCRIPT_LINES,
+    TlsInfo, session, transfer,
 };
 
 use std::fmt;

@@ -27,6 +27,12 @@ pub enum Stage {
     Handshake,
     /// EHLO after TLS.
     EhloAfterTls,
+    /// MAIL FROM.
+    Mail,
+    /// RCPT TO.
+    Rcpt,
+    /// DATA and the message.
+    Data,
     /// QUIT.
     Quit,
     /// Finished.
@@ -43,6 +49,9 @@ impl Stage {
             Self::StartTls => "STARTTLS",
             Self::Handshake => "TLS handshake",
             Self::EhloAfterTls => "EHLO after TLS",
+            Self::Mail => "MAIL FROM",
+            Self::Rcpt => "RCPT TO",
+            Self::Data => "DATA",
             Self::Quit => "QUIT",
             Self::Done => "done",
         }
@@ -229,6 +238,10 @@ pub struct SessionReport {
     pub ehlo_tls: Vec<String>,
     /// The TLS session, if one was made (or its chain, if the handshake failed after it).
     pub tls: Option<TlsInfo>,
+    /// Per recipient, RCPT TO's reply (when a message was sent).
+    pub recipients: Vec<(String, Reply)>,
+    /// The reply to the end of the message: the server took responsibility for it.
+    pub accepted: Option<Reply>,
     /// The dialogue: `C: ` lines sent, `S: ` lines received, `TLS: ` when the handshake ends
     /// (at most [`TRANSCRIPT_LINES`] lines).
     pub transcript: Vec<String>,
@@ -319,6 +332,69 @@ pub async fn session(
     helo: &str,
     settings: Settings,
 ) -> SessionReport {
+    transfer(connector, address, policy, helo, settings, None).await
+}
+
+/// One message: the envelope and the text.
+#[derive(Clone, Debug)]
+pub struct Envelope {
+    from: String,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Envelope {
+    /// A message from `from` (empty for a bounce) to `to`, its text `data` (header and body;
+    /// line ends become CRLF). Addresses with spaces, angle brackets or control characters are
+    /// refused, so that nothing can be smuggled into the commands.
+    pub fn new(from: &str, to: &[String], data: &[u8]) -> Result<Self, String> {
+        let bad = |a: &str| {
+            a.len() > 254
+                || a.chars()
+                    .any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>')
+        };
+        if bad(from) {
+            return Err(format!("sender address {from:?} is not usable"));
+        }
+        if to.is_empty() {
+            return Err("no recipient".into());
+        }
+        if let Some(a) = to.iter().find(|a| bad(a) || !a.contains('@')) {
+            return Err(format!("recipient address {a:?} is not usable"));
+        }
+        // RFC 5321 section 4.5.2: a line that starts with a dot gets another; every line ends
+        // in CRLF.
+        let mut text = Vec::with_capacity(data.len() + 64);
+        for line in data.split(|b| *b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.first() == Some(&b'.') {
+                text.push(b'.');
+            }
+            text.extend_from_slice(line);
+            text.extend_from_slice(b"\r\n");
+        }
+        if data.ends_with(b"\n") {
+            text.truncate(text.len() - 2);
+        }
+        Ok(Self {
+            from: from.to_owned(),
+            to: to.to_vec(),
+            data: text,
+        })
+    }
+}
+
+/// Runs one session to `address` under `policy` and, once the policy is satisfied, sends
+/// `envelope` in it (MAIL, RCPT, DATA); the report says which recipients were accepted and
+/// whether the message was.
+pub async fn transfer(
+    connector: &Connector,
+    address: SocketAddr,
+    policy: &Policy,
+    helo: &str,
+    settings: Settings,
+    envelope: Option<&Envelope>,
+) -> SessionReport {
     let mut report = SessionReport {
         address,
         policy: policy.name(),
@@ -331,11 +407,23 @@ pub async fn session(
         ehlo: Vec::new(),
         ehlo_tls: Vec::new(),
         tls: None,
+        recipients: Vec::new(),
+        accepted: None,
         transcript: Vec::new(),
     };
     let log = Transcript::default();
     let _slot = connector.slot(address.ip()).await;
-    if let Err(e) = run(connector, policy, helo, settings, &mut report, &log).await {
+    if let Err(e) = run(
+        connector,
+        policy,
+        helo,
+        settings,
+        envelope,
+        &mut report,
+        &log,
+    )
+    .await
+    {
         report.error = Some(e);
     }
     report.transcript = std::mem::take(&mut *log.lock().unwrap_or_else(|e| e.into_inner()));
@@ -347,6 +435,7 @@ async fn run(
     policy: &Policy,
     helo: &str,
     settings: Settings,
+    envelope: Option<&Envelope>,
     report: &mut SessionReport,
     log: &Transcript,
 ) -> Result<(), SmtpError> {
@@ -373,6 +462,7 @@ async fn run(
         report.reached = Stage::EhloAfterTls;
         report.ehlo_tls = c.ehlo(Stage::EhloAfterTls, helo).await?;
         report.success = true;
+        send(&mut c, envelope, report).await?;
         return quit(&mut c, report).await;
     }
     let mut c = Conn {
@@ -394,6 +484,7 @@ async fn run(
             return Err(SmtpError::NoStartTls);
         }
         plaintext_ok(report);
+        send(&mut c, envelope, report).await?;
         return quit(&mut c, report).await;
     }
     report.reached = Stage::StartTls;
@@ -403,6 +494,7 @@ async fn run(
             return Err(SmtpError::Rejected(Stage::StartTls, r));
         }
         plaintext_ok(report);
+        send(&mut c, envelope, report).await?;
         return quit(&mut c, report).await;
     }
     // S-04: anything already buffered came before the handshake: never read it as a reply.
@@ -423,7 +515,63 @@ async fn run(
     report.reached = Stage::EhloAfterTls;
     report.ehlo_tls = c.ehlo(Stage::EhloAfterTls, helo).await?;
     report.success = true;
+    send(&mut c, envelope, report).await?;
     quit(&mut c, report).await
+}
+
+/// The mail transaction (RFC 5321 section 3.3), when there is a message: MAIL, RCPT for each
+/// recipient, DATA and the text, one command at a time.
+async fn send<S: AsyncRead + AsyncWrite + Unpin>(
+    c: &mut Conn<S>,
+    envelope: Option<&Envelope>,
+    report: &mut SessionReport,
+) -> Result<(), SmtpError> {
+    let Some(e) = envelope else { return Ok(()) };
+    report.reached = Stage::Mail;
+    let r = c
+        .command(Stage::Mail, &format!("MAIL FROM:<{}>", e.from))
+        .await?;
+    if r.code / 100 != 2 {
+        return Err(SmtpError::Rejected(Stage::Mail, r));
+    }
+    report.reached = Stage::Rcpt;
+    let mut last = None;
+    for to in &e.to {
+        let r = c.command(Stage::Rcpt, &format!("RCPT TO:<{to}>")).await?;
+        report.recipients.push((to.clone(), r.clone()));
+        last = Some(r);
+    }
+    if !report.recipients.iter().any(|(_, r)| r.code / 100 == 2) {
+        let r = last.unwrap_or_else(|| Reply {
+            code: 554,
+            lines: vec!["no recipient".into()],
+        });
+        return Err(SmtpError::Rejected(Stage::Rcpt, r));
+    }
+    report.reached = Stage::Data;
+    let r = c.command(Stage::Data, "DATA").await?;
+    if r.code != 354 {
+        return Err(SmtpError::Rejected(Stage::Data, r));
+    }
+    note(&c.log, format!("C: ({} octets of message)", e.data.len()));
+    let io = c.io.get_mut();
+    let left = c.deadline.saturating_duration_since(Instant::now());
+    let write = async {
+        io.write_all(&e.data).await?;
+        // The text ends in CRLF already (Envelope::new).
+        io.write_all(b".\r\n").await?;
+        io.flush().await
+    };
+    match timeout(c.settings.total.min(left), write).await {
+        Ok(r) => r?,
+        Err(_) => return Err(SmtpError::Timeout(Stage::Data)),
+    }
+    let r = c.reply(Stage::Data).await?;
+    if r.code / 100 != 2 {
+        return Err(SmtpError::Rejected(Stage::Data, r));
+    }
+    report.accepted = Some(r);
+    Ok(())
 }
 
 /// The TLS handshake under `policy` (the DANE verifier inside rustls, SNI from the plan), with
