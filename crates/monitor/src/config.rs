@@ -10,6 +10,8 @@
 //! per-address = 2                     # SMTP sessions to one IP address at once
 //! retention-days = 90                 # history older than this is deleted
 //! expiry-days = 7                     # warn about signatures and certificates ending sooner
+//! rollover = "/etc/mxdane/rollover.toml" # watch `mxdane rollover`'s lanes too (lookahead)
+//! rollover-patience = 3600            # how long due rollover work may wait before a warning
 //!
 //! [[target]]
 //! domain = "example.com"              # every MX host of the domain
@@ -56,6 +58,14 @@ pub struct Config {
     /// Warn about signatures and certificates that end within this many days.
     #[serde(default = "default_expiry")]
     pub expiry_days: u32,
+    /// `mxdane rollover`'s configuration: each of its lanes becomes a target named
+    /// `rollover:SERVICE:ALGORITHM`, judged by [`crate::lookahead::rollover`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollover: Option<PathBuf>,
+    /// Seconds that due rollover work (or a record on its way to every server) may wait
+    /// before it is a warning.
+    #[serde(default = "default_patience")]
+    pub rollover_patience: u32,
     /// What to check.
     #[serde(rename = "target", default)]
     pub targets: Vec<Target>,
@@ -99,6 +109,9 @@ fn default_listen() -> String {
 }
 fn default_history() -> PathBuf {
     PathBuf::from("/var/lib/mxdane/monitor.db")
+}
+fn default_patience() -> u32 {
+    3600
 }
 fn default_lease() -> u32 {
     600
@@ -231,6 +244,15 @@ impl Config {
                 "interval {} is outside 60 to 86400 s",
                 self.interval
             ));
+        }
+        if !(60..=7 * 86_400).contains(&self.rollover_patience) {
+            return Err(format!(
+                "rollover-patience {} is outside 60 s to 7 days",
+                self.rollover_patience
+            ));
+        }
+        if self.rollover.is_some() && self.is_fleet() {
+            return Err("rollover: the rollover state is on one machine; watch it from a monitor with a SQLite history".into());
         }
         if !(60..=86_400).contains(&self.lease) {
             return Err(format!("lease {} is outside 60 to 86400 s", self.lease));

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod db;
 pub mod fleet;
+pub mod lookahead;
 pub mod state;
 pub mod store;
 

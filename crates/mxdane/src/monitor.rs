@@ -108,6 +108,8 @@ pub struct Monitor {
     /// Alert destinations, by the name the outbox gives them (a URL or `mailto:ADDRESS`).
     hooks: Vec<(String, crate::alerts::Destination)>,
     sender: Option<crate::alerts::Sender>,
+    /// The rollover lanes' target names, as last judged.
+    lanes: Vec<String>,
 }
 
 fn level(v: Verdict) -> Level {
@@ -232,6 +234,7 @@ impl Monitor {
             snapshot: Arc::default(),
             hooks,
             sender,
+            lanes: Vec::new(),
         };
         m.publish(false);
         // What the last run knew, shown until the first round replaces it.
@@ -289,9 +292,15 @@ impl Monitor {
             f.register(&list).await.map_err(|e| e.to_string())?;
         }
         self.config = config;
+        if self.config.rollover.is_none() {
+            self.lanes.clear();
+        }
+        let lanes = self.lanes.clone();
         if let Ok(mut s) = self.snapshot.write() {
-            s.targets.retain(|n, _| names.contains(n));
-            s.reports.retain(|n, _| names.contains(n));
+            s.targets
+                .retain(|n, _| names.contains(n) || lanes.contains(n));
+            s.reports
+                .retain(|n, _| names.contains(n) || lanes.contains(n));
         }
         self.publish(false);
         Ok(())
@@ -386,6 +395,7 @@ impl Monitor {
                 .cloned()
                 .collect();
             transitions = self.check_batch(due, now, concurrency).await;
+            transitions.extend(self.rollover_round(now).await);
         }
         let keep = i64::from(self.config.retention_days) * 86_400;
         let _ = self.store.prune(now - keep).await;
@@ -435,57 +445,121 @@ impl Monitor {
             let Some(report) = report else { continue };
             let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
             let rec = record(&name, now, ms, &report, (self.render)(&report));
-            let mut next = self.states.get(&name).cloned().unwrap_or_default();
-            let tr = next.observe(rec.level, now, self.config.interval_of(&t), seed(&name));
-            let alerts: Vec<(String, String)> = match &tr {
-                Some(tr) => {
-                    let payload = crate::alerts::Payload {
-                        kind: if tr.to == Level::Ok {
-                            "recovery"
-                        } else {
-                            "problem"
-                        },
-                        target: &name,
-                        from: tr.from.name(),
-                        to: tr.to.name(),
-                        at: tr.at,
-                        problems: &rec.problems,
-                    };
-                    let body = serde_json::to_string(&payload).unwrap_or_default();
-                    self.hooks
-                        .iter()
-                        .map(|(url, _)| (url.clone(), body.clone()))
-                        .collect()
-                }
-                None => Vec::new(),
-            };
-            // The check, the state it implies and its alerts are written first; only then
-            // are they shown and sent.
-            match self.store.record(&rec, &next, tr.as_ref(), &alerts).await {
-                Ok(_) => {
-                    self.states.insert(name.clone(), next);
-                    if let Some(tr) = tr {
-                        transitions.push((name.clone(), tr));
-                    }
-                    self.update_view(&name, &report, ms);
-                    self.update_strip(&name, now).await;
-                    if let Ok(mut s) = self.snapshot.write() {
-                        s.checks += 1;
-                        s.reports.insert(name.clone(), rec.report.clone());
-                    }
-                }
-                Err(e) => {
-                    // Not stored, not believed: the target is checked again next round (in a
-                    // fleet, by whoever claims it next).
-                    if let Ok(mut s) = self.snapshot.write()
-                        && let Some(v) = s.targets.get_mut(&name)
-                    {
-                        v.problems = vec![format!("the history could not be written: {e}")];
-                    }
-                }
+            let interval = self.config.interval_of(&t);
+            let (tr, written) = self.commit(rec, interval).await;
+            if let Some(tr) = tr {
+                transitions.push((name.clone(), tr));
+            }
+            if written {
+                self.update_view(&name, &report, ms);
             }
         }
         transitions
+    }
+
+    /// Judges every lane of the rollover configuration that is due (issue 16's lookahead):
+    /// each is a target named `rollover:SERVICE:ALGORITHM`.
+    async fn rollover_round(&mut self, now: Ts) -> Vec<(String, Transition)> {
+        let Some(path) = self.config.rollover.clone() else {
+            return Vec::new();
+        };
+        let patience = i64::from(self.config.rollover_patience);
+        let judged = match lanes_now(&path, now, patience, self.config.expiry_days) {
+            Ok(l) => l,
+            Err(why) => vec![("rollover".to_owned(), Level::Unknown, vec![why])],
+        };
+        self.lanes = judged.iter().map(|(n, _, _)| n.clone()).collect();
+        let mut transitions = Vec::new();
+        for (name, level, problems) in judged {
+            let due = self
+                .states
+                .get(&name)
+                .is_none_or(|s| s.last_check.is_none() || s.next_check <= now);
+            if !due {
+                continue;
+            }
+            let report = serde_json::json!({
+                "problems": problems,
+                "state": level.name(),
+                "target": name,
+            })
+            .to_string();
+            let rec = CheckRecord {
+                target: name.clone(),
+                at: now,
+                level,
+                duration_ms: 0,
+                problems: problems.clone(),
+                report,
+                probes: Vec::new(),
+                nameservers: Vec::new(),
+            };
+            let (tr, written) = self.commit(rec, self.config.interval).await;
+            if let Some(tr) = tr {
+                transitions.push((name.clone(), tr));
+            }
+            if written && let Ok(mut s) = self.snapshot.write() {
+                let v = s.targets.entry(name).or_default();
+                v.problems = problems;
+                v.duration_ms = 0;
+            }
+        }
+        transitions
+    }
+
+    /// Turns a result into the target's state, writes both (with the transition and its
+    /// alerts) and only then shows them: the transition, if one was confirmed, and whether
+    /// the result was written.
+    async fn commit(&mut self, rec: CheckRecord, interval: u32) -> (Option<Transition>, bool) {
+        let name = rec.target.clone();
+        let now = rec.at;
+        let mut next = self.states.get(&name).cloned().unwrap_or_default();
+        let tr = next.observe(rec.level, now, interval, seed(&name));
+        let alerts: Vec<(String, String)> = match &tr {
+            Some(tr) => {
+                let payload = crate::alerts::Payload {
+                    kind: if tr.to == Level::Ok {
+                        "recovery"
+                    } else {
+                        "problem"
+                    },
+                    target: &name,
+                    from: tr.from.name(),
+                    to: tr.to.name(),
+                    at: tr.at,
+                    problems: &rec.problems,
+                };
+                let body = serde_json::to_string(&payload).unwrap_or_default();
+                self.hooks
+                    .iter()
+                    .map(|(url, _)| (url.clone(), body.clone()))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        // The check, the state it implies and its alerts are written first; only then are
+        // they shown and sent.
+        match self.store.record(&rec, &next, tr.as_ref(), &alerts).await {
+            Ok(_) => {
+                self.states.insert(name.clone(), next);
+                self.update_strip(&name, now).await;
+                if let Ok(mut s) = self.snapshot.write() {
+                    s.checks += 1;
+                    s.reports.insert(name.clone(), rec.report.clone());
+                }
+                (tr, true)
+            }
+            Err(e) => {
+                // Not stored, not believed: the target is checked again next round (in a
+                // fleet, by whoever claims it next).
+                if let Ok(mut s) = self.snapshot.write()
+                    && let Some(v) = s.targets.get_mut(&name)
+                {
+                    v.problems = vec![format!("the history could not be written: {e}")];
+                }
+                (None, false)
+            }
+        }
     }
 
     /// Sends the alerts of the outbox (each tried once per round, up to
@@ -595,8 +669,13 @@ impl Monitor {
         let Ok(mut s) = self.snapshot.write() else {
             return;
         };
-        for t in &self.config.targets {
-            let name = t.name();
+        let names = self
+            .config
+            .targets
+            .iter()
+            .map(Target::name)
+            .chain(self.lanes.iter().cloned());
+        for name in names {
             let st = self.states.get(&name).cloned().unwrap_or_default();
             let v = s.targets.entry(name.clone()).or_default();
             v.name = name;
@@ -612,4 +691,48 @@ impl Monitor {
             s.rounds += 1;
         }
     }
+}
+
+/// Every lane of the rollover configuration at `path`, judged at `now`: `(target name, level,
+/// problems)`. The rollover state is only read; a missing one is a warning, never created.
+fn lanes_now(
+    path: &std::path::Path,
+    now: Ts,
+    patience: Ts,
+    expiry_days: u32,
+) -> Result<Vec<(String, Level, Vec<String>)>, String> {
+    use mxdane_rollover::store::Store as _;
+    let config = mxdane_rollover::config::Config::read(path).map_err(|e| e.to_string())?;
+    let setups = crate::rollover::lanes(&config)?;
+    let name =
+        |id: &mxdane_rollover::store::LaneId| format!("rollover:{}:{}", id.service, id.algorithm);
+    if !config.state.exists() {
+        return Ok(setups
+            .iter()
+            .map(|s| {
+                (
+                    name(&s.id),
+                    Level::Warning,
+                    vec![format!(
+                        "no rollover state at {} (mxdane rollover init has not run)",
+                        config.state.display()
+                    )],
+                )
+            })
+            .collect());
+    }
+    let events = mxdane_rollover::store::Sqlite::open(&config.state)
+        .and_then(|s| s.events())
+        .map_err(|e| e.to_string())?;
+    Ok(setups
+        .iter()
+        .map(|s| {
+            let mine: Vec<_> = events.iter().filter(|e| e.lane == s.id).collect();
+            let lane = mxdane_rollover::lane::Lane::fold(mine.iter().map(|e| &e.event));
+            let last = mine.iter().map(|e| e.at).max().unwrap_or(0);
+            let (level, problems) =
+                mxdane_monitor::lookahead::rollover(&lane, last, now, patience, expiry_days);
+            (name(&s.id), level, problems)
+        })
+        .collect())
 }

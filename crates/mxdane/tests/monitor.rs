@@ -910,3 +910,128 @@ fn m05_the_status_page_in_headless_chromium_shows_rows_colours_and_the_history_s
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn m06_rollover_lanes_are_watched_a_missing_next_key_warns_and_its_staging_recovers() {
+    use mxdane_rollover::lane::{Cert, Event, Key, Scheme, ee};
+    use mxdane_rollover::store::{LaneId, Sqlite, Store};
+    let dir = common::scratch("monitor-rollover");
+    let rt = runtime();
+    let rollover = common::write(
+        &dir,
+        "rollover.toml",
+        format!(
+            r#"state = "{d}/state.db"
+keys = "{d}/keys"
+[[service]]
+name = "mail"
+bases = ["mx.example.test"]
+reload = ["true"]
+ttl = 300
+scheme = "current+next"
+[[service.algorithm]]
+kind = "ecdsa"
+key = "{d}/ecdsa.key"
+chain = "{d}/ecdsa.pem"
+[service.dns]
+method = "rfc2136"
+zone = "example.test"
+server = "127.0.0.1:53"
+tsig-key = "{d}/update.key"
+"#,
+            d = dir.display()
+        ),
+    );
+    let t0: i64 = time::OffsetDateTime::now_utc().unix_timestamp();
+    let key = |n: u8| Key {
+        spki_sha256: format!("{n:02x}").repeat(32),
+        file: format!("key{n}"),
+    };
+    let lane = LaneId {
+        service: "mail".into(),
+        algorithm: "ecdsa".into(),
+    };
+    let mut events = Sqlite::open(&dir.join("state.db")).unwrap();
+    events
+        .append(
+            &lane,
+            t0 - 100,
+            &Event::Adopted {
+                key: key(1),
+                cert: Cert {
+                    spki_sha256: key(1).spki_sha256,
+                    issuer_spki_sha256: None,
+                    not_before: t0 - 86_400,
+                    not_after: t0 + 60 * 86_400,
+                    pem: String::new(),
+                    key_file: None,
+                },
+                scheme: Scheme::CurrentNext,
+            },
+        )
+        .unwrap();
+    let config = Config::parse(
+        &format!(
+            "history = \"{}/monitor.db\"\nrollover = \"{rollover}\"\n",
+            dir.display()
+        ),
+        "test.toml",
+    )
+    .unwrap();
+    let mut m = rt
+        .block_on(Monitor::open(config, lab().env.clone(), render(), "test"))
+        .unwrap();
+    let name = "rollover:mail:ecdsa";
+    rt.block_on(m.round(t0));
+    assert_eq!(state(&m, name), Some(Level::Warning));
+    let problems = m.snapshot().read().unwrap().targets[name].problems.clone();
+    assert!(
+        problems.iter().any(|p| p.starts_with("no next key")),
+        "{problems:?}"
+    );
+    // The engine stages and publishes the next key; both records reach every server.
+    events
+        .append(&lane, t0 + 10, &Event::NextStaged { key: key(2) })
+        .unwrap();
+    for k in [1, 2] {
+        let rdata = ee(&key(k).spki_sha256);
+        events
+            .append(
+                &lane,
+                t0 + 20,
+                &Event::PublishRequested {
+                    rdata: rdata.clone(),
+                    at: t0 + 20,
+                    negative_ttl: 0,
+                },
+            )
+            .unwrap();
+        events
+            .append(
+                &lane,
+                t0 + 30,
+                &Event::Visible {
+                    rdata,
+                    at: t0 + 30,
+                    ttl: 300,
+                },
+            )
+            .unwrap();
+    }
+    let mut changes = Vec::new();
+    for _ in 0..2 {
+        let t = due(&m, name);
+        changes.extend(rt.block_on(m.round(t)));
+    }
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(
+        (changes[0].1.from, changes[0].1.to),
+        (Level::Warning, Level::Ok)
+    );
+    let metrics = mxdane::monitor_http::render_metrics(&m.snapshot().read().unwrap());
+    assert!(
+        metrics.contains(&format!("mxdane_target_state{{target=\"{name}\"}} 0")),
+        "{metrics}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
