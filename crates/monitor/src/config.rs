@@ -10,6 +10,7 @@
 //! per-address = 2                     # SMTP sessions to one IP address at once
 //! retention-days = 90                 # history older than this is deleted
 //! expiry-days = 7                     # warn about signatures and certificates ending sooner
+//! require-next = false               # warn about a host with one DANE-EE record and no other
 //! rollover = "/etc/mxdane/rollover.toml" # watch `mxdane rollover`'s lanes too (lookahead)
 //! rollover-patience = 3600            # how long due rollover work may wait before a warning
 //!
@@ -58,6 +59,10 @@ pub struct Config {
     /// Warn about signatures and certificates that end within this many days.
     #[serde(default = "default_expiry")]
     pub expiry_days: u32,
+    /// Warn about a host whose TLSA RRset is one DANE-EE record and nothing else (no "next"
+    /// key's record, no issuer record): a key change would break DANE.
+    #[serde(default)]
+    pub require_next: bool,
     /// `mxdane rollover`'s configuration: each of its lanes becomes a target named
     /// `rollover:SERVICE:ALGORITHM`, judged by [`crate::lookahead::rollover`].
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -52,6 +52,10 @@ pub struct Options {
     /// The whole DNS phase (the plan) must end within this (D-19); past it the check says
     /// `unknown`, naming the limit.
     pub dns_deadline: Duration,
+    /// Warn about a host whose only usable TLSA record is one DANE-EE record: no "next" key
+    /// and no issuer record, so a key change breaks DANE unless the new record is published
+    /// two TTLs ahead (RFC 7671 section 8.1; the monitor's `require-next`).
+    pub require_next: bool,
 }
 
 impl Default for Options {
@@ -66,6 +70,7 @@ impl Default for Options {
             concurrency: 16,
             helo: "mxdane.invalid".into(),
             dns_deadline: Duration::from_secs(60),
+            require_next: false,
         }
     }
 }
@@ -759,6 +764,26 @@ fn judge(r: &mut CheckReport, options: &Options) {
     });
     for h in &r.hosts {
         let name = &h.plan.name;
+        if options.require_next && h.plan.decision == Decision::Dane {
+            let usable: Vec<&Tlsa> = h
+                .plan
+                .tlsa
+                .iter()
+                .filter(|t| {
+                    matches!(
+                        t.usage(),
+                        mxdane_tlsa::Usage::DaneEe | mxdane_tlsa::Usage::DaneTa
+                    )
+                })
+                .collect();
+            if let [only] = usable.as_slice()
+                && only.usage() == mxdane_tlsa::Usage::DaneEe
+            {
+                warn.push(format!(
+                    "{name}: one DANE-EE record and nothing else: no next key's record and no issuer record is published, so a key change breaks DANE unless its record goes out two TTLs ahead (RFC 7671 section 8.1)"
+                ));
+            }
+        }
         match &h.plan.tlsa_status {
             TlsaStatus::Bogus(why) => {
                 crit.push(format!("{name}: the TLSA lookup is bogus ({why})"))

@@ -331,6 +331,7 @@ impl Monitor {
             port: t.port,
             host: t.is_host(),
             expiry_days: self.config.expiry_days,
+            require_next: self.config.require_next,
             ..Options::default()
         }
     }

@@ -1278,3 +1278,32 @@ async fn m03_probe_reasons_are_a_closed_documented_list() {
         );
     }
 }
+
+// The monitor's require-next: a lone DANE-EE record warns (no next key, no issuer record); two
+// DANE-EE records ("current + next") or a DANE-TA record do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn require_next_warns_about_a_lone_dane_ee_record_only() {
+    let opts = Options {
+        require_next: true,
+        ..options()
+    };
+    let lone = |r: &CheckReport| {
+        r.warnings
+            .iter()
+            .any(|w| w.contains("one DANE-EE record and nothing else"))
+    };
+    for (domain, want) in [("ee", true), ("next", false), ("ta", false)] {
+        let r = check::check(
+            lab().env.clone(),
+            Name::parse(&format!("{domain}.test.")),
+            opts.clone(),
+        )
+        .await;
+        assert_eq!(lone(&r), want, "{domain}: {:?}", r.warnings);
+        if want {
+            assert_eq!(r.verdict, Verdict::Warning, "{domain}");
+        }
+        // Without the option nothing changes.
+        assert!(!lone(&run(domain).await), "{domain}");
+    }
+}
