@@ -505,7 +505,8 @@ pub(crate) fn target(h: &HostPlan, filter: KeyFilter) -> Option<DaneTarget> {
     )
 }
 
-async fn probe(
+/// One probe of `ip` for host `h` under the plan's policy for it.
+pub(crate) async fn probe(
     env: &Environment,
     h: &HostPlan,
     ip: IpAddr,

@@ -13,4 +13,5 @@ pub mod monitor;
 pub mod monitor_http;
 pub mod rollover;
 pub mod send;
+pub mod survey;
 pub mod view;

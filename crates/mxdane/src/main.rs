@@ -85,6 +85,10 @@ enum Command {
     /// second check, the history in SQLite, /metrics, /status and a JSON API over HTTP.
     #[command(after_help = monitor_cmd::MONITOR_EXIT_CODES)]
     Monitor(monitor_cmd::MonitorArgs),
+    /// DANE adoption and breakage across many domains: one JSON line per domain, in input
+    /// order, one SMTP probe per shared host, a summary and a chart; resumable.
+    #[command(after_help = survey_cmd::SURVEY_EXIT_CODES)]
+    Survey(survey_cmd::SurveyArgs),
     /// The simulated world, for trying mxdane without the internet.
     #[command(subcommand)]
     Lab(LabCommand),
@@ -289,6 +293,7 @@ fn main() -> ExitCode {
         Command::Check(a) => check_cmd::run(a, cli.json, &mut out),
         Command::Rollover(a) => rollover_cmd::run(a, cli.json, &mut out),
         Command::Monitor(a) => monitor_cmd::run(a, cli.json, &mut out),
+        Command::Survey(a) => survey_cmd::run(a),
         Command::Lab(LabCommand::Demo) => check_cmd::demo(cli.json, &mut out),
         Command::Lab(LabCommand::Serve { seconds }) => check_cmd::serve(*seconds),
         Command::Completions { shell } => {
@@ -370,6 +375,7 @@ use mxdane::view;
 mod dns_cmd;
 mod monitor_cmd;
 mod rollover_cmd;
+mod survey_cmd;
 
 /// The most an input file (certificates, keys, zone text) may hold: far more than any real
 /// one, and `/dev/zero` or a mistaken path cannot exhaust memory.

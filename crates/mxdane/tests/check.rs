@@ -1164,6 +1164,27 @@ fn m02_documented_exit_codes_are_the_real_ones() {
             "",
             3,
         ),
+        (
+            "survey",
+            &["survey"],
+            with(&["survey"], &lab_flags),
+            "ee.test\nnostls.test\n",
+            0,
+        ),
+        (
+            "survey",
+            &["survey"],
+            with(&["survey", "--resume"], &lab_flags),
+            "ee.test\n",
+            2,
+        ),
+        (
+            "survey",
+            &["survey"],
+            with(&["survey", "-o", "/nonexistent/dir/out.jsonl"], &lab_flags),
+            "ee.test\n",
+            3,
+        ),
     ];
     // The one status no scenario here can reach: the lab failing to start needs a machine
     // without loopback sockets.

@@ -914,6 +914,7 @@ fn readme_synopses_name_every_option_of_help() {
         "dns",
         "check",
         "monitor",
+        "survey",
     ] {
         // Every synopsis line of the command, with its continuation lines.
         let mut synopsis = String::new();

@@ -1,0 +1,189 @@
+//! `mxdane survey`: the command line of issue 17's survey.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use mxdane::check::Options;
+use mxdane::survey::{Domains, Survey, SurveyOptions};
+use mxdane_smtp::Settings;
+
+use crate::Failure;
+
+pub(crate) const SURVEY_EXIT_CODES: &str = "\
+Exit status:
+  0  every domain of the input surveyed (whatever the outcomes)
+  2  bad input or usage
+  3  the input, the output, the summary or the chart cannot be read or written";
+
+#[derive(Args, Debug)]
+pub(crate) struct SurveyArgs {
+    /// Domains, one per line (`#` comments, blank lines and repeats are skipped); `-` or
+    /// nothing: standard input.
+    #[arg(value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Write the JSON lines here instead of standard output (needed by --resume).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Continue an interrupted run: keep the domains already in --output, survey the rest.
+    #[arg(long, requires = "output")]
+    resume: bool,
+    /// Plan only: DNSSEC and TLSA, no SMTP.
+    #[arg(long)]
+    dns_only: bool,
+    /// Domains in progress at once.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    concurrency: u16,
+    /// SMTP sessions open to one IP address at once.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    per_address: u16,
+    /// Write the summary (counts per outcome) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
+    /// Write the summary as an SVG bar chart to this file.
+    #[arg(long, value_name = "FILE")]
+    chart: Option<PathBuf>,
+    #[command(flatten)]
+    dns: crate::dns_cmd::ResolverArgs,
+    /// Send connections for ADDR:PORT to ADDR2:PORT2 (labs and staging). Repeatable.
+    #[arg(long, value_name = "ADDR:PORT=ADDR:PORT")]
+    route: Vec<String>,
+}
+
+/// Failures of files: exit 3.
+fn io_failure(msg: String) -> u8 {
+    eprintln!("mxdane: {}", crate::printable(&msg));
+    3
+}
+
+pub(crate) fn run(a: &SurveyArgs) -> Result<u8, Failure> {
+    let (env, _server) = crate::check_cmd::environment(&a.dns, a.dns.timeout, &a.route)?;
+    let env = mxdane::check::Environment {
+        connector: env
+            .connector
+            .clone()
+            .limit_per_address(usize::from(a.per_address)),
+        ..env
+    };
+    let step = Duration::from_secs(a.dns.timeout.max(1));
+    let options = SurveyOptions {
+        dns_only: a.dns_only,
+        concurrency: usize::from(a.concurrency),
+        probe: Options {
+            settings: Settings {
+                step,
+                total: step * 3,
+                ..Settings::default()
+            },
+            ..Options::default()
+        },
+    };
+    let input: Box<dyn BufRead> = match &a.input {
+        None => Box::new(std::io::stdin().lock()),
+        Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin().lock()),
+        Some(p) => match std::fs::File::open(p) {
+            Ok(f) => Box::new(std::io::BufReader::new(f)),
+            Err(e) => return Ok(io_failure(format!("{}: cannot read: {e}", p.display()))),
+        },
+    };
+    let skip = match (&a.output, a.resume) {
+        (Some(p), true) => match mxdane::survey::resume_point(p) {
+            Ok(n) => n,
+            Err(e) => return Ok(io_failure(e)),
+        },
+        _ => 0,
+    };
+    let mut out: Box<dyn Write> = match &a.output {
+        None => Box::new(std::io::stdout().lock()),
+        Some(p) => {
+            let mut o = std::fs::OpenOptions::new();
+            if a.resume {
+                o.append(true).create(true);
+            } else {
+                o.write(true).create(true).truncate(true);
+            }
+            match o.open(p) {
+                Ok(f) => Box::new(f),
+                Err(e) => return Ok(io_failure(format!("{}: cannot write: {e}", p.display()))),
+            }
+        }
+    };
+    let survey = Survey::new(env, options);
+    let mut domains = Domains::new(input);
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {pos} domains, {per_sec}, {elapsed} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        b.set_position(skip);
+        b
+    });
+    let started = Instant::now();
+    let mut counts = mxdane::survey::Summary::default();
+    let result = crate::block_on(mxdane::survey::run(
+        &survey,
+        &mut domains,
+        skip,
+        &mut out,
+        |line| {
+            counts.add(line);
+            if let Some(b) = &bar {
+                b.inc(1);
+                if b.position() % 64 == 0 {
+                    b.set_message(
+                        counts
+                            .outcomes
+                            .iter()
+                            .map(|(o, n)| format!("{o} {n}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    );
+                }
+            }
+        },
+    ))?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    drop(out);
+    let mut summary = match result {
+        Ok(s) => s,
+        Err(e) => return Ok(io_failure(e)),
+    };
+    if let Some(e) = &domains.error {
+        return Ok(io_failure(e.clone()));
+    }
+    // After --resume, the summary is the whole run's, read back from the output.
+    if skip > 0
+        && let Some(p) = &a.output
+    {
+        let probes = summary.probes;
+        summary = match mxdane::survey::summarise(p) {
+            Ok(s) => s,
+            Err(e) => return Ok(io_failure(e)),
+        };
+        summary.probes = probes;
+    }
+    if let Some(p) = &a.summary {
+        let json = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+        if let Err(e) = std::fs::write(p, json) {
+            return Ok(io_failure(format!("{}: cannot write: {e}", p.display())));
+        }
+    }
+    if let Some(p) = &a.chart
+        && let Err(e) = std::fs::write(p, summary.svg())
+    {
+        return Ok(io_failure(format!("{}: cannot write: {e}", p.display())));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{}{:.1} domains per second",
+        summary.text(),
+        (summary.domains.saturating_sub(skip)) as f64 / secs.max(0.001)
+    );
+    Ok(0)
+}
