@@ -717,11 +717,7 @@ fn poll(addr: SocketAddr, path: &str, ok: impl Fn(u16, &str) -> bool) -> String 
 #[test]
 fn m05_sighup_reloads_the_targets_a_bad_file_is_refused_and_sigterm_stops_cleanly() {
     let dir = common::scratch("monitor-signals");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = mxdane_lab::dns::interop::free_port().unwrap();
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let cfg = dir.join("monitor.toml");
     let text = |targets: &[&str]| {

@@ -757,11 +757,7 @@ fn p02_current_issuer_rollover_and_an_issuer_change() {
 }
 
 fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    mxdane_lab::dns::interop::free_port().unwrap()
 }
 
 fn knot_lab(name: &str) -> (Lab, mxdane_lab::dns::interop::KnotPair) {

@@ -24,11 +24,27 @@ pub struct KnotUnbound {
     pub unbound: SocketAddr,
 }
 
-fn free_port() -> Result<u16, String> {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
+/// A port free for both UDP and TCP on 127.0.0.1, for a daemon to bind. It is taken below
+/// Linux's ephemeral range (32768 and up), where the kernel never puts the local end of an
+/// outgoing connection: a port picked from that range could be taken by another test's TCP
+/// connection before the daemon binds it (seen as "address already in use" in CI).
+pub fn free_port() -> Result<u16, String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(7919)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+    for _ in 0..500 {
+        let n = seed.wrapping_add(NEXT.fetch_add(7, Ordering::Relaxed));
+        let port = u16::try_from(20_000 + n % 12_000).unwrap_or(20_000);
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        let udp = UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return Ok(port);
+        }
+    }
+    Err("no free port for both UDP and TCP in 20000-31999 on 127.0.0.1".into())
 }
 
 impl KnotUnbound {

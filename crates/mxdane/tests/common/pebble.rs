@@ -14,13 +14,10 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1 (below the ephemeral range, so that no other test's
+/// outgoing connection takes it before Pebble binds it).
 pub(crate) fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    mxdane_lab::dns::interop::free_port().unwrap()
 }
 
 pub(crate) struct Pebble {
