@@ -321,8 +321,18 @@ fn rfc3339(t: Option<OffsetDateTime>) -> String {
 
 /// `mxdane lab serve`: the demo world, up for `seconds`, with the flags that reach it printed
 /// at once (not at the end, like other output).
-pub(crate) fn serve(seconds: u64) -> Result<u8, Failure> {
-    let lab = mxdane::demo::start().map_err(Failure)?;
+pub(crate) fn serve(
+    seconds: u64,
+    generated: Option<u64>,
+    latency_ms: u64,
+    flags_file: Option<&std::path::Path>,
+) -> Result<u8, Failure> {
+    let latency = Duration::from_millis(latency_ms);
+    let lab = match generated {
+        Some(n) => mxdane::demo::generated(usize::try_from(n).unwrap_or(usize::MAX), latency),
+        None => mxdane::demo::start_with(latency),
+    }
+    .map_err(Failure)?;
     let anchor = std::env::temp_dir().join(format!("mxdane-lab-{}.anchor", std::process::id()));
     std::fs::write(&anchor, lab.world.trust_anchor_text())
         .map_err(|e| Failure(format!("{}: cannot write: {e}", anchor.display())))?;
@@ -334,10 +344,29 @@ pub(crate) fn serve(seconds: u64) -> Result<u8, Failure> {
     for (from, to) in &lab.routes {
         flags.push_str(&format!(" --route {from}={to}"));
     }
-    let domains: Vec<String> = mxdane::demo::DOMAINS
-        .iter()
-        .map(|d| format!("{d}.test"))
-        .collect();
+    if let Some(path) = flags_file {
+        let mut lines = format!(
+            "--resolver\n{}\n--trust-anchor\n{}\n",
+            lab.resolver,
+            anchor.display()
+        );
+        for (from, to) in &lab.routes {
+            lines.push_str(&format!("--route\n{from}={to}\n"));
+        }
+        std::fs::write(path, lines)
+            .map_err(|e| Failure(format!("{}: cannot write: {e}", path.display())))?;
+    }
+    let domains: Vec<String> = match generated {
+        Some(n) => vec![format!(
+            "{} ... {} (generated)",
+            mxdane::demo::generated_name(0),
+            mxdane::demo::generated_name(usize::try_from(n.saturating_sub(1)).unwrap_or(0))
+        )],
+        None => mxdane::demo::DOMAINS
+            .iter()
+            .map(|d| format!("{d}.test"))
+            .collect(),
+    };
     let text = format!(
         "The lab world is up for {seconds} s (or until interrupted). Point mxdane at it with:\n\n  \
          FLAGS=\"{flags}\"\n\nfor example:\n\n  mxdane check ee.test $FLAGS\n  mxdane dns twomx.test \

@@ -115,6 +115,16 @@ enum LabCommand {
         /// How long to keep it up, in seconds (it also stops when interrupted).
         #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         seconds: u64,
+        /// Serve a generated world of N domains (d0.signed.test, d8.plain.test, ...: six in ten
+        /// DANE-verified, one broken, one signed without TLSA, two unsigned) instead of the demo.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        generated: Option<u64>,
+        /// The lab's latency knob: every server answers this many milliseconds late.
+        #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+        latency_ms: u64,
+        /// Also write the flags, one per line, to this file (for scripts and benchmarks).
+        #[arg(long, value_name = "FILE")]
+        flags_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -295,7 +305,12 @@ fn main() -> ExitCode {
         Command::Monitor(a) => monitor_cmd::run(a, cli.json, &mut out),
         Command::Survey(a) => survey_cmd::run(a),
         Command::Lab(LabCommand::Demo) => check_cmd::demo(cli.json, &mut out),
-        Command::Lab(LabCommand::Serve { seconds }) => check_cmd::serve(*seconds),
+        Command::Lab(LabCommand::Serve {
+            seconds,
+            generated,
+            latency_ms,
+            flags_file,
+        }) => check_cmd::serve(*seconds, *generated, *latency_ms, flags_file.as_deref()),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "mxdane", &mut out);
             Ok(0)

@@ -296,3 +296,48 @@ fn v04_the_command_line_writes_lines_a_summary_and_a_chart_and_resumes() {
     assert_eq!(s["domains"], 5, "the summary is the whole run's");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn v05_a_generated_world_served_by_lab_serve_is_surveyed_through_its_flags_file() {
+    let dir = common::scratch("survey-lab-serve");
+    let flags = dir.join("flags");
+    let mut lab = std::process::Command::new(env!("CARGO_BIN_EXE_mxdane"))
+        .args([
+            "lab",
+            "serve",
+            "--seconds",
+            "120",
+            "--generated",
+            "50",
+            "--flags-file",
+        ])
+        .arg(&flags)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..600 {
+        if flags.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut args: Vec<String> = vec!["survey".into()];
+    args.extend(
+        std::fs::read_to_string(&flags)
+            .unwrap()
+            .lines()
+            .map(str::to_owned),
+    );
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = common::mxdane(&a, &input(50));
+    let _ = lab.kill();
+    let _ = lab.wait();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let verified = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("\"outcome\":\"dane-verified\""))
+        .count();
+    assert_eq!(verified, 30, "{}", run.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+}
