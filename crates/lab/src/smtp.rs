@@ -35,6 +35,14 @@ pub enum Behaviour {
     SplitReplies,
     /// EHLO's reply has a 5000-octet line.
     LongLine,
+    /// The banner comes one octet a second (for at most a minute).
+    DripBanner,
+    /// EHLO's reply never ends: continuation lines until the client goes away (or a minute).
+    EndlessReply,
+    /// EHLO's reply is one line of a mebioctet.
+    HugeLine,
+    /// STARTTLS is accepted, then the server says nothing more (for at most a minute).
+    StallHandshake,
     /// EHLO is refused (502), HELO works; no STARTTLS can be offered then.
     NoEhlo,
 }
@@ -425,6 +433,35 @@ fn commands(
             "EHLO" if behaviour == Behaviour::NoEhlo => {
                 send(io, "502 5.5.1 EHLO not implemented\r\n", split)?
             }
+            "EHLO" if behaviour == Behaviour::EndlessReply => {
+                let started = Instant::now();
+                while started.elapsed() < Duration::from_secs(60) {
+                    if send(io, "250-PIPELINING\r\n", false).is_err() {
+                        break;
+                    }
+                }
+                return Ok(Next::Quit);
+            }
+            "EHLO" if behaviour == Behaviour::HugeLine => {
+                let _ = send(io, &format!("250 {}\r\n", "H".repeat(1 << 20)), false);
+                return Ok(Next::Quit);
+            }
+            "STARTTLS" if behaviour == Behaviour::StallHandshake => {
+                send(io, "220 2.0.0 go ahead\r\n", split)?;
+                // Read and ignore the ClientHello and anything after it, answering nothing,
+                // until the client gives up and closes (or a minute passes).
+                let started = Instant::now();
+                while started.elapsed() < Duration::from_secs(60) {
+                    match io.fill_buf() {
+                        Ok([]) | Err(_) => break,
+                        Ok(b) => {
+                            let n = b.len();
+                            io.consume(n);
+                        }
+                    }
+                }
+                return Ok(Next::Quit);
+            }
             "EHLO" => {
                 let mut reply = String::from("250-lab.test greets you\r\n250-PIPELINING\r\n");
                 if !tls && behaviour != Behaviour::NoStartTls {
@@ -530,6 +567,22 @@ fn serve(
     let mut io = BufReader::new(Slow::new(stream, latency)?);
     if let Behaviour::SlowBanner(d) = behaviour {
         std::thread::sleep(d);
+    }
+    if behaviour == Behaviour::DripBanner {
+        // Hostile: one octet a second; a client with step timeouts gives up long before.
+        for b in "220 lab.test ESMTP\r\n".bytes().cycle().take(60) {
+            if io
+                .get_mut()
+                .write_all(&[b])
+                .and_then(|()| io.get_mut().flush())
+                .is_err()
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let _ = raw.shutdown(Shutdown::Both);
+        return Ok(());
     }
     send(
         io.get_mut(),
