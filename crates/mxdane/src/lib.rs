@@ -14,4 +14,5 @@ pub mod monitor_http;
 pub mod rollover;
 pub mod send;
 pub mod survey;
+pub mod survey_queue;
 pub mod view;

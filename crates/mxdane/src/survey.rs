@@ -65,9 +65,9 @@ pub struct ProbeLine {
     /// The address.
     pub address: String,
     /// `verified`, `mismatch`, ... (as in `check`).
-    pub result: &'static str,
+    pub result: String,
     /// Why, from `check`'s closed list.
-    pub reason: Option<&'static str>,
+    pub reason: Option<String>,
 }
 
 /// One MX host as the survey saw it.
@@ -126,7 +126,26 @@ impl Default for SurveyOptions {
 /// A probe's identity: every domain whose host has this address, TLSA base and RRset gets
 /// the same answer, so it is asked once.
 type ProbeKey = (IpAddr, String, Vec<String>, Vec<String>);
-type ProbeSlot = Arc<tokio::sync::OnceCell<(ProbeResult, Option<&'static str>)>>;
+type ProbeSlot = Arc<tokio::sync::OnceCell<ProbeOutcome>>;
+
+/// A probe's result and reason, by their names.
+pub type ProbeOutcome = (String, Option<String>);
+
+/// Probe results shared beyond one process (the PostgreSQL queue's table): asked before a
+/// probe is made, told after.
+pub trait SharedProbes: Send + Sync {
+    /// The result stored under `key`, if another worker made the probe.
+    fn get<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<ProbeOutcome>> + Send + 'a>>;
+    /// Stores a result (the first one stored stays).
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        outcome: &'a ProbeOutcome,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+}
 
 /// A survey in progress: the environment and the probes made so far.
 pub struct Survey {
@@ -134,6 +153,7 @@ pub struct Survey {
     options: SurveyOptions,
     probes: Mutex<HashMap<ProbeKey, ProbeSlot>>,
     made: std::sync::atomic::AtomicU64,
+    shared: Option<Arc<dyn SharedProbes>>,
 }
 
 impl Survey {
@@ -144,7 +164,14 @@ impl Survey {
             options,
             probes: Mutex::default(),
             made: std::sync::atomic::AtomicU64::new(0),
+            shared: None,
         }
+    }
+
+    /// Shares probe results with other workers through `shared`.
+    pub fn with_shared(mut self, shared: Arc<dyn SharedProbes>) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// How many SMTP probes were made (not answered from the run's probe table).
@@ -220,12 +247,12 @@ impl Survey {
             if h.decision == Decision::Dane && !self.options.dns_only {
                 for a in &h.addresses {
                     let (result, reason) = self.probe(h, a.ip).await;
-                    if result != ProbeResult::Verified {
-                        line.broken.get_or_insert_with(|| result.name().to_owned());
+                    if result != ProbeResult::Verified.name() {
+                        line.broken.get_or_insert_with(|| result.clone());
                     }
                     host.probes.push(ProbeLine {
                         address: a.ip.to_string(),
-                        result: result.name(),
+                        result,
                         reason,
                     });
                 }
@@ -249,11 +276,7 @@ impl Survey {
     }
 
     /// The probe of `ip` for host `h`, made once per run for its key.
-    async fn probe(
-        &self,
-        h: &mxdane_dns::plan::HostPlan,
-        ip: IpAddr,
-    ) -> (ProbeResult, Option<&'static str>) {
+    async fn probe(&self, h: &mxdane_dns::plan::HostPlan, ip: IpAddr) -> ProbeOutcome {
         let key: ProbeKey = (
             ip,
             h.tlsa_base
@@ -280,23 +303,42 @@ impl Survey {
         );
         let slot = {
             let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
-            probes.entry(key).or_default().clone()
+            probes.entry(key.clone()).or_default().clone()
         };
-        *slot
-            .get_or_init(|| async {
-                self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let p = crate::check::probe(
-                    &self.env,
-                    h,
-                    ip,
-                    "default",
-                    KeyFilter::Any,
-                    &self.options.probe,
-                )
-                .await;
-                (p.result, p.reason.map(|r| r.name()))
-            })
-            .await
+        let name = format!(
+            "{} {} {} {}",
+            key.0,
+            key.1,
+            key.2.join(","),
+            key.3.join(",")
+        );
+        slot.get_or_init(|| async {
+            if let Some(shared) = &self.shared
+                && let Some(o) = shared.get(&name).await
+            {
+                return o;
+            }
+            self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let p = crate::check::probe(
+                &self.env,
+                h,
+                ip,
+                "default",
+                KeyFilter::Any,
+                &self.options.probe,
+            )
+            .await;
+            let o = (
+                p.result.name().to_owned(),
+                p.reason.map(|r| r.name().to_owned()),
+            );
+            if let Some(shared) = &self.shared {
+                shared.put(&name, &o).await;
+            }
+            o
+        })
+        .await
+        .clone()
     }
 }
 
@@ -522,10 +564,7 @@ pub fn summarise(path: &std::path::Path) -> Result<Summary, String> {
         let v: serde_json::Value =
             serde_json::from_str(&l).map_err(|e| format!("{}: {e}", path.display()))?;
         let outcome = v["outcome"].as_str().unwrap_or("invalid");
-        let name = ALL
-            .iter()
-            .find(|o| o.name() == outcome)
-            .map_or("invalid", |o| o.name());
+        let name = outcome_name(outcome);
         *s.outcomes.entry(name).or_default() += 1;
         if let Some(b) = v["broken"].as_str() {
             *s.broken.entry(b.to_owned()).or_default() += 1;
@@ -533,6 +572,13 @@ pub fn summarise(path: &std::path::Path) -> Result<Summary, String> {
         s.domains += 1;
     }
     Ok(s)
+}
+
+/// An outcome's name as stored (`invalid` for one this version does not know).
+pub fn outcome_name(text: &str) -> &'static str {
+    ALL.iter()
+        .find(|o| o.name() == text)
+        .map_or("invalid", |o| o.name())
 }
 
 const ALL: [Outcome; 9] = [

@@ -44,6 +44,20 @@ pub(crate) struct SurveyArgs {
     /// Write the summary as an SVG bar chart to this file.
     #[arg(long, value_name = "FILE")]
     chart: Option<PathBuf>,
+    /// Work from a queue in PostgreSQL shared by any number of workers: the input (if given)
+    /// is added to it, then batches are claimed and surveyed until none is left.
+    #[arg(long, value_name = "postgres://...", conflicts_with_all = ["output", "resume"])]
+    queue: Option<String>,
+    /// With --queue: print the summary of every result so far instead of working.
+    #[arg(long, requires = "queue")]
+    report: bool,
+    /// With --queue: domains per batch when adding the input.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    batch: u32,
+    /// With --queue: seconds a claimed batch stays this worker's (a worker that dies gives
+    /// its batch back after this long).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(30..=86_400))]
+    lease: u32,
     #[command(flatten)]
     dns: crate::dns_cmd::ResolverArgs,
     /// Send connections for ADDR:PORT to ADDR2:PORT2 (labs and staging). Repeatable.
@@ -79,6 +93,9 @@ pub(crate) fn run(a: &SurveyArgs) -> Result<u8, Failure> {
             ..Options::default()
         },
     };
+    if let Some(url) = &a.queue {
+        return queue(a, url, env, options);
+    }
     let input: Box<dyn BufRead> = match &a.input {
         None => Box::new(std::io::stdin().lock()),
         Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin().lock()),
@@ -185,5 +202,72 @@ pub(crate) fn run(a: &SurveyArgs) -> Result<u8, Failure> {
         summary.text(),
         (summary.domains.saturating_sub(skip)) as f64 / secs.max(0.001)
     );
+    Ok(0)
+}
+
+/// `--queue`: add the input (if any), then work until no batch is left; or `--report`.
+fn queue(
+    a: &SurveyArgs,
+    url: &str,
+    env: mxdane::check::Environment,
+    options: SurveyOptions,
+) -> Result<u8, Failure> {
+    use mxdane::survey_queue::{Queue, work};
+    let owner = format!(
+        "{}:{}",
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".into()),
+        std::process::id()
+    );
+    let concurrency = options.concurrency;
+    let now = || time::OffsetDateTime::now_utc().unix_timestamp();
+    let result = crate::block_on(async {
+        let mut q = Queue::connect(url, &owner).await?;
+        if a.report {
+            return q.report().await.map(|r| (r, 0, 0));
+        }
+        let mut added = 0;
+        if let Some(p) = &a.input {
+            let reader: Box<dyn BufRead> = if p.as_os_str() == "-" {
+                Box::new(std::io::stdin().lock())
+            } else {
+                Box::new(std::io::BufReader::new(
+                    std::fs::File::open(p)
+                        .map_err(|e| format!("{}: cannot read: {e}", p.display()))?,
+                ))
+            };
+            let mut domains = Domains::new(reader);
+            added = q.load(&mut domains, a.batch as usize).await?;
+            if let Some(e) = domains.error {
+                return Err(e);
+            }
+        }
+        let shared = Queue::shared_probes(url).await?;
+        let survey = Survey::new(env, options).with_shared(shared);
+        let done = work(&mut q, &survey, i64::from(a.lease), concurrency, now).await?;
+        q.report().await.map(|r| (r, added, done))
+    })?;
+    let ((summary, left), added, done) = match result {
+        Ok(r) => r,
+        Err(e) => return Ok(io_failure(e)),
+    };
+    if let Some(p) = &a.summary {
+        let json = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+        if let Err(e) = std::fs::write(p, json) {
+            return Ok(io_failure(format!("{}: cannot write: {e}", p.display())));
+        }
+    }
+    if let Some(p) = &a.chart
+        && let Err(e) = std::fs::write(p, summary.svg())
+    {
+        return Ok(io_failure(format!("{}: cannot write: {e}", p.display())));
+    }
+    if !a.report {
+        eprintln!(
+            "mxdane survey: added {added} domains to the queue; surveyed {done}; {left} still queued or leased elsewhere"
+        );
+    }
+    eprint!("{}", summary.text());
     Ok(0)
 }

@@ -341,3 +341,23 @@ fn v05_a_generated_world_served_by_lab_serve_is_surveyed_through_its_flags_file(
     assert_eq!(verified, 30, "{}", run.stdout);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn v08_a_queue_that_cannot_be_reached_is_named_without_its_password_and_exits_3() {
+    let run = common::mxdane(
+        &[
+            "survey",
+            "--queue",
+            "postgres://worker:s3cret@127.0.0.1:1/survey",
+            "--report",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("postgres://worker@127.0.0.1:1/survey"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+}
