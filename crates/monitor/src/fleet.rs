@@ -31,13 +31,31 @@ pub struct Fleet {
 const SCHEMA_VERSION: i64 = 2;
 
 fn err(label: &str) -> impl Fn(tokio_postgres::Error) -> StoreError + '_ {
-    move |e| {
-        // The server's own message says more than the client's summary.
-        let detail = e
-            .as_db_error()
-            .map_or_else(|| e.to_string(), |d| d.message().to_owned());
-        StoreError(format!("{label}: {detail}"))
-    }
+    move |e| StoreError(describe(label, &e))
+}
+
+/// A PostgreSQL error for people: the database (password hidden) and the server's own
+/// message, which says more than the client's summary.
+pub fn describe(label: &str, e: &tokio_postgres::Error) -> String {
+    let detail = e
+        .as_db_error()
+        .map_or_else(|| e.to_string(), |d| d.message().to_owned());
+    format!("{label}: {detail}")
+}
+
+/// Connects to `url` without TLS (see the module's note); returns the client and the URL
+/// with its password hidden, for messages.
+pub async fn connect(url: &str) -> Result<(Client, String), String> {
+    let label = redact(url);
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(|e| describe(&label, &e))?;
+    tokio::spawn(async move {
+        // Ends when the client is dropped or the server goes away; every later query then
+        // fails with an error that names the database.
+        let _ = connection.await;
+    });
+    Ok((client, label))
 }
 
 /// Hides a password in a connection string before it is shown anywhere.
@@ -59,15 +77,7 @@ impl Fleet {
     /// Connects to `url` (`postgres://user@host:port/db` or key=value pairs), creates the tables
     /// if they are missing, and names this instance `owner`.
     pub async fn connect(url: &str, owner: &str) -> Result<Self, StoreError> {
-        let label = redact(url);
-        let (mut client, connection) = tokio_postgres::connect(url, NoTls)
-            .await
-            .map_err(err(&label))?;
-        tokio::spawn(async move {
-            // Ends when the client is dropped or the server goes away; every later query then
-            // fails with an error that names the database.
-            let _ = connection.await;
-        });
+        let (mut client, label) = connect(url).await.map_err(StoreError)?;
         let e = err(&label);
         let tx = client.transaction().await.map_err(&e)?;
         // Two instances starting together must not both create the tables.

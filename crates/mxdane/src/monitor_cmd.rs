@@ -236,13 +236,7 @@ fn serve(
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     // In a fleet, this instance's name in the lease table.
-    let owner = format!(
-        "{}:{}",
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_else(|_| "localhost".into()),
-        std::process::id()
-    );
+    let owner = format!("{}:{}", mxdane::alerts::hostname(), std::process::id());
     let fleet = config.is_fleet();
     runtime.block_on(async move {
         let mut monitor = Monitor::open(config, env, render, &owner).await?;

@@ -213,13 +213,7 @@ fn queue(
     options: SurveyOptions,
 ) -> Result<u8, Failure> {
     use mxdane::survey_queue::{Queue, work};
-    let owner = format!(
-        "{}:{}",
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_else(|_| "localhost".into()),
-        std::process::id()
-    );
+    let owner = format!("{}:{}", mxdane::alerts::hostname(), std::process::id());
     let concurrency = options.concurrency;
     let now = || time::OffsetDateTime::now_utc().unix_timestamp();
     let result = crate::block_on(async {

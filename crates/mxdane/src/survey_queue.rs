@@ -12,7 +12,8 @@
 
 use std::sync::Arc;
 
-use tokio_postgres::{Client, NoTls};
+use mxdane_monitor::fleet::connect;
+use tokio_postgres::Client;
 
 use crate::survey::{DomainLine, ProbeOutcome, SharedProbes, Summary, Survey};
 
@@ -24,24 +25,7 @@ pub struct Queue {
 }
 
 fn err(label: &str) -> impl Fn(tokio_postgres::Error) -> String + '_ {
-    move |e| {
-        let detail = e
-            .as_db_error()
-            .map_or_else(|| e.to_string(), |d| d.message().to_owned());
-        format!("{label}: {detail}")
-    }
-}
-
-async fn connect(url: &str) -> Result<(Client, String), String> {
-    let label = mxdane_monitor::fleet::redact(url);
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(err(&label))?;
-    tokio::spawn(async move {
-        // Ends with the client; later queries then fail with an error naming the database.
-        let _ = connection.await;
-    });
-    Ok((client, label))
+    move |e| mxdane_monitor::fleet::describe(label, &e)
 }
 
 impl Queue {

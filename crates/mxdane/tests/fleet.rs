@@ -14,38 +14,15 @@ use std::time::Duration;
 use mxdane::monitor::Monitor;
 use mxdane_monitor::config::Config;
 
+mod common;
+use common::pg::{client, database};
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap()
-}
-
-async fn client(url: &str) -> tokio_postgres::Client {
-    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("{url}: {e}"));
-    tokio::spawn(conn);
-    c
-}
-
-/// A new, empty database on the test server; its URL.
-fn database(rt: &tokio::runtime::Runtime, name: &str) -> String {
-    let base = std::env::var("MXDANE_TEST_POSTGRES")
-        .expect("MXDANE_TEST_POSTGRES (postgres://user@127.0.0.1:PORT), which .ci/run sets");
-    let base = base.trim_end_matches('/').to_owned();
-    let db = format!("{name}_{}", std::process::id());
-    rt.block_on(async {
-        let c = client(&format!("{base}/postgres")).await;
-        for q in [
-            format!("DROP DATABASE IF EXISTS {db}"),
-            format!("CREATE DATABASE {db}"),
-        ] {
-            c.batch_execute(&q).await.unwrap();
-        }
-    });
-    format!("{base}/{db}")
 }
 
 /// Checks per target, as the shared history holds them.

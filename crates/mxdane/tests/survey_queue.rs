@@ -15,13 +15,8 @@ use mxdane::demo::{Kind, generated_name};
 use mxdane::survey::{Survey, SurveyOptions};
 use mxdane::survey_queue::{Queue, work};
 
-async fn client(url: &str) -> tokio_postgres::Client {
-    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("{url}: {e}"));
-    tokio::spawn(conn);
-    c
-}
+mod common;
+use common::pg::{client, database};
 
 #[test]
 #[ignore = "needs postgresql (MXDANE_TEST_POSTGRES, started by .ci/run)"]
@@ -31,20 +26,7 @@ fn v07_two_queue_workers_split_the_work_one_dies_and_the_results_are_complete_wi
         .enable_all()
         .build()
         .unwrap();
-    let base = std::env::var("MXDANE_TEST_POSTGRES")
-        .expect("MXDANE_TEST_POSTGRES (postgres://user@127.0.0.1:PORT), which .ci/run sets");
-    let base = base.trim_end_matches('/').to_owned();
-    let db = format!("mxdane_survey_{}", std::process::id());
-    rt.block_on(async {
-        let c = client(&format!("{base}/postgres")).await;
-        for q in [
-            format!("DROP DATABASE IF EXISTS {db}"),
-            format!("CREATE DATABASE {db}"),
-        ] {
-            c.batch_execute(&q).await.unwrap();
-        }
-    });
-    let url = format!("{base}/{db}");
+    let url = database(&rt, "mxdane_survey");
     let n = 1000;
     let lab = mxdane::demo::generated(n, Duration::from_millis(2)).unwrap();
     let clock = AtomicI64::new(2_000_000_000);

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub(crate) mod pebble;
+pub(crate) mod pg;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
