@@ -38,5 +38,6 @@ pub fn lifetime() -> std::time::Duration {
     })
 }
 pub mod dns;
+pub mod netns;
 pub mod smtp;
 pub mod tls;

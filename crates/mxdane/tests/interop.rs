@@ -25,31 +25,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mxdane_lab::dns::world::ns_address;
+use mxdane_lab::netns;
 use mxdane_lab::smtp::Forwarder;
 
 const INNER: &str = "MXDANE_INTEROP_INNER";
 
 fn sh(cmd: &str) -> std::process::Output {
     Command::new("sh").arg("-c").arg(cmd).output().unwrap()
-}
-
-fn require(program: &str) {
-    assert!(
-        sh(&format!("command -v {program}")).status.success(),
-        "{program} is not installed: the interop tier needs it (see .ci/run)"
-    );
-}
-
-struct Namespace(String);
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = sh(&format!(
-            "ip netns pids {0} | xargs -r kill -9; ip netns del {0}",
-            self.0
-        ));
-        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.0));
-    }
 }
 
 #[test]
@@ -76,32 +58,19 @@ fn interop_tier() {
 /// Creates a network namespace with a resolv.conf pointing at 127.0.0.1, runs the test
 /// `name` of this binary inside it (with INNER set), and deletes both afterwards.
 fn in_namespace(name: &str, programs: &[&str]) {
-    let uid = String::from_utf8(sh("id -u").stdout).unwrap();
-    assert_eq!(
-        uid.trim(),
-        "0",
+    assert!(
+        netns::is_root(),
         "the interop tier needs root (it creates a network namespace); run it through .ci/run"
     );
-    for p in programs {
-        require(p);
-    }
-    let ns = Namespace(format!(
-        "mxdane-{}-{}",
-        &name[..name.len().min(8)],
-        std::process::id()
-    ));
-    assert!(sh(&format!("ip netns add {}", ns.0)).status.success());
-    std::fs::create_dir_all(format!("/etc/netns/{}", ns.0)).unwrap();
-    std::fs::write(
-        format!("/etc/netns/{}/resolv.conf", ns.0),
-        "nameserver 127.0.0.1\n",
-    )
-    .unwrap();
-    let exe = std::env::current_exe().unwrap();
+    let missing = netns::missing(programs);
+    assert!(
+        missing.is_empty(),
+        "{missing:?} not installed: the interop tier needs them (see .ci/run)"
+    );
+    let ns = netns::Namespace::create(name).unwrap();
     let started = Instant::now();
-    let out = Command::new("ip")
-        .args(["netns", "exec", &ns.0])
-        .arg(&exe)
+    let out = ns
+        .command(std::env::current_exe().unwrap())
         .args([
             "--exact",
             name,
