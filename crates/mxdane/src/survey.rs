@@ -111,6 +111,9 @@ pub struct SurveyOptions {
     pub concurrency: usize,
     /// The probes' port, timeouts, limits and EHLO name (`check`'s options).
     pub probe: Options,
+    /// At most this many domains a second start per set of authoritative nameservers
+    /// ([`Pacer`]); `None`: no limit beyond `concurrency`.
+    pub ns_rate: Option<u32>,
 }
 
 impl Default for SurveyOptions {
@@ -119,6 +122,7 @@ impl Default for SurveyOptions {
             dns_only: false,
             concurrency: 64,
             probe: Options::default(),
+            ns_rate: None,
         }
     }
 }
@@ -154,6 +158,51 @@ pub struct Survey {
     probes: Mutex<HashMap<ProbeKey, ProbeSlot>>,
     made: std::sync::atomic::AtomicU64,
     shared: Option<Arc<dyn SharedProbes>>,
+    pacer: Option<Pacer>,
+}
+
+/// Politeness towards authoritative servers: domains served by the same nameservers start
+/// at most `rate` a second, evenly spaced (each key keeps the earliest time its next domain
+/// may start). A domain's key is its NS RRset (sorted), asked first through the resolver's
+/// cache; a domain that is not a zone apex (no NS RRset of its own) goes by its parent's
+/// name. Most of a domain's queries go to those servers (MX, DS, DNSKEY, the hosts' when they
+/// are in the same zone), so the rate of domains bounds the rate of queries.
+pub struct Pacer {
+    interval: std::time::Duration,
+    next: Mutex<HashMap<String, tokio::time::Instant>>,
+}
+
+impl Pacer {
+    /// At most `rate` domains a second per key (at least one).
+    pub fn new(rate: u32) -> Self {
+        Self {
+            interval: std::time::Duration::from_secs(1) / rate.max(1),
+            next: Mutex::default(),
+        }
+    }
+
+    /// Waits until a domain of `key` may start, and books the next one's time.
+    pub async fn wait(&self, key: String) {
+        let at = {
+            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+            let now = tokio::time::Instant::now();
+            // Times already past restrict nothing: dropping them keeps the table as small
+            // as the keys in use.
+            if next.len() >= 4096 {
+                next.retain(|_, t| *t > now);
+            }
+            let slot = next.entry(key).or_insert(now);
+            let at = (*slot).max(now);
+            *slot = at + self.interval;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+
+    /// How many keys the table holds (for tests).
+    pub fn keys(&self) -> usize {
+        self.next.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
 }
 
 impl Survey {
@@ -161,10 +210,11 @@ impl Survey {
     pub fn new(env: Environment, options: SurveyOptions) -> Self {
         Self {
             env,
-            options,
             probes: Mutex::default(),
             made: std::sync::atomic::AtomicU64::new(0),
             shared: None,
+            pacer: options.ns_rate.map(Pacer::new),
+            options,
         }
     }
 
@@ -174,9 +224,41 @@ impl Survey {
         self
     }
 
+    /// The pacer, when `ns_rate` asked for one.
+    pub fn pacer(&self) -> Option<&Pacer> {
+        self.pacer.as_ref()
+    }
+
     /// How many SMTP probes were made (not answered from the run's probe table).
     pub fn probes_made(&self) -> u64 {
         self.made.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The key of `name`'s authoritative servers for the [`Pacer`].
+    async fn nameservers(&self, name: &mxdane_dns::Name) -> String {
+        let lookup = self
+            .env
+            .resolver
+            .lookup(name, mxdane_dns::rdata::rtype::NS)
+            .await;
+        let mut servers: Vec<String> = lookup
+            .ok()
+            .into_iter()
+            .flat_map(|l| l.records().to_vec())
+            .filter_map(|r| match r {
+                mxdane_dns::rdata::Rdata::Ns(n) => Some(n.as_str().to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect();
+        if servers.is_empty() {
+            let text = name.as_str();
+            return format!(
+                "zone {}",
+                text.split_once('.').map_or(text, |(_, parent)| parent)
+            );
+        }
+        servers.sort();
+        servers.join(" ")
     }
 
     /// Surveys one domain (`text` as the input line had it).
@@ -197,6 +279,9 @@ impl Survey {
             }
         };
         line.domain = name.as_str().trim_end_matches('.').to_owned();
+        if let Some(pacer) = &self.pacer {
+            pacer.wait(self.nameservers(&name).await).await;
+        }
         let request = Request {
             destination: name,
             port: self.options.probe.port,
@@ -592,3 +677,48 @@ const ALL: [Outcome; 9] = [
     Outcome::ResolverFailure,
     Outcome::Invalid,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::Pacer;
+    use std::time::Duration;
+
+    // Time is tokio's paused clock: the spacing is exact.
+    #[tokio::test(start_paused = true)]
+    async fn pacer_spaces_domains_of_one_key_and_leaves_other_keys_alone() {
+        let pacer = Pacer::new(10);
+        let start = tokio::time::Instant::now();
+        let mut at = Vec::new();
+        for _ in 0..5 {
+            pacer.wait("ns1.a. ns2.a.".into()).await;
+            at.push(start.elapsed());
+        }
+        assert_eq!(
+            at,
+            [0, 100, 200, 300, 400].map(Duration::from_millis),
+            "one key: one domain every 100 ms"
+        );
+        // Another key starts at once; the first key stays booked.
+        pacer.wait("ns1.b.".into()).await;
+        assert_eq!(start.elapsed(), Duration::from_millis(400));
+        pacer.wait("ns1.a. ns2.a.".into()).await;
+        assert_eq!(start.elapsed(), Duration::from_millis(500));
+        assert_eq!(pacer.keys(), 2);
+        // After a pause the key has no backlog: the next domain starts at once.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let before = start.elapsed();
+        pacer.wait("ns1.a. ns2.a.".into()).await;
+        assert_eq!(start.elapsed(), before);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pacer_table_drops_keys_whose_time_has_passed() {
+        let pacer = Pacer::new(1000);
+        for i in 0..5000 {
+            pacer.wait(format!("ns{i}.")).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        pacer.wait("ns-new.".into()).await;
+        assert!(pacer.keys() < 10, "{} keys kept", pacer.keys());
+    }
+}

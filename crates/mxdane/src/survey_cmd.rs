@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use mxdane::check::Options;
 use mxdane::survey::{Domains, Survey, SurveyOptions};
+use mxdane::survey_table::Tables;
 use mxdane_smtp::Settings;
 
 use crate::Failure;
@@ -38,12 +39,22 @@ pub(crate) struct SurveyArgs {
     /// SMTP sessions open to one IP address at once.
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     per_address: u16,
+    /// At most N domains a second per set of authoritative nameservers (each domain's NS
+    /// RRset is asked first; a domain that is not a zone apex goes by its parent).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    ns_rate: Option<u32>,
     /// Write the summary (counts per outcome) as JSON to this file.
     #[arg(long, value_name = "FILE")]
     summary: Option<PathBuf>,
     /// Write the summary as an SVG bar chart to this file.
     #[arg(long, value_name = "FILE")]
     chart: Option<PathBuf>,
+    /// Also write the results as CSV (one row per domain) to this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "queue")]
+    csv: Option<PathBuf>,
+    /// Also write the results as Parquet (one row per domain) to this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "queue")]
+    parquet: Option<PathBuf>,
     /// Work from a queue in PostgreSQL shared by any number of workers: the input (if given)
     /// is added to it, then batches are claimed and surveyed until none is left.
     #[arg(long, value_name = "postgres://...", conflicts_with_all = ["output", "resume"])]
@@ -84,6 +95,7 @@ pub(crate) fn run(a: &SurveyArgs) -> Result<u8, Failure> {
     let options = SurveyOptions {
         dns_only: a.dns_only,
         concurrency: usize::from(a.concurrency),
+        ns_rate: a.ns_rate,
         probe: Options {
             settings: Settings {
                 step,
@@ -126,6 +138,19 @@ pub(crate) fn run(a: &SurveyArgs) -> Result<u8, Failure> {
             }
         }
     };
+    let mut tables = match Tables::create(a.csv.as_deref(), a.parquet.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return Ok(io_failure(e)),
+    };
+    // After --resume the tables start with the lines already in the output.
+    if skip > 0
+        && tables.wanted()
+        && let Some(p) = &a.output
+        && let Err(e) = replay(p, &mut tables)
+    {
+        return Ok(io_failure(e));
+    }
+    let mut table_error = None;
     let survey = Survey::new(env, options);
     let mut domains = Domains::new(input);
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -148,6 +173,14 @@ pub(crate) fn run(a: &SurveyArgs) -> Result<u8, Failure> {
         &mut out,
         |line| {
             counts.add(line);
+            if tables.wanted()
+                && table_error.is_none()
+                && let Err(e) = serde_json::to_value(line)
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| tables.add(&v))
+            {
+                table_error = Some(e);
+            }
             if let Some(b) = &bar {
                 b.inc(1);
                 if b.position() % 64 == 0 {
@@ -173,6 +206,12 @@ pub(crate) fn run(a: &SurveyArgs) -> Result<u8, Failure> {
     };
     if let Some(e) = &domains.error {
         return Ok(io_failure(e.clone()));
+    }
+    if let Some(e) = table_error {
+        return Ok(io_failure(e));
+    }
+    if let Err(e) = tables.finish() {
+        return Ok(io_failure(e));
     }
     // After --resume, the summary is the whole run's, read back from the output.
     if skip > 0
@@ -203,6 +242,22 @@ pub(crate) fn run(a: &SurveyArgs) -> Result<u8, Failure> {
         (summary.domains.saturating_sub(skip)) as f64 / secs.max(0.001)
     );
     Ok(0)
+}
+
+/// Feeds the lines of a survey output to `tables`.
+fn replay(output: &std::path::Path, tables: &mut Tables) -> Result<(), String> {
+    let f = std::fs::File::open(output)
+        .map_err(|e| format!("{}: cannot read: {e}", output.display()))?;
+    for l in std::io::BufReader::new(f).lines() {
+        let l = l.map_err(|e| format!("{}: cannot read: {e}", output.display()))?;
+        if l.is_empty() {
+            continue;
+        }
+        let v = serde_json::from_str(&l)
+            .map_err(|e| format!("{}: not a survey output: {e}", output.display()))?;
+        tables.add(&v)?;
+    }
+    Ok(())
 }
 
 /// `--queue`: add the input (if any), then work until no batch is left; or `--report`.

@@ -361,3 +361,154 @@ fn v08_a_queue_that_cannot_be_reached_is_named_without_its_password_and_exits_3(
     );
     assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
 }
+
+/// A Parquet file's rows, each column as text (empty for null).
+fn parquet_rows(path: &std::path::Path) -> Vec<Vec<String>> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+    let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|row| {
+            row.unwrap()
+                .get_column_iter()
+                .map(|(_, f)| match f {
+                    Field::Str(s) => s.clone(),
+                    Field::Null => String::new(),
+                    other => panic!("a column that is not text: {other:?}"),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn v09_csv_and_parquet_tables_hold_every_domain_and_survive_a_resume() {
+    let w = world();
+    let dir = common::scratch("survey-tables");
+    let anchor = common::write(&dir, "anchor", w.world.trust_anchor_text());
+    let mut base: Vec<String> = vec![
+        "survey".into(),
+        "--resolver".into(),
+        w.resolver.to_string(),
+        "--trust-anchor".into(),
+        anchor,
+        "--concurrency".into(),
+        "128".into(),
+    ];
+    for (a, b) in &w.routes {
+        base.push("--route".into());
+        base.push(format!("{a}={b}"));
+    }
+    let run = |name: &str, input: &str, resume: bool| {
+        let mut args = base.clone();
+        for (flag, ext) in [("-o", "jsonl"), ("--csv", "csv"), ("--parquet", "parquet")] {
+            args.push(flag.into());
+            args.push(dir.join(format!("{name}.{ext}")).display().to_string());
+        }
+        if resume {
+            args.push("--resume".into());
+        }
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = common::mxdane(&a, input);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    };
+    // Uninterrupted; then the same in two parts (the first 600 domains, then resumed).
+    run("whole", &input(N), false);
+    run("parts", &input(600), false);
+    run("parts", &input(N), true);
+    let csv_rows = |name: &str| -> Vec<Vec<String>> {
+        let mut r = csv::Reader::from_path(dir.join(format!("{name}.csv"))).unwrap();
+        assert_eq!(
+            r.headers().unwrap().iter().collect::<Vec<_>>(),
+            mxdane::survey_table::COLUMNS
+        );
+        r.records()
+            .map(|rec| rec.unwrap().iter().map(str::to_owned).collect())
+            .collect()
+    };
+    let whole = csv_rows("whole");
+    assert_eq!(whole.len(), N);
+    assert_eq!(csv_rows("parts"), whole, "a resumed run's CSV is whole");
+    assert_eq!(
+        parquet_rows(&dir.join("whole.parquet")),
+        whole,
+        "Parquet holds what CSV holds"
+    );
+    assert_eq!(parquet_rows(&dir.join("parts.parquet")), whole);
+    // The rows say what the JSON lines say, and the composition holds.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("whole.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, (row, line)) in whole.iter().zip(&lines).enumerate() {
+        assert_eq!(row[0], generated_name(i));
+        assert_eq!(row[0], line["domain"].as_str().unwrap());
+        assert_eq!(row[1], line["outcome"].as_str().unwrap());
+        *counts.entry(row[1].clone()).or_default() += 1;
+        if Kind::of(i) == Kind::Broken {
+            assert_eq!(row[2], "mismatch");
+            assert!(
+                row[4].starts_with("bad") && row[7].ends_with("=mismatch"),
+                "{row:?}"
+            );
+        } else {
+            assert_eq!(row[2], "", "{row:?}");
+        }
+    }
+    assert_eq!(counts["dane-verified"], N * 6 / 10);
+    assert_eq!(counts["dane-broken"], N / 10);
+    assert_eq!(counts["no-dnssec"], N * 2 / 10);
+    // A table that cannot be written: exit 3, named, before any work.
+    let mut args = base.clone();
+    args.extend(["--parquet".into(), "/nonexistent/dir/t.parquet".into()]);
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = common::mxdane(&a, &input(10));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/nonexistent/dir/t.parquet"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "nothing surveyed: {}", r.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn v10_ns_rate_spaces_the_domains_of_one_set_of_nameservers() {
+    // 100 domains: 80 in signed.test, 20 in plain.test (not zone apexes: each goes by its
+    // parent zone). At 50 a second per zone, signed.test's 80 need at least 79/50 s.
+    let w = world();
+    let survey = Survey::new(
+        w.env.clone(),
+        SurveyOptions {
+            ns_rate: Some(50),
+            ..options(true)
+        },
+    );
+    let started = std::time::Instant::now();
+    let s = runtime()
+        .block_on(mxdane::survey::run(
+            &survey,
+            Domains::new(input(100).as_bytes()),
+            0,
+            &mut std::io::sink(),
+            |_| {},
+        ))
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(s.domains, 100);
+    assert_eq!(s.outcomes["dane-published"], 70, "{:?}", s.outcomes);
+    assert!(
+        took >= Duration::from_millis(1500),
+        "80 domains of one zone at 50/s took only {took:?}"
+    );
+    assert_eq!(
+        survey.pacer().unwrap().keys(),
+        2,
+        "one key per zone: signed.test and plain.test"
+    );
+}
