@@ -78,7 +78,12 @@ pub struct Received {
     pub data: String,
     /// Whether it came over TLS.
     pub tls: bool,
+    /// MAIL FROM's parameters (`SIZE=...`, `BODY=8BITMIME`, `SMTPUTF8`), as sent.
+    pub params: String,
 }
+
+/// The SIZE limit lab mail servers announce (RFC 1870).
+pub const SIZE_LIMIT: usize = 1_000_000;
 
 /// The messages a lab server accepted (shared with the test that reads them).
 #[derive(Clone, Debug, Default)]
@@ -410,7 +415,7 @@ fn commands(
     mail: Option<&Mailbox>,
 ) -> io::Result<Next> {
     let split = behaviour == Behaviour::SplitReplies;
-    let mut envelope: Option<(String, Vec<String>)> = None;
+    let mut envelope: Option<(String, String, Vec<String>)> = None;
     let address = |line: &str| -> String {
         let a = line.split_once(':').map_or("", |(_, a)| a).trim();
         a.split_whitespace()
@@ -463,7 +468,9 @@ fn commands(
                 return Ok(Next::Quit);
             }
             "EHLO" => {
-                let mut reply = String::from("250-lab.test greets you\r\n250-PIPELINING\r\n");
+                let mut reply = format!(
+                    "250-lab.test greets you\r\n250-PIPELINING\r\n250-SIZE {SIZE_LIMIT}\r\n250-SMTPUTF8\r\n"
+                );
                 if !tls && behaviour != Behaviour::NoStartTls {
                     reply.push_str("250-STARTTLS\r\n");
                 }
@@ -503,14 +510,36 @@ fn commands(
                 send(io, "221 2.0.0 bye\r\n", split)?;
                 return Ok(Next::Quit);
             }
+            // Recipients whose local part starts with `defer` get 450, with `reject` 550; a
+            // message for one starting with `dropdata` loses its connection half-way.
             "MAIL" if mail.is_some() => {
-                envelope = Some((address(&line), Vec::new()));
-                send(io, "250 2.1.0 ok\r\n", split)?;
+                let params = line
+                    .split_once('>')
+                    .map_or("", |(_, p)| p)
+                    .trim()
+                    .to_owned();
+                let size = params
+                    .split_whitespace()
+                    .find_map(|p| p.strip_prefix("SIZE="))
+                    .and_then(|v| v.parse::<usize>().ok());
+                if size.is_some_and(|n| n > SIZE_LIMIT) {
+                    send(io, "552 5.3.4 message size exceeds fixed limit\r\n", split)?;
+                } else {
+                    envelope = Some((address(&line), params, Vec::new()));
+                    send(io, "250 2.1.0 ok\r\n", split)?;
+                }
             }
             "RCPT" if mail.is_some() => match &mut envelope {
-                Some((_, to)) => {
-                    to.push(address(&line));
-                    send(io, "250 2.1.5 ok\r\n", split)?;
+                Some((_, _, to)) => {
+                    let a = address(&line);
+                    if a.starts_with("defer") {
+                        send(io, "450 4.2.1 mailbox busy, try again later\r\n", split)?;
+                    } else if a.starts_with("reject") {
+                        send(io, "550 5.1.1 no such user\r\n", split)?;
+                    } else {
+                        to.push(a);
+                        send(io, "250 2.1.5 ok\r\n", split)?;
+                    }
                 }
                 None => send(io, "503 5.5.1 MAIL first\r\n", split)?,
             },
@@ -519,8 +548,12 @@ fn commands(
                 send(io, "250 2.0.0 ok\r\n", split)?;
             }
             "DATA" if mail.is_some() => match (envelope.take(), mail) {
-                (Some((from, to)), Some(mail)) if !to.is_empty() => {
+                (Some((from, params, to)), Some(mail)) if !to.is_empty() => {
                     send(io, "354 go ahead\r\n", split)?;
+                    if to.iter().any(|a| a.starts_with("dropdata")) {
+                        let _ = read_line(io)?;
+                        return Ok(Next::Quit);
+                    }
                     let mut data = String::new();
                     // At most 10,000 lines of at most 1000 octets: a lab bound.
                     for _ in 0..10_000 {
@@ -541,6 +574,7 @@ fn commands(
                             to,
                             data,
                             tls,
+                            params,
                         });
                     send(io, "250 2.0.0 queued\r\n", split)?;
                 }
@@ -788,10 +822,12 @@ fn relay(
                     while tls.conn.is_handshaking() {
                         tls.conn.complete_io(&mut tls.sock)?;
                     }
-                    // A client that accepted the impostor would now talk to us.
+                    // A client that accepted the impostor would now talk to us, and hand us
+                    // its mail (which goes nowhere).
                     let mut tls_io = BufReader::new(tls);
                     let mut rw = ReadWrite(&mut tls_io);
-                    let _ = commands(&mut rw, Behaviour::Normal, true, None)?;
+                    let stolen = Mailbox::default();
+                    let _ = commands(&mut rw, Behaviour::Normal, true, Some(&stolen))?;
                     return Ok(());
                 }
                 MitmKind::Inject => {
@@ -824,6 +860,13 @@ fn relay(
         })?;
         if verb == "QUIT" || first.is_none() {
             return Ok(());
+        }
+        // The message goes through as it is (what the client already sent first), and
+        // everything after it.
+        if first.as_deref().is_some_and(|l| l.starts_with("354")) {
+            let early = from_client.buffer().to_vec();
+            to_server.write_all(&early)?;
+            return splice(from_client.into_inner(), from_server.into_inner());
         }
     }
     Ok(())

@@ -192,7 +192,15 @@ pub async fn email(
         total: Duration::from_secs(120),
         ..mxdane_smtp::Settings::default()
     };
-    let d = crate::send::deliver(env, &envelope, domain, &hostname(), settings).await;
+    let d = crate::send::deliver(
+        env,
+        &envelope,
+        domain,
+        &hostname(),
+        settings,
+        &crate::send::TlsPolicy::Dane,
+    )
+    .await;
     let log: Vec<String> = d
         .attempts
         .iter()

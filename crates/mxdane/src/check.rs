@@ -639,7 +639,10 @@ fn fill(p: &mut Probe, s: &SessionReport, h: &HostPlan, options: &Options) {
                 SmtpError::Closed => R::Closed,
                 SmtpError::Timeout(_) => R::Timeout,
                 SmtpError::Protocol(_) => R::ProtocolError,
-                SmtpError::Rejected(..) => R::Rejected,
+                // A probe sends no message: these come only from a mail transaction.
+                SmtpError::Rejected(..) | SmtpError::TooBig { .. } | SmtpError::Utf8Unsupported => {
+                    R::Rejected
+                }
                 SmtpError::Injection(_) => R::Injection,
                 SmtpError::Tls(_) => R::TlsHandshake,
                 SmtpError::NoStartTls => R::StarttlsNotOffered,

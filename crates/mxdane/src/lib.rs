@@ -15,4 +15,6 @@ pub mod rollover;
 pub mod send;
 pub mod survey;
 pub mod survey_queue;
+pub mod survey_table;
+pub mod tls_policy;
 pub mod view;

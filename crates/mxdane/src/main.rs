@@ -89,6 +89,10 @@ enum Command {
     /// order, one SMTP probe per shared host, a summary and a chart; resumable.
     #[command(after_help = survey_cmd::SURVEY_EXIT_CODES)]
     Survey(survey_cmd::SurveyArgs),
+    /// Deliver one message as a DANE sender does (RFC 7672), under Postfix's TLS levels or a
+    /// policy table; Postfix-style log lines; sendmail's exit codes.
+    #[command(after_help = send_cmd::SEND_EXIT_CODES)]
+    Send(send_cmd::SendArgs),
     /// The simulated world, for trying mxdane without the internet.
     #[command(subcommand)]
     Lab(LabCommand),
@@ -269,11 +273,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             // `check` follows the monitoring-plugin convention: a usage error is "unknown" (3).
-            let is_check = std::env::args()
-                .skip(1)
-                .find(|a| !a.starts_with('-'))
-                .as_deref()
-                == Some("check");
+            // `send` follows sendmail's: a usage error is EX_USAGE (64).
+            let sub = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+            let is_check = sub.as_deref() == Some("check");
+            let is_send = sub.as_deref() == Some("send");
             let code = e.exit_code();
             if code == 0 {
                 // --help and --version.
@@ -286,12 +289,15 @@ fn main() -> ExitCode {
             }
             return ExitCode::from(if is_check && code != 0 {
                 3
+            } else if is_send && code != 0 {
+                send_cmd::EX_USAGE
             } else {
                 u8::try_from(code).unwrap_or(2)
             });
         }
     };
     let is_check = matches!(cli.command, Command::Check(_));
+    let is_send = matches!(cli.command, Command::Send(_));
     // The whole output is made first and written last: the exit status is the verdict's
     // whether or not anyone still reads standard output (`mxdane check ... | head -1`).
     let mut out: Vec<u8> = Vec::new();
@@ -304,6 +310,7 @@ fn main() -> ExitCode {
         Command::Rollover(a) => rollover_cmd::run(a, cli.json, &mut out),
         Command::Monitor(a) => monitor_cmd::run(a, cli.json, &mut out),
         Command::Survey(a) => survey_cmd::run(a),
+        Command::Send(a) => send_cmd::run(a, cli.json, &mut out),
         Command::Lab(LabCommand::Demo) => check_cmd::demo(cli.json, &mut out),
         Command::Lab(LabCommand::Serve {
             seconds,
@@ -326,7 +333,13 @@ fn main() -> ExitCode {
     };
     let failed = |msg: String| {
         eprintln!("mxdane: {}", printable(&msg));
-        ExitCode::from(if is_check { 3 } else { 2 })
+        ExitCode::from(if is_check {
+            3
+        } else if is_send {
+            send_cmd::EX_USAGE
+        } else {
+            2
+        })
     };
     match (result, written) {
         (Err(Failure(msg)), _) => failed(msg),
@@ -390,6 +403,7 @@ use mxdane::view;
 mod dns_cmd;
 mod monitor_cmd;
 mod rollover_cmd;
+mod send_cmd;
 mod survey_cmd;
 
 /// The most an input file (certificates, keys, zone text) may hold: far more than any real

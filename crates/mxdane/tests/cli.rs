@@ -915,6 +915,7 @@ fn readme_synopses_name_every_option_of_help() {
         "check",
         "monitor",
         "survey",
+        "send",
     ] {
         // Every synopsis line of the command, with its continuation lines.
         let mut synopsis = String::new();

@@ -2,12 +2,16 @@
 //! the start of issue 18), hermetic, against the lab world and its men in the middle: a
 //! verified host gets the message; a stripped STARTTLS, a substituted certificate or bogus
 //! TLSA records never do (the delivery is deferred); a null MX bounces; addresses cannot
-//! smuggle commands; dot-stuffing keeps a line that starts with a dot.
+//! smuggle commands; dot-stuffing keeps a line that starts with a dot. Then issue 18's
+//! levels and per-recipient results: a man in the middle on the first MX host sends the
+//! message to the second; `dane-only`, `encrypt`, `fingerprint`, `may`, `none`; a 4xx to one
+//! RCPT defers that recipient only, a 5xx bounces it; a connection lost mid-DATA is a
+//! temporary failure; SIZE, 8BITMIME, SMTPUTF8, long lines, pipelining; a dry run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::OnceLock;
 
-use mxdane::send::{Outcome, deliver};
+use mxdane::send::{Delivery, Outcome, Status, TlsPolicy, deliver};
 use mxdane_smtp::{Envelope, Security, Settings};
 
 fn lab() -> &'static mxdane::demo::Demo {
@@ -26,7 +30,11 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Sends a message with a unique marker to `user@domain`; the delivery and how many messages
 /// with the marker the lab's mail server holds.
 fn send(domain: &str) -> (mxdane::send::Delivery, usize) {
-    let marker = format!("marker-{domain}-{}", std::process::id());
+    send_with(domain, &TlsPolicy::Dane)
+}
+
+fn send_with(domain: &str, level: &TlsPolicy) -> (Delivery, usize) {
+    let marker = format!("marker-{domain}-{}-{}", level.name(), std::process::id());
     let to = format!("user@{domain}");
     let text = format!("Subject: test\n\n{marker}\n.starts with a dot\n");
     let envelope = Envelope::new("sender@lab.test", &[to], text.as_bytes()).unwrap();
@@ -36,6 +44,7 @@ fn send(domain: &str) -> (mxdane::send::Delivery, usize) {
         domain,
         "client.lab.test",
         Settings::default(),
+        level,
     ));
     let n = lab()
         .mailbox
@@ -79,8 +88,11 @@ fn s06_dane_delivers_to_a_verified_host_and_says_so_as_postfix_would() {
 
 #[test]
 fn s01_a_stripped_starttls_a_substituted_certificate_or_bogus_tlsa_never_get_the_message() {
-    for domain in ["strip.test", "subst.test", "bogus.test"] {
-        let (d, n) = send(domain);
+    for (domain, level) in ["strip.test", "subst.test", "bogus.test"]
+        .into_iter()
+        .flat_map(|d| [(d, TlsPolicy::Dane), (d, TlsPolicy::DaneOnly)])
+    {
+        let (d, n) = send_with(domain, &level);
         assert!(matches!(d.outcome, Outcome::Deferred(_)), "{domain}: {d:?}");
         assert_eq!(
             n, 0,
@@ -108,4 +120,326 @@ fn a_null_mx_bounces_and_bad_addresses_are_refused_before_any_connection() {
         let e = Envelope::new(from, &[to.to_owned()], b"x").unwrap_err();
         assert!(e.contains("not usable"), "{e}");
     }
+}
+
+/// Sends `text` to `to` (all in `domain`) through `env` under `level`.
+fn deliver_through(
+    env: &mxdane::check::Environment,
+    to: &[&str],
+    text: &[u8],
+    level: &TlsPolicy,
+    dry_run: bool,
+) -> Delivery {
+    let to: Vec<String> = to.iter().map(|s| (*s).to_owned()).collect();
+    let domain = to[0].rsplit_once('@').unwrap().1.to_owned();
+    let mut envelope = Envelope::new("sender@lab.test", &to, text).unwrap();
+    if dry_run {
+        envelope = envelope.verify_only();
+    }
+    runtime().block_on(deliver(
+        env,
+        &envelope,
+        &domain,
+        "client.lab.test",
+        Settings::default(),
+        level,
+    ))
+}
+
+fn messages_with(marker: &str) -> Vec<mxdane_lab::smtp::Received> {
+    lab()
+        .mailbox
+        .messages()
+        .into_iter()
+        .filter(|m| m.data.contains(marker))
+        .collect()
+}
+
+fn marker(tag: &str) -> String {
+    format!("marker-{tag}-{}", std::process::id())
+}
+
+/// The lab's connector, except that port 25 of each `victim` leads where port 25 of its
+/// `via` address leads (a man in the middle's address puts the attacker on the path).
+fn env_with(paths: &[(&str, &str)]) -> mxdane::check::Environment {
+    let l = lab();
+    let port25 = |ip: &str| std::net::SocketAddr::new(ip.parse().unwrap(), 25);
+    let lab_route = |ip: &str| {
+        l.smtp_routes
+            .iter()
+            .find(|(from, _)| *from == port25(ip))
+            .map(|(_, to)| *to)
+            .unwrap()
+    };
+    let mut connector = mxdane_smtp::Connector::direct();
+    for (from, to) in &l.routes {
+        let to = paths
+            .iter()
+            .find(|(victim, _)| *from == port25(victim))
+            .map_or(*to, |(_, via)| lab_route(via));
+        connector = connector.route(*from, to);
+    }
+    mxdane::check::Environment {
+        connector,
+        ..l.env.clone()
+    }
+}
+
+#[test]
+fn s02_a_man_in_the_middle_on_the_first_mx_host_sends_the_message_to_the_second() {
+    // twomx.test: mx1 (192.0.2.4) and mx2 (192.0.2.5), both with DANE-EE records; here mx2
+    // is the good server too (192.0.2.1's). The path to mx1 goes through the STARTTLS
+    // stripper (192.0.2.9's), then through the certificate substituter (192.0.2.10's).
+    for attacker in ["192.0.2.9", "192.0.2.10"] {
+        let env = env_with(&[("192.0.2.4", attacker), ("192.0.2.5", "192.0.2.1")]);
+        let m = marker(&format!("failover-{attacker}"));
+        let d = deliver_through(
+            &env,
+            &["user@twomx.test"],
+            format!("Subject: x\n\n{m}\n").as_bytes(),
+            &TlsPolicy::DaneOnly,
+            false,
+        );
+        assert!(matches!(d.outcome, Outcome::Delivered(_)), "{d:?}");
+        assert_eq!(d.attempts.len(), 2, "{d:?}");
+        assert!(d.attempts[0].error.is_some() && d.attempts[0].host.starts_with("mx1"));
+        assert_eq!(d.attempts[1].security, Security::Authenticated);
+        assert!(d.attempts[1].host.starts_with("mx2"));
+        assert_eq!(
+            d.recipients[0].relay.as_deref(),
+            Some("mx2.twomx.test[192.0.2.5]:25")
+        );
+        let got = messages_with(&m);
+        assert_eq!(got.len(), 1, "delivered once, by mx2");
+        assert!(got[0].tls);
+    }
+    // With the attacker on both paths, nothing is delivered: deferred.
+    let env = env_with(&[("192.0.2.4", "192.0.2.9"), ("192.0.2.5", "192.0.2.10")]);
+    let m = marker("both-attacked");
+    let d = deliver_through(
+        &env,
+        &["user@twomx.test"],
+        format!("Subject: x\n\n{m}\n").as_bytes(),
+        &TlsPolicy::Dane,
+        false,
+    );
+    assert!(matches!(d.outcome, Outcome::Deferred(_)), "{d:?}");
+    assert_eq!(d.recipients[0].status, Status::Deferred);
+    assert!(messages_with(&m).is_empty());
+}
+
+#[test]
+fn s07_encrypt_refuses_plaintext_may_falls_back_to_it_none_never_starts_tls() {
+    // strip.test: STARTTLS stripped on the way; the server behind the stripper takes mail.
+    let (d, n) = send_with("strip.test", &TlsPolicy::Encrypt);
+    assert!(matches!(d.outcome, Outcome::Deferred(_)), "{d:?}");
+    assert_eq!(n, 0, "encrypt never sends in plaintext");
+    let (d, n) = send_with("strip.test", &TlsPolicy::May);
+    assert!(matches!(d.outcome, Outcome::Delivered(_)), "{d:?}");
+    assert_eq!((n, d.attempts[0].security), (1, Security::Plaintext));
+    // none: plaintext although the server offers STARTTLS.
+    let m = marker("none");
+    let d = deliver_through(
+        &lab().env,
+        &["user@ee.test"],
+        format!("Subject: x\n\n{m}\n").as_bytes(),
+        &TlsPolicy::None,
+        false,
+    );
+    assert!(matches!(d.outcome, Outcome::Delivered(_)), "{d:?}");
+    assert!(!messages_with(&m)[0].tls);
+    // encrypt and may over TLS: unauthenticated, said as Postfix says it.
+    let (d, _) = send_with("subst.test", &TlsPolicy::Encrypt);
+    assert!(matches!(d.outcome, Outcome::Delivered(_)), "{d:?}");
+    assert_eq!(d.attempts[0].security, Security::Encrypted);
+    assert!(
+        d.attempts[0]
+            .log_line()
+            .starts_with("Untrusted TLS connection established to mx.subst.test[192.0.2.10]:25"),
+        "{}",
+        d.attempts[0].log_line()
+    );
+}
+
+#[test]
+fn s08_fingerprint_delivers_only_to_a_server_whose_key_matches_a_pin() {
+    // The pin: ee.test's DANE-EE 3 1 1 record is the SHA-256 of its server's key.
+    let l = lab();
+    let name = mxdane_dns::Name::try_parse("_25._tcp.mx.ee.test").unwrap();
+    let lookup = runtime()
+        .block_on(l.env.resolver.lookup(&name, mxdane_dns::rdata::rtype::TLSA))
+        .unwrap();
+    let pin: [u8; 32] = lookup
+        .records()
+        .iter()
+        .find_map(|r| match r {
+            mxdane_dns::rdata::Rdata::Tlsa { data, .. } => data.as_slice().try_into().ok(),
+            _ => None,
+        })
+        .unwrap();
+    let m = marker("fingerprint");
+    let d = deliver_through(
+        &l.env,
+        &["user@ee.test"],
+        format!("Subject: x\n\n{m}\n").as_bytes(),
+        &TlsPolicy::Fingerprint(vec![[7; 32], pin]),
+        false,
+    );
+    assert!(matches!(d.outcome, Outcome::Delivered(_)), "{d:?}");
+    assert_eq!(
+        (d.attempts[0].policy, d.attempts[0].security),
+        ("fingerprint", Security::Authenticated)
+    );
+    assert!(
+        d.attempts[0]
+            .log_line()
+            .starts_with("Verified TLS connection")
+    );
+    assert_eq!(messages_with(&m).len(), 1);
+    // The same server behind a certificate substituter, or a pin that matches nothing.
+    for (env, pins) in [
+        (
+            env_with(&[("192.0.2.1", "192.0.2.10"), ("2001:db8::1", "192.0.2.10")]),
+            vec![pin],
+        ),
+        (l.env.clone(), vec![[7; 32]]),
+    ] {
+        let m = marker("fingerprint-wrong");
+        let d = deliver_through(
+            &env,
+            &["user@ee.test"],
+            format!("Subject: x\n\n{m}\n").as_bytes(),
+            &TlsPolicy::Fingerprint(pins),
+            false,
+        );
+        assert!(matches!(d.outcome, Outcome::Deferred(_)), "{d:?}");
+        assert!(messages_with(&m).is_empty());
+    }
+}
+
+#[test]
+fn s09_each_recipient_ends_on_its_own_4xx_defers_5xx_bounces_the_rest_are_sent() {
+    let m = marker("per-recipient");
+    let d = deliver_through(
+        &lab().env,
+        &[
+            "user@ee.test",
+            "defer-me@ee.test",
+            "reject-me@ee.test",
+            "other@ee.test",
+        ],
+        format!("Subject: x\n\n{m}\n").as_bytes(),
+        &TlsPolicy::Dane,
+        false,
+    );
+    let got: Vec<(&str, Status, &str)> = d
+        .recipients
+        .iter()
+        .map(|r| (r.address.as_str(), r.status, r.dsn.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("user@ee.test", Status::Sent, "2.0.0"),
+            ("defer-me@ee.test", Status::Deferred, "4.0.0"),
+            ("reject-me@ee.test", Status::Bounced, "5.1.1"),
+            ("other@ee.test", Status::Sent, "2.0.0"),
+        ]
+    );
+    assert!(matches!(d.outcome, Outcome::Deferred(_)), "{d:?}");
+    let msgs = messages_with(&m);
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].to, ["user@ee.test", "other@ee.test"]);
+    let bounced = &d.recipients[2];
+    assert_eq!(
+        bounced.log_line(),
+        "to=<reject-me@ee.test>, relay=mx.ee.test[192.0.2.1]:25, dsn=5.1.1, status=bounced (host mx.ee.test[192.0.2.1]:25 said: 550 5.1.1 no such user (in reply to RCPT TO command))"
+    );
+    assert!(d.recipients[1].why.contains("450 4.2.1"), "{d:?}");
+    // Only rejected recipients: bounced, nothing sent.
+    let d = deliver_through(
+        &lab().env,
+        &["reject-a@ee.test", "reject-b@ee.test"],
+        b"Subject: x\n\nnothing\n",
+        &TlsPolicy::Dane,
+        false,
+    );
+    assert!(matches!(d.outcome, Outcome::Bounced(_)), "{d:?}");
+    assert!(d.recipients.iter().all(|r| r.status == Status::Bounced));
+}
+
+#[test]
+fn s11_a_connection_lost_mid_data_is_a_temporary_failure() {
+    let m = marker("dropdata");
+    let d = deliver_through(
+        &lab().env,
+        &["dropdata@ee.test"],
+        format!("Subject: x\n\n{m}\nmore\nlines\n").as_bytes(),
+        &TlsPolicy::Dane,
+        false,
+    );
+    assert!(matches!(d.outcome, Outcome::Deferred(_)), "{d:?}");
+    assert_eq!(d.recipients[0].status, Status::Deferred);
+    assert!(
+        d.attempts[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| !e.is_empty()),
+        "{d:?}"
+    );
+    assert!(messages_with(&m).is_empty());
+}
+
+#[test]
+fn s12_size_8bitmime_smtputf8_and_long_lines_as_the_server_offers_them() {
+    // 8-bit text and a 2,500-octet line: BODY=8BITMIME and SIZE sent; the line folded.
+    let m = marker("8bit");
+    let long = "x".repeat(2500);
+    let d = deliver_through(
+        &lab().env,
+        &["user@ee.test"],
+        format!("Subject: caf\u{e9}\n\n{m}\n{long}\n").as_bytes(),
+        &TlsPolicy::Dane,
+        false,
+    );
+    assert!(matches!(d.outcome, Outcome::Delivered(_)), "{d:?}");
+    let got = &messages_with(&m)[0];
+    assert!(got.params.contains("BODY=8BITMIME"), "{}", got.params);
+    assert!(got.params.contains("SIZE="), "{}", got.params);
+    assert!(!got.params.contains("SMTPUTF8"), "{}", got.params);
+    assert!(got.data.lines().all(|l| l.len() <= 998), "a line over 998");
+    let unfolded = got.data.replace("\r\n ", "");
+    assert!(unfolded.contains(&long), "the folded line comes back whole");
+    // A non-ASCII address: SMTPUTF8.
+    let m = marker("utf8");
+    let d = deliver_through(
+        &lab().env,
+        &["j\u{fc}rgen@ee.test"],
+        format!("Subject: x\n\n{m}\n").as_bytes(),
+        &TlsPolicy::Dane,
+        false,
+    );
+    assert!(matches!(d.outcome, Outcome::Delivered(_)), "{d:?}");
+    assert!(messages_with(&m)[0].params.contains("SMTPUTF8"));
+    // Larger than the server's SIZE: bounced before MAIL, nothing sent.
+    let big = vec![b'a'; mxdane_lab::smtp::SIZE_LIMIT + 10];
+    let d = deliver_through(&lab().env, &["user@ee.test"], &big, &TlsPolicy::Dane, false);
+    assert!(matches!(d.outcome, Outcome::Bounced(_)), "{d:?}");
+    assert_eq!(d.recipients[0].dsn, "5.3.4");
+}
+
+#[test]
+fn s13_a_dry_run_stops_after_rcpt_and_sends_nothing() {
+    let m = marker("dry-run");
+    let d = deliver_through(
+        &lab().env,
+        &["user@ee.test", "reject-x@ee.test"],
+        format!("Subject: x\n\n{m}\n").as_bytes(),
+        &TlsPolicy::Dane,
+        true,
+    );
+    let got: Vec<Status> = d.recipients.iter().map(|r| r.status).collect();
+    assert_eq!(got, [Status::Deliverable, Status::Bounced], "{d:?}");
+    assert!(messages_with(&m).is_empty());
+    assert_eq!(d.attempts[0].security, Security::Authenticated);
 }

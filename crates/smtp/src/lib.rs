@@ -15,8 +15,8 @@ mod session;
 
 pub use reply::{Limits, Reply, read_reply};
 pub use session::{
-    Connector, Envelope, Policy, Security, SessionReport, Settings, Stage, TRANSCRIPT_LINES,
-    TlsInfo, session, transfer,
+    Connector, Envelope, LINE_LIMIT, Policy, Security, SessionReport, Settings, Stage,
+    TRANSCRIPT_LINES, TlsInfo, session, transfer,
 };
 
 use std::fmt;
@@ -40,6 +40,27 @@ pub enum SmtpError {
     Injection(usize),
     /// The TLS handshake failed, or DANE did not authenticate the server.
     Tls(mxdane_tls::TlsFailure),
+    /// The message is larger than the SIZE the server announced (RFC 1870): not sent.
+    TooBig {
+        /// The message's size in octets.
+        size: u64,
+        /// The server's limit.
+        limit: u64,
+    },
+    /// An address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531).
+    Utf8Unsupported,
+}
+
+impl SmtpError {
+    /// Whether trying again (later, or at another server) cannot help: a 5xx reply, a message
+    /// too large for the server, or addresses it cannot take.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Rejected(_, r) => r.code / 100 == 5,
+            Self::TooBig { .. } | Self::Utf8Unsupported => true,
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for SmtpError {
@@ -56,6 +77,13 @@ impl fmt::Display for SmtpError {
                 "the server sent {n} octet(s) after its STARTTLS reply and before the handshake (command injection)"
             ),
             Self::Tls(e) => write!(f, "{e}"),
+            Self::TooBig { size, limit } => write!(
+                f,
+                "the message ({size} octets) exceeds the server's size limit ({limit} octets)"
+            ),
+            Self::Utf8Unsupported => f.write_str(
+                "an address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)",
+            ),
         }
     }
 }

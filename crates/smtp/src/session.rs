@@ -68,26 +68,30 @@ pub enum Policy {
     Encrypt(DaneTarget),
     /// Opportunistic TLS (`may`): TLS when offered, plaintext otherwise.
     May(DaneTarget),
+    /// No TLS at all (`none`): STARTTLS is not used even when offered.
+    None,
 }
 
 impl Policy {
-    fn target(&self) -> DaneTarget {
+    fn target(&self) -> Option<DaneTarget> {
         match self {
-            Self::Dane(t) => t.clone(),
-            Self::Encrypt(t) | Self::May(t) => t.clone().unauthenticated(),
+            Self::Dane(t) => Some(t.clone()),
+            Self::Encrypt(t) | Self::May(t) => Some(t.clone().unauthenticated()),
+            Self::None => None,
         }
     }
 
     fn tls_required(&self) -> bool {
-        !matches!(self, Self::May(_))
+        matches!(self, Self::Dane(_) | Self::Encrypt(_))
     }
 
-    /// `dane`, `encrypt` or `may`.
+    /// `dane`, `encrypt`, `may` or `none`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Dane(_) => "dane",
             Self::Encrypt(_) => "encrypt",
             Self::May(_) => "may",
+            Self::None => "none",
         }
     }
 }
@@ -236,6 +240,8 @@ pub struct SessionReport {
     pub ehlo: Vec<String>,
     /// EHLO keywords after TLS.
     pub ehlo_tls: Vec<String>,
+    /// The SIZE limit the server announced in the EHLO that counts (RFC 1870).
+    pub size_limit: Option<u64>,
     /// The TLS session, if one was made (or its chain, if the handshake failed after it).
     pub tls: Option<TlsInfo>,
     /// Per recipient, RCPT TO's reply (when a message was sent).
@@ -302,7 +308,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.reply(stage).await
     }
 
-    /// EHLO, or HELO when EHLO is refused with a 5xx; the keywords (upper case).
+    /// Sends `commands` in one write and reads their replies in order (RFC 2920).
+    async fn pipeline(&mut self, commands: &[(Stage, String)]) -> Result<Vec<Reply>, SmtpError> {
+        let mut bytes = String::new();
+        for (_, line) in commands {
+            note(&self.log, format!("C: {line}"));
+            bytes.push_str(line);
+            bytes.push_str("\r\n");
+        }
+        let stage = commands.first().map_or(Stage::Mail, |(s, _)| *s);
+        let io = self.io.get_mut();
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let write = async {
+            io.write_all(bytes.as_bytes()).await?;
+            io.flush().await
+        };
+        match timeout(self.settings.step.min(left), write).await {
+            Ok(r) => r?,
+            Err(_) => return Err(SmtpError::Timeout(stage)),
+        }
+        let mut replies = Vec::with_capacity(commands.len());
+        for (stage, _) in commands {
+            replies.push(self.reply(*stage).await?);
+        }
+        Ok(replies)
+    }
+
+    /// EHLO, or HELO when EHLO is refused with a 5xx; the extension lines (keyword in upper
+    /// case, then its parameters).
     async fn ehlo(&mut self, stage: Stage, helo: &str) -> Result<Vec<String>, SmtpError> {
         let r = self.command(stage, &format!("EHLO {helo}")).await?;
         if r.code == 250 {
@@ -310,7 +343,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 .lines
                 .iter()
                 .skip(1)
-                .filter_map(|l| l.split_whitespace().next().map(str::to_ascii_uppercase))
+                .filter_map(|l| {
+                    let mut words = l.split_whitespace();
+                    let keyword = words.next()?.to_ascii_uppercase();
+                    Some(words.fold(keyword, |acc, w| acc + " " + w))
+                })
                 .collect());
         }
         if (500..600).contains(&r.code) {
@@ -335,12 +372,36 @@ pub async fn session(
     transfer(connector, address, policy, helo, settings, None).await
 }
 
+/// The keywords of EHLO's extension lines, and the SIZE limit if one was announced (RFC 1870;
+/// 0 means none).
+fn extensions(lines: Vec<String>) -> (Vec<String>, Option<u64>) {
+    let mut size = None;
+    let keywords = lines
+        .into_iter()
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            let k = words.next().unwrap_or("").to_owned();
+            if k == "SIZE" {
+                size = words.next().and_then(|v| v.parse().ok()).filter(|v| *v > 0);
+            }
+            k
+        })
+        .collect();
+    (keywords, size)
+}
+
+/// The longest line sent in a message, without its CRLF (RFC 5321 section 4.5.3.1.6).
+pub const LINE_LIMIT: usize = 998;
+
 /// One message: the envelope and the text.
 #[derive(Clone, Debug)]
 pub struct Envelope {
     from: String,
     to: Vec<String>,
     data: Vec<u8>,
+    eight_bit: bool,
+    utf8_addresses: bool,
+    verify_only: bool,
 }
 
 impl Envelope {
@@ -363,14 +424,23 @@ impl Envelope {
             return Err(format!("recipient address {a:?} is not usable"));
         }
         // RFC 5321 section 4.5.2: a line that starts with a dot gets another; every line ends
-        // in CRLF.
+        // in CRLF. Section 4.5.3.1.6: lines are at most 998 octets; a longer one is broken
+        // by inserting CRLF SPACE, as Postfix does (smtp_line_length_limit).
         let mut text = Vec::with_capacity(data.len() + 64);
         for line in data.split(|b| *b == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.first() == Some(&b'.') {
                 text.push(b'.');
             }
-            text.extend_from_slice(line);
+            let mut rest = line;
+            let mut room = LINE_LIMIT - usize::from(line.first() == Some(&b'.'));
+            while rest.len() > room {
+                text.extend_from_slice(&rest[..room]);
+                text.extend_from_slice(b"\r\n ");
+                rest = &rest[room..];
+                room = LINE_LIMIT - 1;
+            }
+            text.extend_from_slice(rest);
             text.extend_from_slice(b"\r\n");
         }
         if data.ends_with(b"\n") {
@@ -379,8 +449,36 @@ impl Envelope {
         Ok(Self {
             from: from.to_owned(),
             to: to.to_vec(),
+            eight_bit: !data.is_ascii(),
+            utf8_addresses: !from.is_ascii() || to.iter().any(|a| !a.is_ascii()),
             data: text,
+            verify_only: false,
         })
+    }
+
+    /// Stops after RCPT (then RSET): which recipients the server would take, without
+    /// sending the message (`mxdane send --dry-run`).
+    pub fn verify_only(mut self) -> Self {
+        self.verify_only = true;
+        self
+    }
+
+    /// The recipients.
+    pub fn recipients(&self) -> &[String] {
+        &self.to
+    }
+
+    /// The same message for some of the recipients.
+    pub fn for_recipients(&self, to: &[String]) -> Self {
+        Self {
+            to: to.to_vec(),
+            ..self.clone()
+        }
+    }
+
+    /// The text's size in octets as sent (dot-stuffed, CRLF).
+    pub fn size(&self) -> usize {
+        self.data.len()
     }
 }
 
@@ -406,6 +504,7 @@ pub async fn transfer(
         banner: None,
         ehlo: Vec::new(),
         ehlo_tls: Vec::new(),
+        size_limit: None,
         tls: None,
         recipients: Vec::new(),
         accepted: None,
@@ -460,7 +559,7 @@ async fn run(
         };
         banner(&mut c, report).await?;
         report.reached = Stage::EhloAfterTls;
-        report.ehlo_tls = c.ehlo(Stage::EhloAfterTls, helo).await?;
+        (report.ehlo_tls, report.size_limit) = extensions(c.ehlo(Stage::EhloAfterTls, helo).await?);
         report.success = true;
         send(&mut c, envelope, report).await?;
         return quit(&mut c, report).await;
@@ -473,12 +572,12 @@ async fn run(
     };
     banner(&mut c, report).await?;
     report.reached = Stage::Ehlo;
-    report.ehlo = c.ehlo(Stage::Ehlo, helo).await?;
+    (report.ehlo, report.size_limit) = extensions(c.ehlo(Stage::Ehlo, helo).await?);
     let plaintext_ok = |report: &mut SessionReport| {
         report.success = true;
         report.security = Security::Plaintext;
     };
-    if !report.ehlo.iter().any(|k| k == "STARTTLS") {
+    if matches!(policy, Policy::None) || !report.ehlo.iter().any(|k| k == "STARTTLS") {
         if policy.tls_required() {
             // S-01: with DANE (or encrypt) this host is not used.
             return Err(SmtpError::NoStartTls);
@@ -513,14 +612,17 @@ async fn run(
         log: log.clone(),
     };
     report.reached = Stage::EhloAfterTls;
-    report.ehlo_tls = c.ehlo(Stage::EhloAfterTls, helo).await?;
+    (report.ehlo_tls, report.size_limit) = extensions(c.ehlo(Stage::EhloAfterTls, helo).await?);
     report.success = true;
     send(&mut c, envelope, report).await?;
     quit(&mut c, report).await
 }
 
-/// The mail transaction (RFC 5321 section 3.3), when there is a message: MAIL, RCPT for each
-/// recipient, DATA and the text, one command at a time.
+/// The mail transaction (RFC 5321 section 3.3), when there is a message: MAIL (with SIZE,
+/// BODY=8BITMIME and SMTPUTF8 when the server offers them and the message needs them), RCPT
+/// for each recipient, DATA and the text; pipelined (RFC 2920) when the server offers
+/// PIPELINING, one command at a time otherwise. With [`Envelope::verify_only`] it ends
+/// after RCPT with RSET.
 async fn send<S: AsyncRead + AsyncWrite + Unpin>(
     c: &mut Conn<S>,
     envelope: Option<&Envelope>,
@@ -528,28 +630,103 @@ async fn send<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<(), SmtpError> {
     let Some(e) = envelope else { return Ok(()) };
     report.reached = Stage::Mail;
-    let r = c
-        .command(Stage::Mail, &format!("MAIL FROM:<{}>", e.from))
-        .await?;
-    if r.code / 100 != 2 {
-        return Err(SmtpError::Rejected(Stage::Mail, r));
+    // Only what the server said over TLS counts once there is TLS (RFC 3207 section 4.2).
+    let keywords = if report.tls.is_some() {
+        &report.ehlo_tls
+    } else {
+        &report.ehlo
+    };
+    let offers = |k: &str| keywords.iter().any(|x| x == k);
+    let mut mail = format!("MAIL FROM:<{}>", e.from);
+    if offers("SIZE") {
+        // RFC 1870 section 6: a message larger than the announced limit is not sent.
+        if let Some(limit) = report.size_limit
+            && e.data.len() as u64 > limit
+        {
+            return Err(SmtpError::TooBig {
+                size: e.data.len() as u64,
+                limit,
+            });
+        }
+        mail.push_str(&format!(" SIZE={}", e.data.len()));
     }
-    report.reached = Stage::Rcpt;
-    let mut last = None;
-    for to in &e.to {
-        let r = c.command(Stage::Rcpt, &format!("RCPT TO:<{to}>")).await?;
+    if e.eight_bit && offers("8BITMIME") {
+        mail.push_str(" BODY=8BITMIME");
+    }
+    if e.utf8_addresses {
+        // RFC 6531 section 3.4: non-ASCII addresses need a server that offers SMTPUTF8.
+        if !offers("SMTPUTF8") {
+            return Err(SmtpError::Utf8Unsupported);
+        }
+        mail.push_str(" SMTPUTF8");
+    }
+    let mut commands = vec![(Stage::Mail, mail)];
+    commands.extend(
+        e.to.iter()
+            .map(|to| (Stage::Rcpt, format!("RCPT TO:<{to}>"))),
+    );
+    if !e.verify_only {
+        commands.push((Stage::Data, "DATA".to_owned()));
+    }
+    let replies = if offers("PIPELINING") {
+        c.pipeline(&commands).await?
+    } else {
+        // One at a time: RCPT only after MAIL was taken, DATA only when a recipient was.
+        let mut replies = Vec::new();
+        let mut commands = commands.iter();
+        if let Some((stage, line)) = commands.next() {
+            replies.push(c.command(*stage, line).await?);
+        }
+        if replies.iter().all(|r| r.code / 100 == 2) {
+            for (stage, line) in commands {
+                let rcpt_taken = replies.iter().skip(1).any(|r| r.code / 100 == 2);
+                if *stage == Stage::Data && !rcpt_taken {
+                    break;
+                }
+                replies.push(c.command(*stage, line).await?);
+            }
+        }
+        replies
+    };
+    let mail_reply = replies.first().cloned().unwrap_or_else(|| Reply {
+        code: 451,
+        lines: vec!["no reply to MAIL".into()],
+    });
+    for (to, r) in e.to.iter().zip(replies.iter().skip(1)) {
         report.recipients.push((to.clone(), r.clone()));
-        last = Some(r);
     }
-    if !report.recipients.iter().any(|(_, r)| r.code / 100 == 2) {
-        let r = last.unwrap_or_else(|| Reply {
-            code: 554,
-            lines: vec!["no recipient".into()],
-        });
+    let data_reply = replies.get(1 + e.to.len()).cloned();
+    // RFC 2920 section 3.1: DATA accepted although nothing before it was: end the empty
+    // message at once.
+    let data_open = data_reply.as_ref().is_some_and(|r| r.code == 354);
+    let taken = report.recipients.iter().any(|(_, r)| r.code / 100 == 2);
+    if mail_reply.code / 100 != 2 || !taken {
+        if data_open {
+            c.command(Stage::Data, ".").await?;
+        }
+        if mail_reply.code / 100 != 2 {
+            return Err(SmtpError::Rejected(Stage::Mail, mail_reply));
+        }
+        let r = report
+            .recipients
+            .last()
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| Reply {
+                code: 554,
+                lines: vec!["no recipient".into()],
+            });
         return Err(SmtpError::Rejected(Stage::Rcpt, r));
     }
+    if e.verify_only {
+        report.reached = Stage::Quit;
+        c.command(Stage::Quit, "RSET").await?;
+        return Ok(());
+    }
     report.reached = Stage::Data;
-    let r = c.command(Stage::Data, "DATA").await?;
+    let r = data_reply.unwrap_or_else(|| Reply {
+        code: 451,
+        lines: vec!["no reply to DATA".into()],
+    });
     if r.code != 354 {
         return Err(SmtpError::Rejected(Stage::Data, r));
     }
@@ -584,7 +761,9 @@ async fn handshake(
     report: &mut SessionReport,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, SmtpError> {
     report.reached = Stage::Handshake;
-    let target = policy.target();
+    let target = policy
+        .target()
+        .ok_or_else(|| SmtpError::Tls(TlsFailure::Setup("the policy forbids TLS".into())))?;
     let (config, verifier, name) = target
         .client_config()
         .map_err(|e| SmtpError::Tls(TlsFailure::Setup(e.to_string())))?;
