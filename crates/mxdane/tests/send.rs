@@ -443,3 +443,108 @@ fn s13_a_dry_run_stops_after_rcpt_and_sends_nothing() {
     assert!(messages_with(&m).is_empty());
     assert_eq!(d.attempts[0].security, Security::Authenticated);
 }
+
+mod common;
+
+#[test]
+fn s14_mxdane_send_reads_a_postfix_policy_table_and_logs_as_postfix_does() {
+    let l = lab();
+    let dir = common::scratch("send-cli");
+    let anchor = common::write(&dir, "anchor", l.world.trust_anchor_text());
+    // Postfix's text form: strip.test may (so its stripped STARTTLS is tolerated), every
+    // subdomain of .test at dane-only, a relay entry skipped.
+    let table = common::write(
+        &dir,
+        "tls_policy",
+        "# reused from Postfix\nstrip.test may\n.test dane-only\n[relay.test]:587 encrypt\n",
+    );
+    let mut base: Vec<String> = vec![
+        "send".into(),
+        "--from".into(),
+        "sender@lab.test".into(),
+        "--resolver".into(),
+        l.resolver.to_string(),
+        "--trust-anchor".into(),
+        anchor,
+        "--timeout".into(),
+        "5".into(),
+        "--helo".into(),
+        "client.lab.test".into(),
+        "--policy-file".into(),
+        table,
+    ];
+    for (a, b) in &l.routes {
+        base.push("--route".into());
+        base.push(format!("{a}={b}"));
+    }
+    let run = |extra: &[&str], stdin: &str| {
+        let mut args = base.clone();
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        common::mxdane(&a, stdin)
+    };
+    let m = marker("cli");
+    let r = run(
+        &["--to", "user@ee.test", "--to", "user@strip.test"],
+        &format!("Subject: cli\n\n{m}\n"),
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("1 relay entries"), "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "ee.test: TLS level dane-only", "{}", r.stdout);
+    assert!(lines[1].starts_with(
+        "  Verified TLS connection established to mx.ee.test[192.0.2.1]:25: TLSv1_3 with cipher"
+    ));
+    assert!(lines[2].starts_with(
+        "  to=<user@ee.test>, relay=mx.ee.test[192.0.2.1]:25, dsn=2.0.0, status=sent (250"
+    ));
+    assert_eq!(lines[3], "strip.test: TLS level may");
+    assert!(
+        r.stdout
+            .contains("plaintext connection to mx.strip.test[192.0.2.9]:25")
+    );
+    assert_eq!(messages_with(&m).len(), 2, "one per domain");
+    // --policy overrides the default only: strip.test stays may, nullmx bounces (69).
+    let r = run(&["--to", "user@nullmx.test", "--json"], "x\n");
+    assert_eq!(r.code, 69, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["deliveries"][0]["recipients"][0]["status"], "bounced");
+    // A dry run: deliverable and bounced, nothing sent, exit 69 (a recipient bounced).
+    let m = marker("cli-dry");
+    let r = run(
+        &[
+            "--to",
+            "user@ee.test",
+            "--to",
+            "reject-1@ee.test",
+            "--dry-run",
+        ],
+        &format!("Subject: dry\n\n{m}\n"),
+    );
+    assert_eq!(r.code, 69, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("status=deliverable"), "{}", r.stdout);
+    assert!(messages_with(&m).is_empty());
+    // A deferral (4xx) wins over a bounce: 75.
+    let r = run(
+        &["--to", "defer-1@ee.test", "--to", "reject-1@ee.test"],
+        "x\n",
+    );
+    assert_eq!(r.code, 75, "{}{}", r.stdout, r.stderr);
+    // Bad input: named, 64, nothing sent.
+    for (extra, want) in [
+        (&["--to", "no-domain"][..], "has no domain"),
+        (
+            &["--to", "a@ee.test", "--policy", "fingerprint"][..],
+            "SHA-256",
+        ),
+        (
+            &["--to", "a@ee.test", "--message", "/nonexistent/msg"][..],
+            "/nonexistent/msg",
+        ),
+    ] {
+        let r = run(extra, "x\n");
+        assert_eq!(r.code, 64, "{extra:?}: {}", r.stderr);
+        assert!(r.stderr.contains(want), "{extra:?}: {}", r.stderr);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -551,3 +551,40 @@ async fn sessions_to_one_address_respect_the_per_address_limit() {
         }
     }
 }
+
+// The mail transaction one command at a time (a server without PIPELINING: HELO only) and
+// pipelined (the lab's usual server), with the same per-recipient replies either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_transaction_is_pipelined_only_when_offered_and_replies_land_per_recipient() {
+    use mxdane_smtp::{Envelope, transfer};
+    let pki = pki();
+    for (behaviour, pipelined) in [(Behaviour::NoEhlo, false), (Behaviour::Normal, true)] {
+        let mailbox = mxdane_lab::smtp::Mailbox::default();
+        let server = SmtpServer::start(SmtpSpec {
+            mailbox: Some(mailbox.clone()),
+            ..spec(&pki, behaviour)
+        })
+        .unwrap();
+        let to = ["a@x.test", "reject-b@x.test", "defer-c@x.test", "d@x.test"].map(String::from);
+        let e = Envelope::new("s@y.test", &to, b"Subject: t\n\nbody\n").unwrap();
+        let r = transfer(
+            &Connector::direct(),
+            server.addr(),
+            &Policy::May(target(Vec::new())),
+            "client.test",
+            quick(),
+            Some(&e),
+        )
+        .await;
+        assert!(r.accepted.is_some(), "{behaviour:?}: {r:?}");
+        let codes: Vec<u16> = r.recipients.iter().map(|(_, r)| r.code).collect();
+        assert_eq!(codes, [250, 550, 450, 250], "{behaviour:?}");
+        assert_eq!(mailbox.messages()[0].to, ["a@x.test", "d@x.test"]);
+        // Pipelined: every command went out before the first reply came back.
+        let t = &r.transcript;
+        let mail = t.iter().position(|l| l.starts_with("C: MAIL")).unwrap();
+        let first_reply = t[mail..].iter().position(|l| l.starts_with("S: ")).unwrap() + mail;
+        let data = t.iter().position(|l| l == "C: DATA").unwrap();
+        assert_eq!(data < first_reply, pipelined, "{behaviour:?}: {t:?}");
+    }
+}
