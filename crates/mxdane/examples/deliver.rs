@@ -1,13 +1,14 @@
 //! Delivering one message with DANE from a Rust program, through the lab world (no network
 //! beyond loopback): `cargo run -p mxdane --example deliver`.
 //!
-//! `mxdane::send::deliver` looks up the recipient domain's MX hosts and TLSA records
+//! `mxdane_smtp::deliver::deliver` looks up the recipient domain's MX hosts and TLSA records
 //! (DNSSEC-validated by libunbound), follows RFC 7672 host by host under the chosen TLS level,
 //! and says for each recipient whether it was sent, deferred or bounced. In a program of your
-//! own, build the `Environment` from a resolver (`mxdane_dns::UnboundResolver`) and
+//! own, pass a validating resolver (`mxdane_dns::UnboundResolver::forwarding` to your
+//! resolver with the IANA root anchors, `mxdane_dns::iana_root_anchors()`) and
 //! `mxdane_smtp::Connector::direct()` instead of the lab's.
 
-use mxdane::send::{TlsPolicy, deliver};
+use mxdane_smtp::deliver::{TlsPolicy, deliver};
 use mxdane_smtp::{Envelope, Settings};
 
 fn main() -> Result<(), String> {
@@ -23,7 +24,8 @@ fn main() -> Result<(), String> {
     for domain in ["ee.test", "strip.test"] {
         let envelope = envelope.for_recipients(&[format!("user@{domain}")]);
         let d = runtime.block_on(deliver(
-            &lab.env,
+            lab.env.resolver.as_ref(),
+            &lab.env.connector,
             &envelope,
             domain,
             "client.lab.test",

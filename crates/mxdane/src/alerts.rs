@@ -192,24 +192,24 @@ pub async fn email(
         total: Duration::from_secs(120),
         ..mxdane_smtp::Settings::default()
     };
-    let d = crate::send::deliver(
-        env,
+    let d = mxdane_smtp::deliver::deliver(
+        env.resolver.as_ref(),
+        &env.connector,
         &envelope,
         domain,
         &hostname(),
         settings,
-        &crate::send::TlsPolicy::Dane,
+        &mxdane_smtp::deliver::TlsPolicy::Dane,
     )
     .await;
     let log: Vec<String> = d
         .attempts
         .iter()
-        .map(crate::send::Attempt::log_line)
+        .map(mxdane_smtp::deliver::Attempt::log_line)
         .collect();
     match d.outcome {
-        crate::send::Outcome::Delivered(_) => Ok(log.last().cloned().unwrap_or_default()),
-        crate::send::Outcome::Deferred(why) | crate::send::Outcome::Bounced(why) => {
-            Err(format!("{why} ({})", log.join("; ")))
-        }
+        mxdane_smtp::deliver::Outcome::Delivered(_) => Ok(log.last().cloned().unwrap_or_default()),
+        mxdane_smtp::deliver::Outcome::Deferred(why)
+        | mxdane_smtp::deliver::Outcome::Bounced(why) => Err(format!("{why} ({})", log.join("; "))),
     }
 }

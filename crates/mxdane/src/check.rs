@@ -11,9 +11,7 @@ use mxdane_dns::plan::{self, Decision, HostPlan, Outcome, Plan, Request, TlsaSta
 use mxdane_dns::rdata::rtype;
 use mxdane_dns::{Name, Resolver, Status, Transport};
 use mxdane_smtp::{Connector, Policy, Security, SessionReport, Settings, SmtpError};
-use mxdane_tls::{
-    ChainCert, DaneTarget, KeyFilter, RecordOutcome, TlsFailure, Verdict as TlsVerdict,
-};
+use mxdane_tls::{ChainCert, KeyFilter, RecordOutcome, TlsFailure, Verdict as TlsVerdict};
 use mxdane_tlsa::Tlsa;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
@@ -492,18 +490,7 @@ fn resolver_broken(
     }
 }
 
-/// The DANE target of a planned host: its TLSA records and reference identifiers.
-pub(crate) fn target(h: &HostPlan, filter: KeyFilter) -> Option<DaneTarget> {
-    let mut names: Vec<Name> = h.reference_ids.to_vec();
-    if names.is_empty() {
-        names.push(h.name.clone());
-    }
-    Some(
-        DaneTarget::new(h.tlsa.clone(), names)
-            .ok()?
-            .key_filter(filter),
-    )
-}
+pub(crate) use mxdane_smtp::deliver::dane_target as target;
 
 /// One probe of `ip` for host `h` under the plan's policy for it.
 pub(crate) async fn probe(

@@ -12,7 +12,6 @@ pub mod issuance;
 pub mod monitor;
 pub mod monitor_http;
 pub mod rollover;
-pub mod send;
 pub mod survey;
 pub mod survey_queue;
 pub mod survey_table;

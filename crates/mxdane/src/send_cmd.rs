@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use mxdane::send::{Delivery, Status, TlsPolicy, deliver};
 use mxdane::tls_policy::PolicyTable;
+use mxdane_smtp::deliver::{Delivery, Status, TlsPolicy, deliver};
 use mxdane_smtp::{Envelope, Settings};
 
 use crate::Failure;
@@ -135,7 +135,15 @@ pub(crate) fn run(a: &SendArgs, json: bool, out: &mut impl Write) -> Result<u8, 
         } else {
             envelope
         };
-        let d = crate::block_on(deliver(&env, &envelope, &domain, &helo, settings, &level))?;
+        let d = crate::block_on(deliver(
+            env.resolver.as_ref(),
+            &env.connector,
+            &envelope,
+            &domain,
+            &helo,
+            settings,
+            &level,
+        ))?;
         deliveries.push((domain, level.name(), d));
     }
     let statuses: Vec<Status> = deliveries

@@ -27,7 +27,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::send::TlsPolicy;
+use mxdane_smtp::deliver::TlsPolicy;
 
 /// A policy table.
 #[derive(Clone, Debug, PartialEq, Eq)]

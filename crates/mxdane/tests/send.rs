@@ -1,4 +1,4 @@
-//! Delivering a message as a DANE sender (`mxdane::send`, used by the monitor's email alerts;
+//! Delivering a message as a DANE sender (`mxdane_smtp::deliver`, used by the monitor's email alerts;
 //! the start of issue 18), hermetic, against the lab world and its men in the middle: a
 //! verified host gets the message; a stripped STARTTLS, a substituted certificate or bogus
 //! TLSA records never do (the delivery is deferred); a null MX bounces; addresses cannot
@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 
-use mxdane::send::{Delivery, Outcome, Status, TlsPolicy, deliver};
+use mxdane_smtp::deliver::{Delivery, Outcome, Status, TlsPolicy, deliver};
 use mxdane_smtp::{Envelope, Security, Settings};
 
 fn lab() -> &'static mxdane::demo::Demo {
@@ -29,7 +29,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Sends a message with a unique marker to `user@domain`; the delivery and how many messages
 /// with the marker the lab's mail server holds.
-fn send(domain: &str) -> (mxdane::send::Delivery, usize) {
+fn send(domain: &str) -> (mxdane_smtp::deliver::Delivery, usize) {
     send_with(domain, &TlsPolicy::Dane)
 }
 
@@ -39,7 +39,8 @@ fn send_with(domain: &str, level: &TlsPolicy) -> (Delivery, usize) {
     let text = format!("Subject: test\n\n{marker}\n.starts with a dot\n");
     let envelope = Envelope::new("sender@lab.test", &[to], text.as_bytes()).unwrap();
     let d = runtime().block_on(deliver(
-        &lab().env,
+        lab().env.resolver.as_ref(),
+        &lab().env.connector,
         &envelope,
         domain,
         "client.lab.test",
@@ -137,7 +138,8 @@ fn deliver_through(
         envelope = envelope.verify_only();
     }
     runtime().block_on(deliver(
-        env,
+        env.resolver.as_ref(),
+        &env.connector,
         &envelope,
         &domain,
         "client.lab.test",

@@ -4,20 +4,31 @@
 //! never an unauthenticated server where the level forbids it. Each recipient ends on its own:
 //! delivered (the server's reply to the message), bounced (a 5xx to it, or to the whole
 //! transaction) or deferred (a 4xx, a failed session, a failed DANE check: the next address
-//! and host are tried first). The monitor's email alerts and `mxdane send` use it.
-//!
-//! It lives here rather than in the SMTP crate because it needs the DNS plan and the check's
-//! construction of a host's DANE target; the SMTP crate stays one session to one address.
+//! and host are tried first). mxdane's monitor (email alerts) and `mxdane send` use it.
 
 use std::net::SocketAddr;
 
-use mxdane_dns::Name;
 use mxdane_dns::plan::{self, Decision, HostPlan, Outcome as PlanOutcome, Request};
-use mxdane_smtp::{Envelope, Policy, Reply, Security, SessionReport, Settings, SmtpError, Stage};
+use mxdane_dns::{Name, Resolver};
 use mxdane_tls::{DaneTarget, KeyFilter};
 use mxdane_tlsa::{MatchingType, Selector, Tlsa, Usage};
 
-use crate::check::Environment;
+use crate::session::{Connector, Envelope, Policy, SessionReport, Settings, Stage};
+use crate::{Reply, Security, SmtpError};
+
+/// The DANE target of a planned host: its TLSA records and reference identifiers (the TLSA
+/// base domain first; the host's name when there are none), offering `filter`'s keys.
+pub fn dane_target(h: &HostPlan, filter: KeyFilter) -> Option<DaneTarget> {
+    let mut names: Vec<Name> = h.reference_ids.to_vec();
+    if names.is_empty() {
+        names.push(h.name.clone());
+    }
+    Some(
+        DaneTarget::new(h.tlsa.clone(), names)
+            .ok()?
+            .key_filter(filter),
+    )
+}
 
 /// Postfix's TLS security levels (`smtp_tls_security_level`, TLS_README), with their
 /// meanings. `verify` and `secure` (WebPKI) are not offered.
@@ -268,7 +279,7 @@ fn session_policy(h: &HostPlan, level: &TlsPolicy) -> Result<(Policy, &'static s
             if h.decision == Decision::Skip {
                 return Err(format!("{}: {}", name(), h.reason));
             }
-            let t = crate::check::target(h, KeyFilter::Any)
+            let t = dane_target(h, KeyFilter::Any)
                 .ok_or_else(|| format!("{} is not a usable TLS name", name()))?;
             Ok(match h.decision {
                 Decision::Dane => (Policy::Dane(t), "dane"),
@@ -284,7 +295,7 @@ fn session_policy(h: &HostPlan, level: &TlsPolicy) -> Result<(Policy, &'static s
                     h.reason
                 ));
             }
-            let t = crate::check::target(h, KeyFilter::Any)
+            let t = dane_target(h, KeyFilter::Any)
                 .ok_or_else(|| format!("{} is not a usable TLS name", name()))?;
             Ok((Policy::Dane(t), "dane-only"))
         }
@@ -308,10 +319,12 @@ fn session_policy(h: &HostPlan, level: &TlsPolicy) -> Result<(Policy, &'static s
     }
 }
 
-/// Delivers `envelope` (its recipients all in `recipient_domain`) through `env` under
-/// `level`, saying `helo`.
+/// Delivers `envelope` (its recipients all in `recipient_domain`) under `level`, looking up
+/// through `resolver` (which must validate: its statuses decide DANE) and connecting through
+/// `connector`, saying `helo`.
 pub async fn deliver(
-    env: &Environment,
+    resolver: &dyn Resolver,
+    connector: &Connector,
     envelope: &Envelope,
     recipient_domain: &str,
     helo: &str,
@@ -355,7 +368,7 @@ pub async fn deliver(
         port: 25,
         host: false,
     };
-    let p = plan::plan(env.resolver.as_ref(), &request).await;
+    let p = plan::plan(resolver, &request).await;
     match p.outcome {
         PlanOutcome::Deliverable => {}
         PlanOutcome::Defer => {
@@ -379,21 +392,14 @@ pub async fn deliver(
         for a in &h.addresses {
             let address = SocketAddr::new(a.ip, 25);
             let carried = envelope.for_recipients(&pending);
-            let mut s = mxdane_smtp::transfer(
-                &env.connector,
-                address,
-                &policy,
-                helo,
-                settings,
-                Some(&carried),
-            )
-            .await;
+            let mut s =
+                crate::transfer(connector, address, &policy, helo, settings, Some(&carried)).await;
             d.attempts.push(attempt(h, address, label, &s));
             // Postfix's `may`: a failed handshake is retried in plaintext, on a new
             // connection (never under the levels that require TLS).
             if s.plaintext_retry_allowed && matches!(policy, Policy::May(_)) {
-                s = mxdane_smtp::transfer(
-                    &env.connector,
+                s = crate::transfer(
+                    connector,
                     address,
                     &Policy::None,
                     helo,
