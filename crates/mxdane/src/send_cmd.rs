@@ -23,6 +23,9 @@ const EX_TEMPFAIL: u8 = 75;
 const EX_UNAVAILABLE: u8 = 69;
 pub(crate) const EX_USAGE: u8 = 64;
 
+/// The largest message read (it is held in memory): 64 MiB, far above what mail servers take.
+const MAX_MESSAGE: u64 = 64 << 20;
+
 #[derive(Args, Debug)]
 pub(crate) struct SendArgs {
     /// The envelope sender (empty for a bounce: --from '').
@@ -89,8 +92,13 @@ pub(crate) fn run(a: &SendArgs, json: bool, out: &mut impl Write) -> Result<u8, 
     }
     let mut data = Vec::new();
     let read = match &a.message {
-        Some(p) => std::fs::File::open(p).and_then(|mut f| f.read_to_end(&mut data)),
-        None => std::io::stdin().lock().read_to_end(&mut data),
+        Some(p) => {
+            std::fs::File::open(p).and_then(|f| f.take(MAX_MESSAGE + 1).read_to_end(&mut data))
+        }
+        None => std::io::stdin()
+            .lock()
+            .take(MAX_MESSAGE + 1)
+            .read_to_end(&mut data),
     };
     if let Err(e) = read {
         let from = a
@@ -98,6 +106,12 @@ pub(crate) fn run(a: &SendArgs, json: bool, out: &mut impl Write) -> Result<u8, 
             .as_ref()
             .map_or_else(|| "standard input".to_owned(), |p| p.display().to_string());
         return usage(&format!("{from}: cannot read the message: {e}"));
+    }
+    if data.len() as u64 > MAX_MESSAGE {
+        return usage(&format!(
+            "the message is larger than {} MiB, the most mxdane send takes",
+            MAX_MESSAGE >> 20
+        ));
     }
     // Recipients grouped by domain, in the order given.
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();

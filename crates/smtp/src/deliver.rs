@@ -6,6 +6,7 @@
 //! transaction) or deferred (a 4xx, a failed session, a failed DANE check: the next address
 //! and host are tried first). mxdane's monitor (email alerts) and `mxdane send` use it.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use mxdane_dns::plan::{self, Decision, HostPlan, Outcome as PlanOutcome, Request};
@@ -339,6 +340,7 @@ pub async fn deliver(
     let mut pending: Vec<String> = envelope.recipients().to_vec();
     let mut last = String::new();
     let mut last_reply: Option<Reply> = None;
+    let mut latest: HashMap<String, RecipientResult> = HashMap::new();
     let all = |d: &mut Delivery, pending: &mut Vec<String>, status: Status, why: &str| {
         let code = if status == Status::Bounced {
             "5.0.0"
@@ -410,13 +412,25 @@ pub async fn deliver(
                 d.attempts.push(attempt(h, address, "may", &s));
             }
             let at = relay(h.name.as_str(), address);
-            settle(&mut d, &mut pending, &s, &at, &mut last);
+            settle(&mut d, &mut pending, &s, &at, &mut last, &mut latest);
             if s.accepted.is_some() {
                 last_reply.clone_from(&s.accepted);
             }
             if pending.is_empty() {
                 break 'hosts;
             }
+        }
+    }
+    // What is left is deferred, each with its own last failure when a session met one.
+    let left: Vec<String> = pending
+        .iter()
+        .filter(|a| latest.contains_key(*a))
+        .cloned()
+        .collect();
+    for a in left {
+        pending.retain(|p| *p != a);
+        if let Some(r) = latest.remove(&a) {
+            d.recipients.push(r);
         }
     }
     all(&mut d, &mut pending, Status::Deferred, &last);
@@ -449,12 +463,15 @@ fn attempt(h: &HostPlan, address: SocketAddr, label: &'static str, s: &SessionRe
 /// pending), then the message's end (accepted: the taken ones are sent or, with a dry run,
 /// deliverable); a permanent error to the whole transaction bounces all; anything else
 /// leaves them pending for the next host.
+/// `latest` keeps each pending recipient's most recent temporary failure, so a deferral says
+/// what its own last attempt met (a 4xx to it, or the session's failure).
 fn settle(
     d: &mut Delivery,
     pending: &mut Vec<String>,
     s: &SessionReport,
     at: &str,
     last: &mut String,
+    latest: &mut HashMap<String, RecipientResult>,
 ) {
     let result = |address: &str, status, dsn: String, why: String| RecipientResult {
         address: address.to_owned(),
@@ -493,6 +510,7 @@ fn settle(
         }
         None => false,
     };
+    let failed = whole_transaction_failed.then(|| last.clone());
     let verified = s.error.is_none() && s.accepted.is_none() && !s.recipients.is_empty();
     let mut keep = Vec::new();
     for a in pending.drain(..) {
@@ -508,6 +526,10 @@ fn settle(
             }
             Some(r) if r.code / 100 == 4 => {
                 *last = said(at, r, Stage::Rcpt);
+                latest.insert(
+                    a.clone(),
+                    result(&a, Status::Deferred, dsn(r), last.clone()),
+                );
                 keep.push(a);
             }
             Some(r) if r.code / 100 == 2 && !whole_transaction_failed => {
@@ -521,7 +543,15 @@ fn settle(
                     keep.push(a);
                 }
             }
-            _ => keep.push(a),
+            _ => {
+                if let Some(why) = &failed {
+                    latest.insert(
+                        a.clone(),
+                        result(&a, Status::Deferred, "4.0.0".into(), why.clone()),
+                    );
+                }
+                keep.push(a);
+            }
         }
     }
     *pending = keep;

@@ -446,9 +446,16 @@ impl Envelope {
         if data.ends_with(b"\n") {
             text.truncate(text.len() - 2);
         }
+        // A recipient given twice gets one RCPT (and one copy), as in Postfix.
+        let mut unique: Vec<String> = Vec::with_capacity(to.len());
+        for a in to {
+            if !unique.contains(a) {
+                unique.push(a.clone());
+            }
+        }
         Ok(Self {
             from: from.to_owned(),
-            to: to.to_vec(),
+            to: unique,
             eight_bit: !data.is_ascii(),
             utf8_addresses: !from.is_ascii() || to.iter().any(|a| !a.is_ascii()),
             data: text,
