@@ -511,7 +511,8 @@ fn commands(
                 return Ok(Next::Quit);
             }
             // Recipients whose local part starts with `defer` get 450, with `reject` 550; a
-            // message for one starting with `dropdata` loses its connection half-way.
+            // message for one starting with `dropdata` loses its connection half-way, for one
+            // starting with `spam` gets 554 at its end.
             "MAIL" if mail.is_some() => {
                 let params = line
                     .split_once('>')
@@ -524,6 +525,9 @@ fn commands(
                     .and_then(|v| v.parse::<usize>().ok());
                 if size.is_some_and(|n| n > SIZE_LIMIT) {
                     send(io, "552 5.3.4 message size exceeds fixed limit\r\n", split)?;
+                } else if address(&line).starts_with("defer") {
+                    // A sender whose local part starts with `defer`: MAIL gets 452.
+                    send(io, "452 4.3.1 insufficient system storage\r\n", split)?;
                 } else {
                     envelope = Some((address(&line), params, Vec::new()));
                     send(io, "250 2.1.0 ok\r\n", split)?;
@@ -565,6 +569,12 @@ fn commands(
                         }
                         data.push_str(l.strip_prefix('.').unwrap_or(&l));
                         data.push_str("\r\n");
+                    }
+                    // A message for a recipient whose local part starts with `spam` is
+                    // refused at its end.
+                    if to.iter().any(|a| a.starts_with("spam")) {
+                        send(io, "554 5.7.1 message refused as spam\r\n", split)?;
+                        continue;
                     }
                     mail.0
                         .lock()

@@ -84,6 +84,12 @@ pub(crate) fn run(a: &SendArgs, json: bool, out: &mut impl Write) -> Result<u8, 
             Err(e) => return usage(&format!("--policy: {e}")),
         }
     }
+    if table.duplicates > 0 {
+        eprintln!(
+            "mxdane: {} duplicate keys in the policy file: the first entry of each is used, as postmap does",
+            table.duplicates
+        );
+    }
     if table.skipped_relays > 0 {
         eprintln!(
             "mxdane: {} relay entries ([host] keys) in the policy file are not used",
@@ -137,7 +143,7 @@ pub(crate) fn run(a: &SendArgs, json: bool, out: &mut impl Write) -> Result<u8, 
     let step = Duration::from_secs(a.dns.timeout.max(1));
     let settings = Settings {
         step,
-        total: step * 30,
+        total: step.saturating_mul(30),
         ..Settings::default()
     };
     let mut deliveries: Vec<(String, &'static str, Delivery)> = Vec::new();

@@ -36,6 +36,8 @@ pub struct PolicyTable {
     entries: HashMap<String, TlsPolicy>,
     /// Relay entries (`[host]` keys) skipped when reading a Postfix table.
     pub skipped_relays: usize,
+    /// Keys given again later in a Postfix table (the first entry stays, as with postmap).
+    pub duplicates: usize,
 }
 
 impl PolicyTable {
@@ -45,6 +47,7 @@ impl PolicyTable {
             default: level,
             entries: HashMap::new(),
             skipped_relays: 0,
+            duplicates: 0,
         }
     }
 
@@ -115,12 +118,17 @@ impl PolicyTable {
             };
             let k = key_of(&key)?;
             let p = TlsPolicy::parse(&level, &matches).map_err(|e| format!("{key:?}: {e}"))?;
-            entries.insert(k, p);
+            if entries.insert(k, p).is_some() {
+                return Err(format!(
+                    "{key:?} is listed twice (keys are case-insensitive)"
+                ));
+            }
         }
         Ok(Self {
             default,
             entries,
             skipped_relays: 0,
+            duplicates: 0,
         })
     }
 
@@ -170,7 +178,12 @@ impl PolicyTable {
                 continue;
             }
             let p = TlsPolicy::parse(level, &matches).map_err(bad)?;
-            table.entries.insert(key_of(key).map_err(bad)?, p);
+            match table.entries.entry(key_of(key).map_err(bad)?) {
+                std::collections::hash_map::Entry::Occupied(_) => table.duplicates += 1,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(p);
+                }
+            }
         }
         Ok(table)
     }
@@ -201,10 +214,11 @@ mod tests {
             "# comment\nexample.com dane-only\n.example.com encrypt\n\
              pinned.test fingerprint\n    match={PIN}\n\
              [relay.example]:587 encrypt protocols=!SSLv2\n\
-             .org may ciphers=high\nnone.test none\n"
+             .org may ciphers=high\nnone.test none\nexample.com may\n"
         ))
         .unwrap();
         assert_eq!(t.skipped_relays, 1);
+        assert_eq!(t.duplicates, 1, "example.com again: the first entry stays");
         let level = |d: &str| t.lookup(d).0.name();
         assert_eq!(level("example.com"), "dane-only", "exact key");
         assert_eq!(level("EXAMPLE.com."), "dane-only", "case and final dot");
@@ -270,6 +284,10 @@ mod tests {
                 "\"example.com\"",
             ),
             ("colour = 1\n", "unknown field"),
+            (
+                "[destinations]\n\"a.test\" = \"may\"\n\"A.test\" = \"dane\"\n",
+                "listed twice",
+            ),
         ] {
             let e = PolicyTable::from_toml(text).unwrap_err();
             assert!(e.contains(want), "{text:?}: {e}");

@@ -547,6 +547,14 @@ fn s14_mxdane_send_reads_a_postfix_policy_table_and_logs_as_postfix_does() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(r.stdout.matches("status=sent").count(), 1, "{}", r.stdout);
     assert_eq!(messages_with(&m)[0].to, ["user@ee.test"]);
+    // A timeout too large for the clock is taken as "very long", not a crash.
+    let mut args = base.clone();
+    let at = args.iter().position(|a| a == "--timeout").unwrap();
+    args[at + 1] = u64::MAX.to_string();
+    args.extend(["--to".to_owned(), "user@ee.test".to_owned()]);
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = common::mxdane(&a, "Subject: t\n\nx\n");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     // A message too large to hold: refused before any connection.
     let huge = dir.join("huge.eml");
     std::fs::File::create(&huge)
@@ -575,4 +583,91 @@ fn s14_mxdane_send_reads_a_postfix_policy_table_and_logs_as_postfix_does() {
         assert!(r.stderr.contains(want), "{extra:?}: {}", r.stderr);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn s15_a_temporary_refusal_of_mail_from_defers_everyone_and_a_spam_refusal_bounces_only_the_taken()
+{
+    // MAIL gets 452: the pipelined RCPTs get "503 need MAIL", which must not bounce anyone.
+    let text = b"Subject: x\n\nbody\n";
+    let to = ["a@ee.test".to_owned(), "b@ee.test".to_owned()];
+    let e = Envelope::new("defer-sender@lab.test", &to, text).unwrap();
+    let d = runtime().block_on(deliver(
+        lab().env.resolver.as_ref(),
+        &lab().env.connector,
+        &e,
+        "ee.test",
+        "client.lab.test",
+        Settings::default(),
+        &TlsPolicy::Dane,
+    ));
+    assert!(
+        d.recipients.iter().all(|r| r.status == Status::Deferred),
+        "{d:?}"
+    );
+    assert!(matches!(d.outcome, Outcome::Deferred(_)));
+    // The end of the message gets 554: the recipients the server took bounce with it; the
+    // one it deferred at RCPT stays deferred with its own reply.
+    let m = marker("spam");
+    let d = deliver_through(
+        &lab().env,
+        &["ok@ee.test", "defer-x@ee.test", "spam-y@ee.test"],
+        format!("Subject: x\n\n{m}\n").as_bytes(),
+        &TlsPolicy::Dane,
+        false,
+    );
+    let got: Vec<(&str, Status, &str)> = d
+        .recipients
+        .iter()
+        .map(|r| (r.address.as_str(), r.status, r.dsn.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ok@ee.test", Status::Bounced, "5.7.1"),
+            ("defer-x@ee.test", Status::Deferred, "4.2.1"),
+            ("spam-y@ee.test", Status::Bounced, "5.7.1"),
+        ],
+        "{d:?}"
+    );
+    assert!(messages_with(&m).is_empty());
+}
+
+#[test]
+fn s16_levels_that_ignore_tlsa_are_not_stopped_by_a_bogus_tlsa_lookup() {
+    // bogus.test: its host's TLSA records are bogus. dane and dane-only never use it (s01);
+    // encrypt and may, which never look at TLSA (as in Postfix), deliver.
+    for level in [TlsPolicy::Encrypt, TlsPolicy::May] {
+        let (d, n) = send_with("bogus.test", &level);
+        assert!(
+            matches!(d.outcome, Outcome::Delivered(_)),
+            "{}: {d:?}",
+            level.name()
+        );
+        assert_eq!(n, 1);
+        assert_eq!(d.attempts[0].security, Security::Encrypted);
+    }
+}
+
+#[test]
+fn s17_a_bare_cr_cannot_end_the_message_early() {
+    // "\r.\r" would end the message at a lenient server; it is sent as a line "..".
+    let m = marker("bare-cr");
+    let d = deliver_through(
+        &lab().env,
+        &["user@ee.test"],
+        format!("Subject: x\n\n{m}\r.\rMAIL FROM:<evil@x.test>\r\nlast line\n").as_bytes(),
+        &TlsPolicy::Dane,
+        false,
+    );
+    assert!(matches!(d.outcome, Outcome::Delivered(_)), "{d:?}");
+    let got = messages_with(&m);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0]
+            .data
+            .contains("\r\n.\r\nMAIL FROM:<evil@x.test>\r\nlast line\r\n"),
+        "{:?}",
+        got[0].data
+    );
 }

@@ -270,8 +270,23 @@ fn said(at: &str, reply: &Reply, stage: Stage) -> String {
 
 /// The session policy for `h` under `level`, and the level's name for the attempt; `Err`
 /// with the reason when the level does not allow this host.
+/// Whether `level` uses TLSA records at all (`dane`, `dane-only`); the others, as in Postfix,
+/// never look at them, so a failed or bogus TLSA lookup does not stop them.
+fn uses_tlsa(level: &TlsPolicy) -> bool {
+    matches!(level, TlsPolicy::Dane | TlsPolicy::DaneOnly)
+}
+
+/// Whether a host the plan skipped for its TLSA lookup alone (its addresses were found, none
+/// bogus) can still take mail under a level that ignores TLSA.
+fn skipped_for_tlsa_only(h: &HostPlan) -> bool {
+    h.decision == Decision::Skip && h.tlsa_base.is_some() && !h.addresses.is_empty()
+}
+
 fn session_policy(h: &HostPlan, level: &TlsPolicy) -> Result<(Policy, &'static str), String> {
     let name = || h.name.as_str().trim_end_matches('.').to_owned();
+    if !uses_tlsa(level) && h.decision == Decision::Skip && !skipped_for_tlsa_only(h) {
+        return Err(format!("{}: {}", name(), h.reason));
+    }
     let plain_target = || {
         DaneTarget::new(Vec::new(), vec![h.name.clone()]).map_err(|e| format!("{}: {e}", name()))
     };
@@ -373,6 +388,8 @@ pub async fn deliver(
     let p = plan::plan(resolver, &request).await;
     match p.outcome {
         PlanOutcome::Deliverable => {}
+        // Every host skipped for its TLSA lookup alone: the levels that ignore TLSA go on.
+        PlanOutcome::Defer if !uses_tlsa(level) && p.hosts.iter().any(skipped_for_tlsa_only) => {}
         PlanOutcome::Defer => {
             all(&mut d, &mut pending, Status::Deferred, &p.reason);
             return finish(d, envelope, &p.reason);
@@ -480,14 +497,29 @@ fn settle(
         dsn,
         why,
     };
+    let taken = |a: &str| {
+        s.recipients
+            .iter()
+            .any(|(to, r)| to == a && r.code / 100 == 2)
+    };
     let whole_transaction_failed = match &s.error {
+        // RFC 5321 section 4.2.1: a 5xx to MAIL ends every recipient; to DATA or the end of
+        // the message, every recipient the server had taken (the others keep their own
+        // RCPT replies below).
         Some(SmtpError::Rejected(stage @ (Stage::Mail | Stage::Data), r)) if r.code / 100 == 5 => {
             let why = said(at, r, *stage);
+            let mut keep = Vec::new();
             for a in pending.drain(..) {
-                d.recipients
-                    .push(result(&a, Status::Bounced, dsn(r), why.clone()));
+                if *stage == Stage::Mail || taken(&a) {
+                    d.recipients
+                        .push(result(&a, Status::Bounced, dsn(r), why.clone()));
+                } else {
+                    keep.push(a);
+                }
             }
-            return;
+            *pending = keep;
+            *last = why;
+            true
         }
         Some(e @ (SmtpError::TooBig { .. } | SmtpError::Utf8Unsupported)) => {
             let (code, why) = match e {

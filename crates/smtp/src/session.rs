@@ -426,9 +426,14 @@ impl Envelope {
         // RFC 5321 section 4.5.2: a line that starts with a dot gets another; every line ends
         // in CRLF. Section 4.5.3.1.6: lines are at most 998 octets; a longer one is broken
         // by inserting CRLF SPACE, as Postfix does (smtp_line_length_limit).
+        // A bare CR ends a line too, so that no "\r.\r" can end the message early at a
+        // lenient server (SMTP smuggling).
         let mut text = Vec::with_capacity(data.len() + 64);
-        for line in data.split(|b| *b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let lines = data
+            .split(|b| *b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .flat_map(|l| l.split(|b| *b == b'\r'));
+        for line in lines {
             if line.first() == Some(&b'.') {
                 text.push(b'.');
             }
@@ -699,8 +704,12 @@ async fn send<S: AsyncRead + AsyncWrite + Unpin>(
         code: 451,
         lines: vec!["no reply to MAIL".into()],
     });
-    for (to, r) in e.to.iter().zip(replies.iter().skip(1)) {
-        report.recipients.push((to.clone(), r.clone()));
+    // RCPT replies mean something only when MAIL was taken (a pipelined RCPT after a refused
+    // MAIL gets "503 need MAIL", which says nothing about the recipient).
+    if mail_reply.code / 100 == 2 {
+        for (to, r) in e.to.iter().zip(replies.iter().skip(1)) {
+            report.recipients.push((to.clone(), r.clone()));
+        }
     }
     let data_reply = replies.get(1 + e.to.len()).cloned();
     // RFC 2920 section 3.1: DATA accepted although nothing before it was: end the empty
