@@ -148,6 +148,14 @@ fn deliver_through(
     ))
 }
 
+/// Each recipient's address, status and DSN, in the envelope's order.
+fn ends(d: &Delivery) -> Vec<(&str, Status, &str)> {
+    d.recipients
+        .iter()
+        .map(|r| (r.address.as_str(), r.status, r.dsn.as_str()))
+        .collect()
+}
+
 fn messages_with(marker: &str) -> Vec<mxdane_lab::smtp::Received> {
     lab()
         .mailbox
@@ -334,13 +342,8 @@ fn s09_each_recipient_ends_on_its_own_4xx_defers_5xx_bounces_the_rest_are_sent()
         &TlsPolicy::Dane,
         false,
     );
-    let got: Vec<(&str, Status, &str)> = d
-        .recipients
-        .iter()
-        .map(|r| (r.address.as_str(), r.status, r.dsn.as_str()))
-        .collect();
     assert_eq!(
-        got,
+        ends(&d),
         [
             ("user@ee.test", Status::Sent, "2.0.0"),
             ("defer-me@ee.test", Status::Deferred, "4.2.1"),
@@ -458,7 +461,6 @@ mod common;
 fn s14_mxdane_send_reads_a_postfix_policy_table_and_logs_as_postfix_does() {
     let l = lab();
     let dir = common::scratch("send-cli");
-    let anchor = common::write(&dir, "anchor", l.world.trust_anchor_text());
     // Postfix's text form: strip.test may (so its stripped STARTTLS is tolerated), every
     // subdomain of .test at dane-only, a relay entry skipped.
     let table = common::write(
@@ -470,21 +472,12 @@ fn s14_mxdane_send_reads_a_postfix_policy_table_and_logs_as_postfix_does() {
         "send".into(),
         "--from".into(),
         "sender@lab.test".into(),
-        "--resolver".into(),
-        l.resolver.to_string(),
-        "--trust-anchor".into(),
-        anchor,
-        "--timeout".into(),
-        "5".into(),
         "--helo".into(),
         "client.lab.test".into(),
         "--policy-file".into(),
         table,
     ];
-    for (a, b) in &l.routes {
-        base.push("--route".into());
-        base.push(format!("{a}={b}"));
-    }
+    base.extend(common::lab_flags(l, &dir));
     let run = |extra: &[&str], stdin: &str| {
         let mut args = base.clone();
         args.extend(extra.iter().map(|s| (*s).to_owned()));
@@ -616,13 +609,8 @@ fn s15_a_temporary_refusal_of_mail_from_defers_everyone_and_a_spam_refusal_bounc
         &TlsPolicy::Dane,
         false,
     );
-    let got: Vec<(&str, Status, &str)> = d
-        .recipients
-        .iter()
-        .map(|r| (r.address.as_str(), r.status, r.dsn.as_str()))
-        .collect();
     assert_eq!(
-        got,
+        ends(&d),
         [
             ("ok@ee.test", Status::Bounced, "5.7.1"),
             ("defer-x@ee.test", Status::Deferred, "4.2.1"),

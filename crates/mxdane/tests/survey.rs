@@ -214,20 +214,8 @@ fn v04_the_command_line_writes_lines_a_summary_and_a_chart_and_resumes() {
     static DEMO: OnceLock<mxdane::demo::Demo> = OnceLock::new();
     let l = DEMO.get_or_init(|| mxdane::demo::start().unwrap());
     let dir = common::scratch("survey-cli");
-    let anchor = common::write(&dir, "anchor", l.world.trust_anchor_text());
-    let mut args: Vec<String> = vec![
-        "survey".into(),
-        "--resolver".into(),
-        l.resolver.to_string(),
-        "--trust-anchor".into(),
-        anchor,
-        "--timeout".into(),
-        "5".into(),
-    ];
-    for (a, b) in &l.routes {
-        args.push("--route".into());
-        args.push(format!("{a}={b}"));
-    }
+    let mut args: Vec<String> = vec!["survey".into()];
+    args.extend(common::lab_flags(l, &dir));
     let out = dir.join("out.jsonl").display().to_string();
     let summary = dir.join("summary.json").display().to_string();
     let chart = dir.join("chart.svg").display().to_string();
@@ -387,20 +375,8 @@ fn parquet_rows(path: &std::path::Path) -> Vec<Vec<String>> {
 fn v09_csv_and_parquet_tables_hold_every_domain_and_survive_a_resume() {
     let w = world();
     let dir = common::scratch("survey-tables");
-    let anchor = common::write(&dir, "anchor", w.world.trust_anchor_text());
-    let mut base: Vec<String> = vec![
-        "survey".into(),
-        "--resolver".into(),
-        w.resolver.to_string(),
-        "--trust-anchor".into(),
-        anchor,
-        "--concurrency".into(),
-        "128".into(),
-    ];
-    for (a, b) in &w.routes {
-        base.push("--route".into());
-        base.push(format!("{a}={b}"));
-    }
+    let mut base: Vec<String> = vec!["survey".into(), "--concurrency".into(), "128".into()];
+    base.extend(common::lab_flags(w, &dir));
     let run = |name: &str, input: &str, resume: bool| {
         let mut args = base.clone();
         for (flag, ext) in [("-o", "jsonl"), ("--csv", "csv"), ("--parquet", "parquet")] {

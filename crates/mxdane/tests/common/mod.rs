@@ -115,3 +115,21 @@ pub(crate) fn verdicts() -> Vec<(String, mxdane::check::Verdict, bool)> {
     assert!(out.len() >= 30, "verdicts.txt lists {} domains", out.len());
     out
 }
+
+/// The flags that point a command at the lab world `lab`: its resolver, its trust anchor
+/// (written to `dir`), a 5-second step and every route.
+pub(crate) fn lab_flags(lab: &mxdane::demo::Demo, dir: &Path) -> Vec<String> {
+    let mut flags = vec![
+        "--resolver".to_owned(),
+        lab.resolver.to_string(),
+        "--trust-anchor".into(),
+        write(dir, "anchor", lab.world.trust_anchor_text()),
+        "--timeout".into(),
+        "5".into(),
+    ];
+    for (a, b) in &lab.routes {
+        flags.push("--route".into());
+        flags.push(format!("{a}={b}"));
+    }
+    flags
+}
