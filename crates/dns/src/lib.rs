@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod direct;
 pub mod dnssec;
 pub mod lookup;
 pub mod message;
@@ -32,5 +33,6 @@ pub use lookup::{
 pub use name::Name;
 pub use transport::{LookupError, NetTransport, Transport};
 pub use validate::{
-    MAX_VERIFICATIONS, SUPPORTED_ALGORITHMS, TrustAnchor, iana_root_anchors, sigs_for, verify_rrset,
+    MAX_VERIFICATIONS, SUPPORTED_ALGORITHMS, Signature, TrustAnchor, iana_root_anchors, sigs_for,
+    verify_rrset,
 };

@@ -153,13 +153,26 @@ impl Lookup {
         self.qtype
     }
 
-    /// What was found.
+    /// What was found, whatever the status: for reports only. A bogus answer is here as the
+    /// forger sent it.
     pub fn answer(&self) -> &Answer {
         &self.answer
     }
 
-    /// The records found (empty for a denial).
+    /// The records found, for decisions: empty for a denial, and empty when the lookup is
+    /// bogus or indeterminate (P-03: libunbound hands the data of a bogus answer over with its
+    /// verdict; no decision may rest on it). Insecure records are here: the caller weighs the
+    /// status.
     pub fn records(&self) -> &[Rdata] {
+        match (&self.status, &self.answer) {
+            (Status::Secure | Status::Insecure, Answer::Records(r)) => r,
+            _ => &[],
+        }
+    }
+
+    /// The records as received, whatever the status: for reports that show what a bogus
+    /// answer claimed, never for decisions.
+    pub fn unvalidated_records(&self) -> &[Rdata] {
         match &self.answer {
             Answer::Records(r) => r,
             _ => &[],

@@ -78,16 +78,29 @@ pub fn sigs_for(records: &[Record], owner: &Name, t: u16) -> Vec<Record> {
         .collect()
 }
 
+/// What a verified RRSIG vouches for, beyond the RRset's data: the signed fields a validator
+/// uses (RFC 4035 section 5.3.3), which no man in the middle can rewrite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signature {
+    /// The original TTL: the longest any validating resolver caches the RRset.
+    pub original_ttl: u32,
+    /// The labels field: fewer than the owner's means a wildcard expansion.
+    pub labels: u8,
+    /// The end of the signature's validity (seconds since 1970).
+    pub expiration: u32,
+}
+
 /// Verifies that one of `sigs` (RRSIG records) by `zone` with one of `keys` (DNSKEY data)
-/// signs `rrset` at time `now` (seconds since 1970), with the checks of RFC 4035 section 5.3.
-/// Returns the reason for the last failure otherwise (which key tag, which window).
+/// signs `rrset` at time `now` (seconds since 1970), with the checks of RFC 4035 section 5.3,
+/// and returns the verified signature's signed fields. Returns the reason for the last
+/// failure otherwise (which key tag, which window).
 pub fn verify_rrset(
     rrset: &[Record],
     sigs: &[Record],
     zone: &Name,
     keys: &[Rdata],
     now: u32,
-) -> Result<(), String> {
+) -> Result<Signature, String> {
     let Some(first) = rrset.first() else {
         return Err("empty RRset".into());
     };
@@ -172,7 +185,11 @@ pub fn verify_rrset(
                 ));
             }
             if verify_signature(*algorithm, key, &data, signature) {
-                return Ok(());
+                return Ok(Signature {
+                    original_ttl: *original_ttl,
+                    labels: *labels,
+                    expiration: *expiration,
+                });
             }
             why = format!("the RRSIG by key tag {tag} does not verify");
         }

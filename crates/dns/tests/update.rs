@@ -154,7 +154,10 @@ async fn p03_tsig_updates_prerequisites_and_a_lagging_secondary() {
         v.sort();
         v
     };
-    let answers = ask_all(&resolver, &connect, &owner, u32::try_from(now()).unwrap()).await;
+    let answers = ask_all(&resolver, &connect, &owner, u32::try_from(now()).unwrap())
+        .await
+        .unwrap()
+        .answers;
     assert_eq!(
         look(&answers),
         vec![
@@ -186,7 +189,10 @@ async fn p03_tsig_updates_prerequisites_and_a_lagging_secondary() {
     assert_eq!(dynamic.served(0, &owner).len(), 3);
     // The secondary thaws: every server serves the same three records, signed.
     dynamic.thaw(1);
-    let answers = ask_all(&resolver, &connect, &owner, u32::try_from(now()).unwrap()).await;
+    let answers = ask_all(&resolver, &connect, &owner, u32::try_from(now()).unwrap())
+        .await
+        .unwrap()
+        .answers;
     assert_eq!(
         look(&answers),
         vec![
@@ -231,7 +237,10 @@ async fn p03_servers_listed_only_by_the_parent_are_asked_too() {
     let resolver =
         UnboundResolver::forwarding(lab.recursive, &anchors, Duration::from_secs(3)).unwrap();
     let connect = routed(&lab.ns_routes);
-    let answers = ask_all(&resolver, &connect, &owner, u32::try_from(now()).unwrap()).await;
+    let answers = ask_all(&resolver, &connect, &owner, u32::try_from(now()).unwrap())
+        .await
+        .unwrap()
+        .answers;
     let mut names: Vec<String> = answers.iter().map(|a| a.name.to_string()).collect();
     names.sort();
     assert_eq!(

@@ -261,6 +261,27 @@ pub struct HostCheck {
     pub probes: Vec<Probe>,
     /// Every authoritative answer for its TLSA RRset.
     pub nameservers: Vec<NsAnswer>,
+    /// Why those answers are not provably every server's, if they are not.
+    pub nameserver_gap: Option<NsGap>,
+}
+
+/// Why the nameserver view of a host is missing or partial (P-03: it rests on validated data
+/// only, and says what it could not see).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NsGap {
+    /// No view: a lookup it rests on (the apex NS or DNSKEY RRset) is not secure or failed.
+    Unavailable(String),
+    /// Some servers could not be found, or the bounds left some out.
+    Incomplete(String),
+}
+
+impl NsGap {
+    /// The explanation.
+    pub fn why(&self) -> &str {
+        match self {
+            Self::Unavailable(w) | Self::Incomplete(w) => w,
+        }
+    }
 }
 
 /// The verdict, with monitoring-plugin exit codes.
@@ -415,10 +436,13 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
             plan: h.clone(),
             probes: Vec::new(),
             nameservers: Vec::new(),
+            nameserver_gap: None,
         })
         .collect();
-    for (hi, ns) in join_each(ns_tasks, "the nameserver comparison", &plan, &mut lost).await {
+    for (hi, (ns, gap)) in join_each(ns_tasks, "the nameserver comparison", &plan, &mut lost).await
+    {
         hosts[hi].nameservers = ns;
+        hosts[hi].nameserver_gap = gap;
     }
     for (hi, p) in join_each(tasks, "a probe", &plan, &mut lost).await {
         hosts[hi].probes.push(p);
@@ -666,16 +690,36 @@ fn mismatch_reason(outcomes: &[RecordOutcome]) -> ProbeReason {
     best
 }
 
-/// Asks every authoritative nameserver of the zone of `h`'s TLSA RRset for it (M-01).
-pub async fn nameserver_answers(env: &Environment, h: &HostPlan, port: u16) -> Vec<NsAnswer> {
+/// Asks every authoritative nameserver of the zone of `h`'s TLSA RRset for it (M-01), with
+/// why the answers are not every server's when they are not.
+pub async fn nameserver_answers(
+    env: &Environment,
+    h: &HostPlan,
+    port: u16,
+) -> (Vec<NsAnswer>, Option<NsGap>) {
     let Some(base) = &h.tlsa_base else {
-        return Vec::new();
+        return (Vec::new(), None);
     };
-    let Ok(owner) = Name::try_parse(&format!("_{port}._tcp.{base}")) else {
-        return Vec::new();
+    let owner = match base.tlsa_owner(port) {
+        Ok(o) => o,
+        Err(e) => return (Vec::new(), Some(NsGap::Unavailable(e.to_string()))),
+    };
+    // A TLSA owner that is an alias (RFC 7672 section 2.2.3): the servers that matter are
+    // those of the name at the end of the validated chain.
+    let owner = match env.resolver.lookup(&owner, rtype::TLSA).await {
+        Ok(l) if *l.status() == Status::Secure => l.final_name().clone(),
+        _ => owner,
     };
     let now = u32::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(u32::MAX);
-    mxdane_dns::nameservers::ask_all(env.resolver.as_ref(), &env.nameserver, &owner, now).await
+    match mxdane_dns::nameservers::ask_all(env.resolver.as_ref(), &env.nameserver, &owner, now)
+        .await
+    {
+        Ok(view) => {
+            let gap = view.servers.incomplete().map(NsGap::Incomplete);
+            (view.answers, gap)
+        }
+        Err(e) => (Vec::new(), Some(NsGap::Unavailable(e.to_string()))),
+    }
 }
 
 fn judge(r: &mut CheckReport, options: &Options) {
@@ -869,17 +913,21 @@ fn judge(r: &mut CheckReport, options: &Options) {
             ));
         }
         for a in &h.nameservers {
-            match (&a.tlsa, &a.signed) {
-                (Err(e), _) => crit.push(format!(
+            if let Err(e) = &a.tlsa {
+                crit.push(format!(
                     "{name}: nameserver {} ({}) fails the TLSA query: {e}",
                     a.name, a.ip
-                )),
-                (Ok(_), Err(e)) => crit.push(format!(
-                    "{name}: nameserver {} ({}) serves a TLSA RRset that does not validate: {e}",
-                    a.name, a.ip
-                )),
-                _ => {}
+                ));
             }
+        }
+        match &h.nameserver_gap {
+            Some(NsGap::Unavailable(e)) => crit.push(format!(
+                "{name}: the authoritative servers cannot be checked: {e}"
+            )),
+            Some(NsGap::Incomplete(e)) => warn.push(format!(
+                "{name}: not every authoritative server was checked: {e}"
+            )),
+            None => {}
         }
     }
     crit.dedup();

@@ -819,7 +819,7 @@ fn gate(
     for n in &a.names {
         names.push(mxdane::input::domain(n).map_err(|e| Failure(format!("--name: {e}")))?);
     }
-    let answers = block_on(mxdane::check::nameserver_answers(&env, h, a.port))?;
+    let (answers, gap) = block_on(mxdane::check::nameserver_answers(&env, h, a.port))?;
     let ders: Vec<_> = chain.iter().map(|c| c.der().to_vec().into()).collect();
     let mut rows = Vec::new();
     // Two kinds of "no": the chain would not authenticate (exit 1), or the gate could not
@@ -833,6 +833,12 @@ fn gate(
         cannot_tell.push(format!(
             "{host} has no secure TLSA records to judge against ({})",
             h.reason
+        ));
+    }
+    if let Some(gap) = &gap {
+        cannot_tell.push(format!(
+            "not every authoritative server could be asked: {}",
+            gap.why()
         ));
     }
     if answers.is_empty() {

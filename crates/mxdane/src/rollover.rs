@@ -191,6 +191,9 @@ pub struct RealWorld {
     /// prerequisite of the next update, so that an edit made since makes it fail (NXRRSET)
     /// instead of going unnoticed.
     seen: HashMap<String, (Vec<Tlsa>, Option<u32>)>,
+    /// Each owner's zone (apex and validated DNSKEY RRset) at the last observation, which
+    /// judges what the primary says when it is asked directly.
+    zones: HashMap<String, (Name, Vec<mxdane_dns::rdata::Rdata>)>,
 }
 
 fn now_unix() -> u64 {
@@ -217,6 +220,7 @@ impl RealWorld {
             timeout,
             instructions: Vec::new(),
             seen: HashMap::new(),
+            zones: HashMap::new(),
         })
     }
 
@@ -243,6 +247,14 @@ impl RealWorld {
             .ok_or_else(|| "no service has these owner names".to_owned())
     }
 
+    /// The primary that takes updates for these owners.
+    fn primary_server(&self, owners_: &[String]) -> Option<SocketAddr> {
+        match &self.service_for(owners_).ok()?.dns {
+            Dns::Rfc2136 { server, .. } => mxdane_dns::transport::parse_server(server).ok(),
+            _ => None,
+        }
+    }
+
     /// The published address of the primary that takes updates for these owners.
     fn primary_address(&self, owners_: &[String]) -> Option<IpAddr> {
         match &self.service_for(owners_).ok()?.dns {
@@ -253,32 +265,36 @@ impl RealWorld {
         }
     }
 
-    /// The RRset the primary serves at `owner` now (for prerequisites), with its TTL.
+    /// The RRset the primary serves at `owner` now (for prerequisites), with its signed TTL:
+    /// asked directly and judged with the zone's validated keys from the last observation, so
+    /// a forged answer on the way to a hidden primary is an error, never a prerequisite.
     fn primary_rrset(
         &self,
         server: SocketAddr,
         owner: &Name,
     ) -> Result<(Vec<Tlsa>, Option<u32>), String> {
+        let (apex, keys) = self.zones.get(owner.as_str()).ok_or_else(|| {
+            format!("{owner}: not observed yet, so the primary's answer cannot be judged")
+        })?;
         let to = self.routes.get(&server).copied().unwrap_or(server);
         let t = mxdane_dns::NetTransport::new(to, self.timeout);
-        let flags = mxdane_dns::message::QueryFlags {
-            rd: false,
-            cd: false,
-            dnssec_ok: false,
+        let zone = mxdane_dns::direct::Zone {
+            apex,
+            keys,
+            now: u32::try_from(now_unix()).unwrap_or(u32::MAX),
         };
-        use mxdane_dns::Transport;
-        let m = t
-            .exchange(owner, rtype::TLSA, flags)
-            .map_err(|e| format!("asking the primary {server}: {e}"))?;
-        let mut out = Vec::new();
-        let mut ttl = None;
-        for r in m.answer.iter().filter(|r| r.name == *owner) {
-            if let Ok(t) = r.rdata.to_string().parse::<Tlsa>() {
-                out.push(t);
-                ttl = Some(r.ttl);
-            }
+        match mxdane_dns::nameservers::ask(&t, owner, rtype::TLSA, &zone)
+            .map_err(|e| format!("asking the primary {server}: {e}"))?
+        {
+            mxdane_dns::direct::Served::Rrset { records, ttl, .. } => Ok((
+                records
+                    .iter()
+                    .filter_map(|r| r.to_string().parse::<Tlsa>().ok())
+                    .collect(),
+                Some(ttl),
+            )),
+            mxdane_dns::direct::Served::Absent { .. } => Ok((Vec::new(), None)),
         }
-        Ok((out, ttl))
     }
 
     fn change(&mut self, owners_: &[String], rdatas: &[String], add: bool) -> Result<(), String> {
@@ -396,24 +412,35 @@ impl RealWorld {
         }
     }
 
-    /// Every address of every base of `service`, for probes.
+    /// Every address of every base of `service`, for probes. A base whose address lookups
+    /// are bogus, indeterminate or failed is an error: an address left out would be a server
+    /// never probed.
     fn addresses(&self, service: &Service) -> Result<Vec<(Name, IpAddr)>, String> {
         let mut out = Vec::new();
         for b in &service.bases {
             let host = Name::try_parse(b).map_err(|e| e.to_string())?;
             for t in [rtype::A, rtype::AAAA] {
-                let l = self.runtime.block_on(self.env.resolver.lookup(&host, t));
-                if let Ok(l) = l {
-                    for r in l.records() {
-                        match r {
-                            mxdane_dns::rdata::Rdata::A(a) => {
-                                out.push((host.clone(), IpAddr::V4(*a)))
-                            }
-                            mxdane_dns::rdata::Rdata::Aaaa(a) => {
-                                out.push((host.clone(), IpAddr::V6(*a)));
-                            }
-                            _ => {}
+                let l = self
+                    .runtime
+                    .block_on(self.env.resolver.lookup(&host, t))
+                    .map_err(|e| format!("{host} {}: {e}", mxdane_dns::rdata::type_name(t)))?;
+                if matches!(
+                    l.status(),
+                    mxdane_dns::Status::Bogus(_) | mxdane_dns::Status::Indeterminate(_)
+                ) {
+                    return Err(format!(
+                        "the {host} {} lookup is {}",
+                        mxdane_dns::rdata::type_name(t),
+                        l.status()
+                    ));
+                }
+                for r in l.records() {
+                    match r {
+                        mxdane_dns::rdata::Rdata::A(a) => out.push((host.clone(), IpAddr::V4(*a))),
+                        mxdane_dns::rdata::Rdata::Aaaa(a) => {
+                            out.push((host.clone(), IpAddr::V6(*a)));
                         }
+                        _ => {}
                     }
                 }
             }
@@ -665,25 +692,35 @@ impl RealWorld {
                 self.env.resolver.as_ref(),
                 &self.env.nameserver,
                 &name,
+            ))
+            .map_err(|e| format!("{owner}: {e}"))?;
+        if let Some(why) = servers.incomplete() {
+            return Err(format!(
+                "{owner}: not every authoritative server can be asked: {why}"
             ));
-        if servers.is_empty() {
+        }
+        if servers.addresses.is_empty() {
             return Err(format!("{owner}: no authoritative server found"));
         }
-        let flags = mxdane_dns::message::QueryFlags {
-            rd: false,
-            cd: true,
-            dnssec_ok: false,
+        let zone = mxdane_dns::direct::Zone {
+            apex: &servers.apex,
+            keys: &servers.keys,
+            now: u32::try_from(now_unix()).unwrap_or(u32::MAX),
         };
         let mut out = Vec::new();
-        for (ns, ip) in servers {
-            let t = (self.env.nameserver)(SocketAddr::new(ip, 53));
-            let serves = t.exchange(&name, rtype::TXT, flags).is_ok_and(|m| {
-                m.answer.iter().any(|r| {
-                    r.name == name
-                        && matches!(&r.rdata, mxdane_dns::rdata::Rdata::Txt(s) if s.concat() == value)
-                })
-            });
-            if serves != present {
+        for (ns, ip) in &servers.addresses {
+            let t = (self.env.nameserver)(SocketAddr::new(*ip, 53));
+            // An answer that does not validate counts as disagreeing: it holds the wait.
+            let serves = match mxdane_dns::nameservers::ask(t.as_ref(), &name, rtype::TXT, &zone) {
+                Ok(mxdane_dns::direct::Served::Rrset { records, .. }) => {
+                    Some(records.iter().any(
+                        |r| matches!(r, mxdane_dns::rdata::Rdata::Txt(s) if s.concat() == value),
+                    ))
+                }
+                Ok(mxdane_dns::direct::Served::Absent { .. }) => Some(false),
+                Err(_) => None,
+            };
+            if serves != Some(present) {
                 out.push(format!("{ns} {ip}"));
             }
         }
@@ -701,36 +738,62 @@ impl World for RealWorld {
     fn observe(&mut self, owners: &[String], _: Ts) -> Result<Observation, String> {
         let now = u32::try_from(now_unix()).unwrap_or(u32::MAX);
         let mut obs = Observation::default();
+        let primary = self.primary_address(owners);
         for o in owners {
             let owner = Name::try_parse(o).map_err(|e| e.to_string())?;
-            let answers = self.runtime.block_on(ask_all(
-                self.env.resolver.as_ref(),
-                &self.env.nameserver,
-                &owner,
-                now,
-            ));
-            if answers.is_empty() {
+            let view = self
+                .runtime
+                .block_on(ask_all(
+                    self.env.resolver.as_ref(),
+                    &self.env.nameserver,
+                    &owner,
+                    now,
+                ))
+                .map_err(|e| format!("{o}: {e}"))?;
+            // P-03: "on every server" must mean every server; the gate stays shut otherwise.
+            if let Some(why) = view.servers.incomplete() {
+                return Err(format!(
+                    "{o}: not every authoritative server can be asked: {why}"
+                ));
+            }
+            if view.answers.is_empty() {
                 return Err(format!("{o}: no authoritative server found"));
             }
-            let primary = self.primary_address(owners);
-            for a in answers {
+            self.zones.insert(
+                o.clone(),
+                (view.servers.apex.clone(), view.servers.keys.clone()),
+            );
+            let mut primary_seen = false;
+            for a in view.answers {
                 if Some(a.ip) == primary
-                    && let (Ok(t), Ok(())) = (&a.tlsa, &a.signed)
+                    && let Ok(t) = &a.tlsa
                 {
                     let records = t.iter().filter_map(|r| r.parse().ok()).collect();
                     self.seen.insert(o.clone(), (records, a.ttl));
+                    primary_seen = true;
                 }
                 obs.negative_ttl = obs.negative_ttl.max(a.negative_ttl.unwrap_or(0));
-                let rrset = match (&a.tlsa, &a.signed) {
-                    (Ok(t), Ok(())) => Ok((t.iter().cloned().collect(), a.ttl.unwrap_or(0))),
-                    (Err(e), _) => Err(e.clone()),
-                    (Ok(_), Err(e)) => Err(format!("the RRset does not validate: {e}")),
+                let rrset = match &a.tlsa {
+                    Ok(t) => Ok((t.iter().cloned().collect(), a.ttl.unwrap_or(0))),
+                    Err(e) => Err(e.clone()),
                 };
                 obs.answers.push(Answer {
                     server: format!("{} {}", a.name, a.ip),
                     owner: o.clone(),
                     rrset,
                 });
+            }
+            // A hidden primary (not in the NS set): asked directly, its answer judged with the
+            // zone's validated keys.
+            if !primary_seen && let Some(server) = self.primary_server(owners) {
+                match self.primary_rrset(server, &owner) {
+                    Ok(seen) => {
+                        self.seen.insert(o.clone(), seen);
+                    }
+                    Err(_) => {
+                        self.seen.remove(o);
+                    }
+                }
             }
         }
         Ok(obs)
