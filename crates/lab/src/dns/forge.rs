@@ -103,6 +103,17 @@ pub enum Forgery {
     /// Every answer claims to be validated (AD set), bogus ones included: a liar for clients
     /// that must not trust the AD bit (D-04).
     AdOnEverything,
+    /// The question `target`/`qtype` gets `answer` (NOERROR) in place of the honest answer:
+    /// an attacker's NS, A/AAAA or DNSKEY RRset, with whatever signatures the attacker could
+    /// make (issue 26: the operator side's forgeries).
+    Substitute {
+        /// The name.
+        target: Name,
+        /// The type.
+        qtype: u16,
+        /// The records sent.
+        answer: Vec<Record>,
+    },
     /// A DS question for `child` gets the DS RRset (and RRSIG) of `with`, renamed.
     SwapDs {
         /// The delegated zone attacked.
@@ -155,6 +166,14 @@ fn apply(world: &World, f: &Forgery, qname: &Name, qtype: u16, resp: Response) -
                 authority,
             )
         }
+        Forgery::Substitute {
+            target,
+            qtype: t,
+            answer,
+        } if qname == target && qtype == *t => Response {
+            answer: answer.clone(),
+            ..Response::default()
+        },
         Forgery::CnameForDs { child } if qname == child && qtype == rtype::DS => Response {
             answer: vec![Record::new(
                 child.clone(),

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod message;
 pub mod resolve;
 pub mod server;
+pub mod tamper;
 pub mod world;
 
 pub use mxdane_dns::{name, rdata};

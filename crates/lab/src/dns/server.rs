@@ -88,6 +88,12 @@ impl DnsServer {
         Self::start_any(world, updates, mode, Vec::new(), Duration::ZERO)
     }
 
+    /// A recursive server for a world that changes (a dynamic zone's) whose answers
+    /// `forgeries` rewrite: a man in the middle on the upstream resolver's path.
+    pub fn shared_forging(world: SharedWorld, forgeries: Vec<Forgery>) -> io::Result<Self> {
+        Self::start_any(world, None, Mode::Recursive, forgeries, Duration::ZERO)
+    }
+
     fn start_full(
         world: Arc<World>,
         mode: Mode,
