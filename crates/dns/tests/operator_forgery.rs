@@ -399,11 +399,17 @@ async fn d18_p03_m01_forged_ns_dnskey_and_addresses_give_no_signed_answer() {
         let r = resolver(&l, mitm.addr());
         // P-03: libunbound hands the forged data over with "bogus"; no caller gets it as
         // records to decide on.
-        for (name, t) in [("example.test.", rtype::NS), ("example.test.", rtype::DNSKEY)] {
+        for (name, t) in [
+            ("example.test.", rtype::NS),
+            ("example.test.", rtype::DNSKEY),
+        ] {
             let lookup = r.lookup(&Name::parse(name), t).await.unwrap();
             if matches!(lookup.status(), Status::Bogus(_)) {
                 assert!(lookup.records().is_empty(), "{what}: {lookup:?}");
-                assert!(!lookup.unvalidated_records().is_empty(), "{what}: {lookup:?}");
+                assert!(
+                    !lookup.unvalidated_records().is_empty(),
+                    "{what}: {lookup:?}"
+                );
             }
         }
         let r = ask_all(&r, &c, &owner(), now()).await;

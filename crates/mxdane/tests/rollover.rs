@@ -17,6 +17,8 @@ use mxdane_dns::{NetTransport, Transport, UnboundResolver, parse_trust_anchors};
 use mxdane_lab::certs::{CertSpec, KeyAlg, Pki};
 use mxdane_lab::dns::World;
 use mxdane_lab::dns::dynamic::Dynamic;
+use mxdane_lab::dns::forge::Forgery;
+use mxdane_lab::dns::tamper::{Lie, Tampering};
 use mxdane_lab::smtp::{CredentialFiles, ReloadingServer};
 use mxdane_rollover::config::Config;
 use mxdane_rollover::engine::Engine;
@@ -34,7 +36,12 @@ struct DnsSide {
     ns_routes: HashMap<SocketAddr, SocketAddr>,
     /// The primary's published address (port 53), routed.
     primary_published: SocketAddr,
+    /// The primary's loopback address.
+    primary_routed: SocketAddr,
 }
+
+/// An address for the primary that no NS record lists (a hidden primary), routed to it.
+const HIDDEN_PRIMARY: &str = "203.0.113.53:53";
 
 struct Lab {
     dir: std::path::PathBuf,
@@ -84,6 +91,7 @@ fn lab_with(name: &str, reload_ok: bool, scheme: &str) -> Lab {
         trust_anchor: running.trust_anchor.clone(),
         ns_routes: running.ns_routes.clone(),
         primary_published,
+        primary_routed: running.primary,
     };
     finish(dir, Some(dynamic), dns, Some(running), reload_ok, scheme)
 }
@@ -173,23 +181,33 @@ tsig-key = "{d}/update.key"
 }
 
 fn engine(l: &Lab) -> Engine<Sqlite, RealWorld> {
+    engine_via(l, l.dns.recursive, |t| t)
+}
+
+/// An engine whose resolver forwards to `upstream` (a man in the middle, in some tests) and
+/// whose direct questions to the authoritative servers go through `wrap`.
+fn engine_via(
+    l: &Lab,
+    upstream: SocketAddr,
+    wrap: impl Fn(Arc<dyn Transport>) -> Arc<dyn Transport> + Send + Sync + 'static,
+) -> Engine<Sqlite, RealWorld> {
     let anchors = parse_trust_anchors(&l.dns.trust_anchor).unwrap();
-    let resolver = Arc::new(
-        UnboundResolver::forwarding(l.dns.recursive, &anchors, Duration::from_secs(3)).unwrap(),
-    );
+    let resolver =
+        Arc::new(UnboundResolver::forwarding(upstream, &anchors, Duration::from_secs(3)).unwrap());
     let ns_routes = l.dns.ns_routes.clone();
     let smtp: SocketAddr = "192.0.2.50:25".parse().unwrap();
     let env = Environment {
         resolver,
         connector: Connector::direct().route(smtp, l.server.addr()),
         nameserver: Arc::new(move |addr: SocketAddr| -> Arc<dyn Transport> {
-            Arc::new(NetTransport::new(
+            wrap(Arc::new(NetTransport::new(
                 ns_routes.get(&addr).copied().unwrap_or(addr),
                 Duration::from_secs(2),
-            ))
+            )))
         }),
     };
-    let routes: HashMap<SocketAddr, SocketAddr> = l.dns.ns_routes.clone();
+    let mut routes: HashMap<SocketAddr, SocketAddr> = l.dns.ns_routes.clone();
+    routes.insert(HIDDEN_PRIMARY.parse().unwrap(), l.dns.primary_routed);
     let world = RealWorld::new(l.config.clone(), env, routes, Duration::from_secs(5)).unwrap();
     let store = Sqlite::open(&l.config.state).unwrap();
     Engine::new(store, world, lanes(&l.config).unwrap())
@@ -418,6 +436,123 @@ fn p03_a_refused_update_is_reported_and_changes_nothing() {
         r.errors
     );
     assert!(served(&l, 0).is_empty());
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+/// The first ECDSA switch step by step from `t0` (both lanes adopted): the next keys staged and published at
+/// `t0`, seen at `t0 + 20`, its certificate submitted; returns the step reports at
+/// `t0 + 20 + wait - 1` and `t0 + 20 + wait`.
+fn first_switch(
+    l: &Lab,
+    e: &mut Engine<Sqlite, RealWorld>,
+    t0: i64,
+    wait: i64,
+) -> (
+    mxdane_rollover::engine::StepReport,
+    mxdane_rollover::engine::StepReport,
+) {
+    for alg in ["ecdsa", "rsa"] {
+        assert!(adopt_running(e, &l.config, &lane(alg), t0).unwrap());
+    }
+    let r = e.step(t0).unwrap();
+    assert!(r.errors.values().all(Vec::is_empty), "{:?}", r.errors);
+    e.step(t0 + 20).unwrap();
+    let cert = issue_for_next(l, e, "ecdsa");
+    e.submit(&lane("ecdsa"), cert, t0 + 30).unwrap();
+    let before = e.step(t0 + 20 + wait - 1).unwrap();
+    let at = e.step(t0 + 20 + wait).unwrap();
+    (before, at)
+}
+
+// P-09 and P-03 under a man in the middle on the path to the authoritative servers: every
+// answer's TTL fields say 0 (which would open the 2 x TTL gate at once and put the certificate
+// live while senders still cache the old RRset). The gate counts the RRSIG's original TTL:
+// the certificate goes live at 2 x 1200 s, not before.
+#[test]
+fn p03_p09_ttl_zero_on_the_path_to_the_servers_does_not_shorten_the_gate() {
+    let mut l = lab("rollover-ttl-lie", true);
+    // Records published with TTL 1200, above the zone's negative TTL (300): the hold is
+    // 2 x 1200 s, and only the signed TTL says so.
+    l.config.services[0].ttl = 1200;
+    let mut e = engine_via(&l, l.dns.recursive, |t| {
+        Arc::new(Tampering::new(t, None, Lie::Ttl(0))) as Arc<dyn Transport>
+    });
+    let (before, at) = first_switch(&l, &mut e, 2_000_000_000, 2_400);
+    assert!(!deployed(&before, "ecdsa"), "{:?}", before.done);
+    assert!(deployed(&at, "ecdsa"), "{:?} {:?}", at.done, at.errors);
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+// P-03 under a man in the middle on the upstream resolver's path: the zone's DNSKEY RRset is
+// the attacker's (its own keys, its own signatures), so libunbound calls it bogus. The engine
+// cannot observe DNS, says why, and neither publishes nor deploys anything.
+#[test]
+fn p03_d18_a_forged_dnskey_rrset_holds_the_engine() {
+    let l = lab("rollover-forged-keys", true);
+    let evil = World::builder()
+        .zone("example.test.", |z| {
+            z.algorithm(mxdane_lab::dns::keys::Algorithm::Ed25519)
+                .ttl(300)
+                .a("mx", "192.0.2.50")
+        })
+        .build();
+    let apex = mxdane_dns::Name::parse("example.test.");
+    let keys: Vec<mxdane_dns::rdata::Record> = evil.zone("example.test.").unwrap().servers[0]
+        .all_records()
+        .into_iter()
+        .filter(|r| {
+            r.name == apex
+                && match &r.rdata {
+                    mxdane_dns::rdata::Rdata::Dnskey { .. } => true,
+                    mxdane_dns::rdata::Rdata::Rrsig { type_covered, .. } => {
+                        *type_covered == mxdane_dns::rdata::rtype::DNSKEY
+                    }
+                    _ => false,
+                }
+        })
+        .collect();
+    let mitm = mxdane_lab::dns::server::DnsServer::shared_forging(
+        l.dynamic().shared(),
+        vec![Forgery::Substitute {
+            target: apex,
+            qtype: mxdane_dns::rdata::rtype::DNSKEY,
+            answer: keys,
+        }],
+    )
+    .unwrap();
+    let mut e = engine_via(&l, mitm.addr(), |t| t);
+    adopt_running(&mut e, &l.config, &lane("ecdsa"), 0).unwrap();
+    for t in [0, 10, 1_000] {
+        let r = e.step(t).unwrap();
+        assert!(
+            r.errors[&lane("ecdsa")]
+                .iter()
+                .any(|e| e.contains("cannot observe DNS") && e.contains("lookup is bogus")),
+            "{:?}",
+            r.errors
+        );
+        assert!(r.done.values().all(Vec::is_empty), "{:?}", r.done);
+    }
+    assert!(served(&l, 0).is_empty(), "{:?}", served(&l, 0));
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+// P-03 with a hidden primary (an update address no NS record lists): its answer, the update's
+// prerequisite, is judged with the zone's validated keys like every server's, and the
+// rollover proceeds as with a listed primary.
+#[test]
+fn p03_a_hidden_primary_is_asked_and_judged() {
+    let mut l = lab("rollover-hidden-primary", true);
+    if let mxdane_rollover::config::Dns::Rfc2136 { server, .. } = &mut l.config.services[0].dns {
+        *server = HIDDEN_PRIMARY.to_owned();
+    }
+    let mut e = engine(&l);
+    let (before, at) = first_switch(&l, &mut e, 2_000_000_000, 600);
+    assert!(!deployed(&before, "ecdsa"), "{:?}", before.done);
+    assert!(deployed(&at, "ecdsa"), "{:?} {:?}", at.done, at.errors);
+    // A second change, whose prerequisite is the hidden primary's judged RRset.
+    let r = e.step(2_000_000_000 + 700).unwrap();
+    assert!(r.errors.values().all(Vec::is_empty), "{:?}", r.errors);
     let _ = std::fs::remove_dir_all(&l.dir);
 }
 
@@ -807,6 +942,7 @@ fn knot_lab(name: &str) -> (Lab, mxdane_lab::dns::interop::KnotPair) {
     let dns = DnsSide {
         recursive: recursive.addr(),
         trust_anchor: world.trust_anchor_text(),
+        primary_routed: ns_routes[&SocketAddr::new(ns1.into(), 53)],
         ns_routes,
         primary_published: SocketAddr::new(ns1.into(), 53),
     };
