@@ -662,8 +662,9 @@ async fn plan_host(
     host
 }
 
-/// `_PORT._tcp.BASE` (D-11), refusing names that would grow too long.
+/// `_PORT._tcp.BASE` (D-11), refusing names that would grow too long. Built from the labels,
+/// never re-read from text: a name from the wire may hold octets no host-name syntax accepts.
 fn tlsa_owner(base: &Name, port: u16) -> Result<Name, String> {
-    let text = format!("_{port}._tcp.{base}");
-    Name::try_parse(&text).map_err(|e| format!("TLSA name {text}: {e}"))
+    base.tlsa_owner(port)
+        .map_err(|e| format!("TLSA name _{port}._tcp.{base}: {e}"))
 }

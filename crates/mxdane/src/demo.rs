@@ -445,6 +445,60 @@ fn serve(
     })
 }
 
+/// The label of [`hostile`]'s zone: a quote and a brace that would end a metric's label, a
+/// line feed and a forged sample after it, a backslash, a space and non-ASCII octets.
+pub const HOSTILE_LABEL: &[u8] = b"q\"} 1\nmxdane_forged{target=\"ee\"} 1\n# \\\xc3\xa9\xff(;)";
+
+/// A world whose MX host and nameservers have hostile names: `hostile.test`'s MX host is
+/// `mx.<HOSTILE_LABEL>.hostile.test.`, in a signed zone of its own served by two servers
+/// (`ns1.` and `ns2.` of that name), with a DANE-EE record its mail server matches. What the
+/// monitor's exposition and pages must survive.
+pub fn hostile() -> Result<Demo, String> {
+    let pki = Pki::new(KeyAlg::EcdsaP256, "unused.test");
+    let leaf = CertSpec::leaf(&["mx.hostile.test"]).signed_by(&pki.intermediate);
+    let mailbox = Mailbox::default();
+    let good = SmtpServer::start(SmtpSpec {
+        default: vec![Credential::new(&[&leaf, &pki.intermediate])],
+        mailbox: Some(mailbox.clone()),
+        ..SmtpSpec::default()
+    })
+    .map_err(|e| format!("cannot start a lab SMTP server: {e}"))?;
+    let parent = mxdane_tlsa::Name::parse("hostile.test");
+    let apex = mxdane_tlsa::Name::from_labels(
+        std::iter::once(HOSTILE_LABEL.to_vec())
+            .chain(parent.labels().iter().cloned())
+            .collect(),
+    );
+    let exchange = mxdane_tlsa::Name::from_labels(
+        std::iter::once(b"mx".to_vec())
+            .chain(apex.labels().iter().cloned())
+            .collect(),
+    );
+    let ee = tlsa(&leaf, Usage::DaneEe);
+    let world = Arc::new(
+        World::builder()
+            .zone("hostile.test", |z| {
+                z.record("@", mxdane_lab::dns::rdata::Rdata::Mx(10, exchange))
+            })
+            .zone_at(apex, |z| {
+                z.a("mx", "192.0.2.40")
+                    .tlsa("_25._tcp.mx", &ee)
+                    .second_server()
+            })
+            .build(),
+    );
+    let smtp_routes = vec![(SocketAddr::new([192, 0, 2, 40].into(), 25), good.addr())];
+    let postfix = (good.addr(), [leaf.clone(), leaf, pki.intermediate.clone()]);
+    serve(
+        world,
+        smtp_routes,
+        Duration::ZERO,
+        vec![Box::new(good)],
+        postfix,
+        mailbox,
+    )
+}
+
 /// What a domain of the generated world is; its index decides ([`Kind::of`]), so a run over
 /// the world knows the composition it must find.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

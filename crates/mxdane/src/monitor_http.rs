@@ -51,7 +51,37 @@ fn read(s: &Shared) -> Snapshot {
     s.read().map(|g| g.clone()).unwrap_or_default()
 }
 
-type Labels = Vec<(String, String)>;
+type Labels = Vec<(String, LabelText)>;
+
+/// A label value, escaped as the Prometheus text format and OpenMetrics require (a backslash,
+/// a double quote and a line feed inside the quotes are `\\`, `\"` and `\n`):
+/// prometheus-client 0.24 writes `String` values as they are, so a hostile name from the wire
+/// could otherwise end the label and write lines of its own into the exposition.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct LabelText(String);
+
+impl LabelText {
+    fn new(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for LabelText {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        for c in self.0.chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
 
 /// The metrics in Prometheus text format.
 pub fn render_metrics(snap: &Snapshot) -> String {
@@ -116,7 +146,7 @@ pub fn render_metrics(snap: &Snapshot) -> String {
         last_round.set(t);
     }
     for (name, t) in &snap.targets {
-        let target: Labels = vec![("target".into(), name.clone())];
+        let target: Labels = vec![("target".into(), LabelText::new(name))];
         if let Some(l) = t.state {
             state.get_or_create(&target).set(l.code());
         }
@@ -136,12 +166,18 @@ pub fn render_metrics(snap: &Snapshot) -> String {
         if let Some(e) = t.dane_ta_expires {
             ta.get_or_create(&target).set(e);
         }
-        for p in &t.probes {
+        // A key algorithm the server has no certificate for is not a failed probe: no sample,
+        // so a healthy ECDSA-only server raises no alert.
+        for p in t
+            .probes
+            .iter()
+            .filter(|p| p.result != "no-such-certificate")
+        {
             let labels: Labels = vec![
-                ("target".into(), name.clone()),
-                ("host".into(), p.host.clone()),
-                ("address".into(), p.address.clone()),
-                ("algorithm".into(), p.algorithm.clone()),
+                ("target".into(), LabelText::new(name)),
+                ("host".into(), LabelText::new(&p.host)),
+                ("address".into(), LabelText::new(&p.address)),
+                ("algorithm".into(), LabelText::new(&p.algorithm)),
             ];
             verified
                 .get_or_create(&labels)
@@ -149,8 +185,8 @@ pub fn render_metrics(snap: &Snapshot) -> String {
         }
         for (host, a) in &t.nameservers_agree {
             let labels: Labels = vec![
-                ("target".into(), name.clone()),
-                ("host".into(), host.clone()),
+                ("target".into(), LabelText::new(name)),
+                ("host".into(), LabelText::new(host)),
             ];
             agree.get_or_create(&labels).set(i64::from(*a));
         }

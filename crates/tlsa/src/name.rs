@@ -5,7 +5,7 @@
 //! text can fail or drop a name.
 
 use std::cmp::Ordering;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// An absolute domain name: lower-case labels (leftmost first) and their presentation form
 /// with the trailing dot.
@@ -22,7 +22,7 @@ impl Name {
         } else {
             let mut t = String::new();
             for l in &labels {
-                t.push_str(&String::from_utf8_lossy(l));
+                escape_label(&mut t, l);
                 t.push('.');
             }
             t
@@ -90,7 +90,15 @@ impl Name {
         Self::from_lower(labels.into_iter().map(|l| l.to_ascii_lowercase()).collect())
     }
 
-    /// The presentation form, lower case, with the trailing dot.
+    /// The presentation form of RFC 1035 section 5.1, lower case, with the trailing dot and
+    /// faithful to every octet: printable ASCII as it is; the characters that mean something
+    /// in zone files (`.` inside a label, `\\`, `"`, `(`, `)`, `;`, `@`, `$`) after a
+    /// backslash; every other octet (space, control characters such as a line feed,
+    /// non-ASCII) as `\DDD`. Names read from the wire may hold any octet; this text never
+    /// holds a line break, a control character or non-ASCII text, so it is safe in logs,
+    /// metric labels and zone files, libunbound reads it back to the same wire name, and two
+    /// different names never share it. Host names that [`Name::try_parse`] accepts print as
+    /// they were written, in lower case.
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -224,6 +232,22 @@ impl PartialOrd for Name {
     }
 }
 
+/// Appends one label in the escaped presentation form of [`Name::as_str`].
+fn escape_label(out: &mut String, label: &[u8]) {
+    for &b in label {
+        match b {
+            b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
+                out.push('\\');
+                out.push(char::from(b));
+            }
+            0x21..=0x7e => out.push(char::from(b)),
+            _ => {
+                let _ = write!(out, "\\{b:03}");
+            }
+        }
+    }
+}
+
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
@@ -291,6 +315,28 @@ impl std::error::Error for NameError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_presentation_form_escapes_every_odd_octet() {
+        let n = Name::from_labels(vec![
+            b"a\"b\nc".to_vec(),
+            b"d.e\\f".to_vec(),
+            vec![0xc3, 0xa9, b' '],
+            b"mx".to_vec(),
+        ]);
+        assert_eq!(n.as_str(), "a\\\"b\\010c.d\\.e\\\\f.\\195\\169\\032.mx.");
+        assert_eq!(n.to_string(), n.as_str());
+        assert_eq!(Name::parse("MX.Example.").as_str(), "mx.example.");
+        assert_eq!(
+            Name::parse("*._25._tcp.a-b.example").as_str(),
+            "*._25._tcp.a-b.example."
+        );
+        assert_eq!(Name::root().as_str(), ".");
+        // Two names that a lossy UTF-8 form would confuse stay apart.
+        let a = Name::from_labels(vec![vec![0xff], b"x".to_vec()]);
+        let b = Name::from_labels(vec![vec![0xfe], b"x".to_vec()]);
+        assert_ne!(a.as_str(), b.as_str());
+    }
 
     #[test]
     fn d16_names_are_absolute_lower_case_and_bounded() {

@@ -343,8 +343,13 @@ pub struct WorldBuilder {
 
 impl WorldBuilder {
     /// Adds (or amends) a zone; its parents up to the root are created if missing.
-    pub fn zone(mut self, apex: &str, f: impl FnOnce(ZoneSpec) -> ZoneSpec) -> Self {
-        let apex = Name::parse(apex);
+    pub fn zone(self, apex: &str, f: impl FnOnce(ZoneSpec) -> ZoneSpec) -> Self {
+        self.zone_at(Name::parse(apex), f)
+    }
+
+    /// The same for an apex given as a name, which may hold any octet (a hostile world's
+    /// names, which no host-name syntax accepts).
+    pub fn zone_at(mut self, apex: Name, f: impl FnOnce(ZoneSpec) -> ZoneSpec) -> Self {
         let spec = match self.zones.iter().position(|z| z.apex == apex) {
             Some(i) => self.zones.remove(i),
             None => ZoneSpec::new(apex),
