@@ -66,6 +66,9 @@ pub(crate) fn resolver(
     timeout: u64,
 ) -> Result<(Arc<dyn Resolver>, String), Failure> {
     let step = Duration::from_secs(timeout.max(1));
+    if let Some(w) = mxdane_unbound::version_warning() {
+        eprintln!("mxdane: warning: {w}");
+    }
     let anchors = || -> Result<_, Failure> {
         match &r.trust_anchor {
             Some(path) => {

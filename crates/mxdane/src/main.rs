@@ -269,7 +269,25 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // `--version` names the libunbound it runs with (and says when that one is too old).
+    let version: &'static str = Box::leak(
+        format!(
+            "{} (libunbound {}{})",
+            env!("CARGO_PKG_VERSION"),
+            mxdane_unbound::version(),
+            if mxdane_unbound::version_warning().is_some() {
+                ", older than the fixes of 1.19.1"
+            } else {
+                ""
+            }
+        )
+        .into_boxed_str(),
+    );
+    let parsed = Cli::command()
+        .version(version)
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             // `check` follows the monitoring-plugin convention: a usage error is "unknown" (3).

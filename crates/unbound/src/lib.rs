@@ -105,10 +105,134 @@ pub fn version() -> String {
         .into_owned()
 }
 
+/// The first libunbound release with the fixes for CVE-2023-50387 (KeyTrap: a zone with many
+/// keys and signatures keeps the validator busy for minutes) and CVE-2023-50868 (NSEC3
+/// closest-encloser proofs that cost as much): 1.19.1, February 2024.
+pub const FIXED_IN: &str = "1.19.1";
+
+/// A warning for the operator when the linked libunbound is older than [`FIXED_IN`] and not a
+/// distribution build known to carry those fixes (Debian 12's `1.17.1-2+deb12u2` and later,
+/// DSA-5620-1, read from dpkg's status file); `None` otherwise.
+pub fn version_warning() -> Option<String> {
+    let distribution = std::fs::read_to_string("/var/lib/dpkg/status")
+        .ok()
+        .and_then(|s| dpkg_version(&s, "libunbound8"));
+    version_warning_for(&version(), distribution.as_deref())
+}
+
+fn version_warning_for(version: &str, distribution: Option<&str>) -> Option<String> {
+    let triple = |v: &str| -> Option<(u32, u32, u32)> {
+        let mut p = v.split(|c: char| !c.is_ascii_digit()).map(str::parse);
+        Some((p.next()?.ok()?, p.next()?.ok()?, p.next()?.ok()?))
+    };
+    let fixed = triple(FIXED_IN)?;
+    if triple(version).is_some_and(|v| v >= fixed) {
+        return None;
+    }
+    // Debian 12 (bookworm) backported both fixes in 1.17.1-2+deb12u2.
+    let patched = distribution.and_then(|d| {
+        let rest = d.strip_prefix(version)?.strip_prefix("-2+deb12u")?;
+        let n: u32 = rest
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()?;
+        (n >= 2).then_some(())
+    });
+    if patched.is_some() {
+        return None;
+    }
+    Some(format!(
+        "libunbound {version} is older than {FIXED_IN} and not a build known to carry its fixes for CVE-2023-50387 and CVE-2023-50868: a hostile zone can keep validation busy for minutes; upgrade libunbound"
+    ))
+}
+
+/// The installed version of `package` in a dpkg status file, if it is installed.
+fn dpkg_version(status: &str, package: &str) -> Option<String> {
+    status.split("\n\n").find_map(|stanza| {
+        let field = |name: &str| {
+            stanza
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+        };
+        (field("Package") == Some(package) && field("Status")?.ends_with(" installed"))
+            .then(|| field("Version").map(str::to_owned))?
+    })
+}
+
 fn strerror(code: c_int) -> String {
     // SAFETY: ub_strerror returns a pointer to a static NUL-terminated string for any code.
     let s = unsafe { CStr::from_ptr(ffi::ub_strerror(code)) };
     s.to_string_lossy().into_owned()
+}
+
+/// The options that go through a configuration file (ub_ctx_set_option does not take
+/// local-zone). Localhost is queried only where the configuration says a resolver is there:
+/// a forwarder (libunbound then asks nothing else) or a root hints file that names a loopback
+/// root (the lab); when iterating over the internet, a hostile zone whose nameserver is
+/// `127.0.0.1` must not send questions to this machine's own port-53 services (unbound's
+/// default `do-not-query-localhost: yes`).
+fn config_text(config: &Config) -> Result<String, Error> {
+    let mut text = String::from("server:\n");
+    for zone in ["test.", "invalid.", "onion."] {
+        text.push_str(&format!("  local-zone: \"{zone}\" nodefault\n"));
+    }
+    let localhost = match &config.upstream {
+        Upstream::Forward(_) => true,
+        Upstream::Recursive { root_hints: None } => false,
+        Upstream::Recursive {
+            root_hints: Some(hints),
+        } => hints_name_loopback(hints)?,
+    };
+    if localhost {
+        text.push_str("  do-not-query-localhost: no\n");
+    }
+    if let Upstream::Recursive {
+        root_hints: Some(hints),
+    } = &config.upstream
+    {
+        if hints.contains(['"', '\n']) {
+            return Err(Error::Config(format!(
+                "root hints path {hints:?} is malformed"
+            )));
+        }
+        text.push_str(&format!("  root-hints: \"{hints}\"\n"));
+    }
+    if let Some(at) = config.override_date {
+        text.push_str(&format!("  val-override-date: \"{at}\"\n"));
+    }
+    for (name, value) in &config.options {
+        if name.contains(['\n', ':']) || value.contains('\n') {
+            return Err(Error::Config(format!("option {name:?} is malformed")));
+        }
+        text.push_str(&format!("  {name}: {value}\n"));
+    }
+    Ok(text)
+}
+
+/// Whether a root hints file gives a root server a loopback address (an `A` or `AAAA` record
+/// for 127.0.0.0/8 or ::1). The file is read as unbound reads it, one record per line,
+/// comments after `;`; at most 1 MiB.
+fn hints_name_loopback(path: &str) -> Result<bool, Error> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(1 << 20).read_to_string(&mut text))
+        .map_err(|e| Error::Config(format!("root hints {path}: cannot read: {e}")))?;
+    Ok(text.lines().any(|line| {
+        let fields: Vec<&str> = line
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        fields.windows(2).any(|w| {
+            (w[0].eq_ignore_ascii_case("A") || w[0].eq_ignore_ascii_case("AAAA"))
+                && w[1]
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|a| a.is_loopback())
+        })
+    }))
 }
 
 /// Where libunbound sends its questions.
@@ -347,27 +471,7 @@ impl Context {
         // forked process.
         check("async threads", unsafe { ffi::ub_ctx_async(ctx, 1) })?;
 
-        // Options that ub_ctx_set_option does not take (local-zone) go through a file.
-        let mut text = String::from("server:\n");
-        for zone in ["test.", "invalid.", "onion."] {
-            text.push_str(&format!("  local-zone: \"{zone}\" nodefault\n"));
-        }
-        text.push_str("  do-not-query-localhost: no\n");
-        if let Upstream::Recursive {
-            root_hints: Some(hints),
-        } = &config.upstream
-        {
-            text.push_str(&format!("  root-hints: \"{hints}\"\n"));
-        }
-        if let Some(at) = config.override_date {
-            text.push_str(&format!("  val-override-date: \"{at}\"\n"));
-        }
-        for (name, value) in &config.options {
-            if name.contains(['\n', ':']) || value.contains('\n') {
-                return Err(Error::Config(format!("option {name:?} is malformed")));
-            }
-            text.push_str(&format!("  {name}: {value}\n"));
-        }
+        let text = config_text(config)?;
         let path = temp_conf_path();
         let written = std::fs::OpenOptions::new()
             .write(true)
@@ -586,5 +690,78 @@ impl Drop for Query {
             // same allocation as self.slot, so `raw` is a pointer Arc::into_raw produced.
             drop(unsafe { Arc::from_raw(raw) });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(upstream: Upstream) -> Config {
+        Config {
+            upstream,
+            trust_anchors: Vec::new(),
+            override_date: None,
+            options: Vec::new(),
+        }
+    }
+
+    /// Breaks if `config_text` always writes `do-not-query-localhost: no` (as it did).
+    #[test]
+    fn localhost_is_queried_only_for_a_forwarder_or_a_loopback_root() {
+        let dir = std::env::temp_dir().join(format!("mxdane-unbound-hints-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let hints = |name: &str, text: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).unwrap();
+            Some(p.display().to_string())
+        };
+        let lab = hints("lab.hints", ". 3600 IN NS ns1.\nns1. 3600 IN A 127.0.0.1\n");
+        let lab6 = hints("lab6.hints", ". NS ns1.\nns1. AAAA ::1 ; the lab\n");
+        let iana = hints(
+            "iana.hints",
+            ".  3600000  NS  A.ROOT-SERVERS.NET.\n; 127.0.0.1 in a comment\nA.ROOT-SERVERS.NET. 3600000 A 198.41.0.4\nA.ROOT-SERVERS.NET. 3600000 AAAA 2001:503:ba3e::2:30\n",
+        );
+        let allows = |u: Upstream| {
+            config_text(&config(u))
+                .unwrap()
+                .contains("do-not-query-localhost: no")
+        };
+        assert!(allows(Upstream::Forward(vec!["127.0.0.1@5353".into()])));
+        assert!(allows(Upstream::Recursive { root_hints: lab }));
+        assert!(allows(Upstream::Recursive { root_hints: lab6 }));
+        assert!(!allows(Upstream::Recursive { root_hints: None }));
+        assert!(!allows(Upstream::Recursive { root_hints: iana }));
+        let missing = config_text(&config(Upstream::Recursive {
+            root_hints: Some(dir.join("none").display().to_string()),
+        }));
+        assert!(matches!(missing, Err(Error::Config(e)) if e.contains("cannot read")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_old_libunbound_is_named_unless_its_build_carries_the_fixes() {
+        assert_eq!(version_warning_for("1.19.1", None), None);
+        assert_eq!(version_warning_for("1.22.0", None), None);
+        assert!(version_warning_for("1.19.0", None).is_some_and(|w| w.contains("1.19.0")));
+        assert!(version_warning_for("1.17.1", Some("1.17.1-2+deb12u1")).is_some());
+        assert_eq!(
+            version_warning_for("1.17.1", Some("1.17.1-2+deb12u2")),
+            None
+        );
+        assert_eq!(
+            version_warning_for("1.17.1", Some("1.17.1-2+deb12u4")),
+            None
+        );
+        assert!(version_warning_for("1.17.1", Some("1.18.0-2+deb12u9")).is_some());
+        let status = "Package: libunbound8\nStatus: install ok installed\nVersion: 1.17.1-2+deb12u4\n\nPackage: other\nStatus: install ok installed\nVersion: 9\n";
+        assert_eq!(
+            dpkg_version(status, "libunbound8").as_deref(),
+            Some("1.17.1-2+deb12u4")
+        );
+        assert_eq!(dpkg_version(status, "libunbound-dev"), None);
+        let removed =
+            "Package: libunbound8\nStatus: deinstall ok config-files\nVersion: 1.17.1-2\n";
+        assert_eq!(dpkg_version(removed, "libunbound8"), None);
     }
 }
