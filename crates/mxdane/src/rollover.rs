@@ -125,10 +125,21 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
-/// Writes `data` to `path` atomically: a new file beside it (mode `mode`), then a rename.
-fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
+/// `path` with `.suffix` added to its whole file name (`mail.key` -> `mail.key.suffix`), so
+/// that two files of one stem (`mail.key`, `mail.pem`) never share a temporary or a backup.
+pub fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Writes `data` to `path` atomically and durably: a new file beside it (mode `mode`), synced,
+/// renamed over `path`, and the directory synced, so that after a crash the directory holds
+/// either the old file or the new one, whole.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
     use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("mxdane-new");
+    let tmp = beside(path, "mxdane-new");
     let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -139,7 +150,14 @@ fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
     f.write_all(data)
         .and_then(|()| f.sync_all())
         .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| format!("{}: cannot sync the directory: {e}", dir.display()))
 }
 
 /// Runs a command (argv, no shell) with a deadline; Err names its status and the end of its
@@ -854,7 +872,7 @@ impl World for RealWorld {
             return Err(format!("{}: not the certificate's key", key.file));
         }
         // Keep the pair in service, then put the new one in place.
-        let keep = |p: &PathBuf| p.with_extension("mxdane-previous");
+        let keep = |p: &PathBuf| beside(p, "mxdane-previous");
         let previous_key = read_capped(&alg.key).ok();
         let previous_chain = read_capped(&alg.chain).ok();
         if let (Some(k), Some(c)) = (&previous_key, &previous_chain) {

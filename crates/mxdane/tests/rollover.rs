@@ -298,9 +298,29 @@ fn p01_p04_p06_p09_dual_algorithm_current_next_rollover_with_a_lagging_secondary
         r.done
     );
     let reloads = l.server.reloads();
+    let (old_key, old_chain) = (
+        std::fs::read_to_string(l.dir.join("ecdsa.key")).unwrap(),
+        std::fs::read_to_string(l.dir.join("ecdsa.pem")).unwrap(),
+    );
     let r = e.step(t0 + 20 + 600).unwrap();
     assert!(deployed(&r, "ecdsa"), "{:?} {:?}", r.done, r.errors);
     assert!(l.server.reloads() > reloads, "the server was reloaded");
+    // The pair it replaced is kept, one backup per file (ecdsa.key and ecdsa.pem share a
+    // stem), the key's still 0600; no temporary file is left.
+    let kept = |f: &str| std::fs::read_to_string(l.dir.join(f)).unwrap();
+    assert_eq!(kept("ecdsa.key.mxdane-previous"), old_key);
+    assert_eq!(kept("ecdsa.pem.mxdane-previous"), old_chain);
+    let mode = std::fs::metadata(l.dir.join("ecdsa.key.mxdane-previous"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(std::fs::read_dir(&l.dir).unwrap().all(|f| {
+        !f.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("mxdane-new")
+    }));
     let state = &e.lanes().unwrap()[&lane("ecdsa")];
     assert_eq!(state.current.as_ref().unwrap().1, cert);
     // The RSA lane did not move.
