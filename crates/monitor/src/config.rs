@@ -79,15 +79,20 @@ pub struct Config {
     pub alerts: Vec<Alert>,
 }
 
-/// A destination for state changes: a webhook that receives a JSON document signed with
-/// HMAC-SHA256 (header `X-Mxdane-Signature: sha256=HEX`), or an email address that receives a
+/// A destination for state changes: a webhook that receives a JSON document with a timestamp
+/// and a delivery id, signed with HMAC-SHA256 over both and the body (headers
+/// `X-Mxdane-Timestamp`, `X-Mxdane-Id`, `X-Mxdane-Signature: sha256=HEX`), or an email address that receives a
 /// message through the monitor's own DANE-aware SMTP client.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Alert {
-    /// The URL (http or https).
+    /// The URL: https, or http with `allow-http`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<String>,
+    /// Lets the webhook be a plain http URL (a receiver on this machine or on a network the
+    /// operator trusts): the alerts and their signatures then cross it in the clear.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_http: bool,
     /// A file holding the webhook's shared secret (its first line).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_file: Option<PathBuf>,
@@ -284,6 +289,11 @@ impl Config {
                     if !(w.starts_with("https://") || w.starts_with("http://")) {
                         return Err(format!("{at}: webhook \"{w}\" is not an http or https URL"));
                     }
+                    if w.starts_with("http://") && !a.allow_http {
+                        return Err(format!(
+                            "{at}: webhook \"{w}\" is plain http: the alerts would cross the network unencrypted and unauthenticated; use https, or set allow-http = true for a receiver on this machine or a network you trust"
+                        ));
+                    }
                     if a.secret_file.is_none() {
                         return Err(format!("{at}: a webhook needs secret-file"));
                     }
@@ -302,6 +312,9 @@ impl Config {
                     }
                     if a.secret_file.is_some() {
                         return Err(format!("{at}: secret-file is for webhooks"));
+                    }
+                    if a.allow_http {
+                        return Err(format!("{at}: allow-http is for webhooks"));
                     }
                 }
                 (Some(_), Some(_)) => {
@@ -419,6 +432,15 @@ interval = 60
             (
                 "[[alert]]\nwebhook = \"https://x\"\n".to_owned(),
                 "alert 1: a webhook needs secret-file",
+            ),
+            (
+                "[[alert]]\nwebhook = \"http://hooks.example/x\"\nsecret-file = \"/s\"\n"
+                    .to_owned(),
+                "alert 1: webhook \"http://hooks.example/x\" is plain http",
+            ),
+            (
+                "[[alert]]\nemail = \"ops@example.net\"\nallow-http = true\n".to_owned(),
+                "alert 1: allow-http is for webhooks",
             ),
             (
                 "[[alert]]\nemail = \"ops at example\"\n".to_owned(),

@@ -1,7 +1,9 @@
 //! Alert delivery for the monitor (issue 16): a webhook receives each confirmed state change
-//! as a JSON document, signed with HMAC-SHA256 over the exact body
-//! (`X-Mxdane-Signature: sha256=HEX`, as GitHub and others sign theirs), so that the receiver
-//! can tell it from a forgery; an email address receives a message sent by the project's own
+//! as a JSON document over https, with a timestamp (`X-Mxdane-Timestamp`, seconds since 1970)
+//! and an id new on every delivery (`X-Mxdane-Id`), signed with HMAC-SHA256 over
+//! `TIMESTAMP.ID.BODY` (`X-Mxdane-Signature: sha256=HEX`), so that the receiver can tell it
+//! from a forgery and, by refusing old timestamps and ids it has seen, from a replay of a
+//! captured delivery (issue 26); an email address receives a message sent by the project's own
 //! SMTP client as a DANE sender ([`crate::send`]): DANE-verified where the recipient domain
 //! publishes TLSA records, never in plaintext there. Deliveries come from the history's outbox
 //! and are retried by the next rounds until they succeed (a 2xx answer, or a server that took
@@ -33,11 +35,24 @@ pub struct Payload<'a> {
     pub problems: &'a [String],
 }
 
-/// `sha256=HEX` of HMAC-SHA256(`secret`, `body`).
-pub fn signature(secret: &[u8], body: &[u8]) -> String {
+/// `sha256=HEX` of HMAC-SHA256(`secret`, `message`).
+pub fn signature(secret: &[u8], message: &[u8]) -> String {
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
-    let tag = aws_lc_rs::hmac::sign(&key, body);
+    let tag = aws_lc_rs::hmac::sign(&key, message);
     format!("sha256={}", data_encoding::HEXLOWER.encode(tag.as_ref()))
+}
+
+/// What a webhook's signature covers: the timestamp, the delivery's id and the exact body,
+/// joined by dots (`1796670899.4f0c….{"kind":…}`).
+pub fn signed_content(timestamp: i64, id: &str, body: &str) -> Vec<u8> {
+    format!("{timestamp}.{id}.{body}").into_bytes()
+}
+
+/// A new delivery id: 128 random bits in hex.
+fn delivery_id() -> Result<String, String> {
+    let mut id = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut id).map_err(|_| "the system's random source failed")?;
+    Ok(data_encoding::HEXLOWER.encode(&id))
 }
 
 /// Reads a webhook secret: the file's first line, which must not be empty.
@@ -79,12 +94,19 @@ impl Sender {
         })
     }
 
-    /// POSTs `body` to `url` with its signature; Ok on a 2xx answer within 10 s.
-    pub async fn post(&self, url: &str, secret: &[u8], body: &str) -> Result<(), String> {
+    /// POSTs `body` to `url`, stamped with `now` and a new id, and signed; Ok on a 2xx answer
+    /// within 10 s.
+    pub async fn post(&self, url: &str, secret: &[u8], body: &str, now: i64) -> Result<(), String> {
+        let id = delivery_id()?;
         let req = http::Request::post(url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::USER_AGENT, "mxdane-monitor")
-            .header("X-Mxdane-Signature", signature(secret, body.as_bytes()))
+            .header("X-Mxdane-Timestamp", now.to_string())
+            .header("X-Mxdane-Id", &id)
+            .header(
+                "X-Mxdane-Signature",
+                signature(secret, &signed_content(now, &id, body)),
+            )
             .body(Full::new(Bytes::from(body.to_owned())))
             .map_err(|e| format!("{url}: {e}"))?;
         match tokio::time::timeout(Duration::from_secs(10), self.client.request(req)).await {
@@ -107,6 +129,21 @@ mod tests {
             signature(b"Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+        assert_eq!(signed_content(17, "ab", "{}"), b"17.ab.{}");
+    }
+
+    #[test]
+    fn every_delivery_id_is_new_and_every_instance_has_its_own_owner() {
+        let (a, b) = (delivery_id().unwrap(), delivery_id().unwrap());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        let owner = instance_owner();
+        let parts: Vec<&str> = owner.split(':').collect();
+        assert_eq!(parts.len(), 3, "{owner}");
+        assert_eq!(parts[0], hostname());
+        assert_eq!(parts[1], std::process::id().to_string());
+        assert!(parts[2].len() == 16 && parts[2].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(instance_owner(), owner, "one id for the process's life");
     }
 }
 
@@ -135,6 +172,29 @@ pub fn hostname() -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         })
         .unwrap_or_else(|| "localhost".into())
+}
+
+/// This process's name in a fleet's lease tables: the host name, the process id and a random
+/// instance id drawn at start, so that two containers that are both pid 1 on hosts of one
+/// name (or a restart that reuses a pid) never hold each other's leases. The same value for
+/// the process's whole life.
+pub fn instance_owner() -> String {
+    static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OWNER
+        .get_or_init(|| {
+            let mut id = [0u8; 8];
+            // The system's random source; should it ever fail, the clock's nanoseconds still
+            // tell two instances apart far better than nothing.
+            if aws_lc_rs::rand::fill(&mut id).is_err() {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos());
+                id = (nanos as u64).to_be_bytes();
+            }
+            let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{}:{}:{hex}", hostname(), std::process::id())
+        })
+        .clone()
 }
 
 /// The email for an alert whose webhook document is `payload` (RFC 5322; marked as

@@ -580,7 +580,7 @@ impl Monitor {
             use crate::alerts::Destination;
             let result = match (self.hooks.iter().find(|(u, _)| *u == url), &self.sender) {
                 (Some((_, Destination::Webhook(secret))), Some(sender)) => {
-                    sender.post(&url, secret, &body).await
+                    sender.post(&url, secret, &body, now).await
                 }
                 (Some((_, Destination::Email { to, from })), _) => {
                     crate::alerts::email(&self.env, to, from, &body, id)

@@ -236,7 +236,7 @@ fn serve(
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     // In a fleet, this instance's name in the lease table.
-    let owner = format!("{}:{}", mxdane::alerts::hostname(), std::process::id());
+    let owner = mxdane::alerts::instance_owner();
     let fleet = config.is_fleet();
     runtime.block_on(async move {
         let mut monitor = Monitor::open(config, env, render, &owner).await?;

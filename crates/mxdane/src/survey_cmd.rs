@@ -268,7 +268,7 @@ fn queue(
     options: SurveyOptions,
 ) -> Result<u8, Failure> {
     use mxdane::survey_queue::{Queue, work};
-    let owner = format!("{}:{}", mxdane::alerts::hostname(), std::process::id());
+    let owner = mxdane::alerts::instance_owner();
     let concurrency = options.concurrency;
     let now = || time::OffsetDateTime::now_utc().unix_timestamp();
     let result = crate::block_on(async {

@@ -56,11 +56,39 @@ fn config_with(dir: &std::path::Path, extra: &str) -> Config {
     .unwrap()
 }
 
-/// A webhook receiver: keeps every request's signature header and body, answers 500 to the
-/// first `fail_first` requests and 200 to the rest.
+/// One delivery a webhook received: its `X-Mxdane-Timestamp`, `X-Mxdane-Id` and
+/// `X-Mxdane-Signature` headers and its body.
+#[derive(Clone, Debug, Default)]
+struct Delivery {
+    timestamp: String,
+    id: String,
+    signature: String,
+    body: String,
+}
+
+/// A receiver's check, as README documents it: the signature is HMAC-SHA256 over
+/// `TIMESTAMP.ID.BODY`; the timestamp is within five minutes of `now`; the id was not seen.
+fn receiver_accepts(
+    secret: &[u8],
+    d: &Delivery,
+    now: i64,
+    seen: &mut std::collections::BTreeSet<String>,
+) -> bool {
+    let fresh = d
+        .timestamp
+        .parse::<i64>()
+        .is_ok_and(|t| (t - now).abs() <= 300);
+    let signed = format!("{}.{}.{}", d.timestamp, d.id, d.body);
+    fresh
+        && d.signature == format!("sha256={}", hmac_hex(secret, &signed))
+        && seen.insert(d.id.clone())
+}
+
+/// A webhook receiver: keeps every request's headers and body, answers 500 to the first
+/// `fail_first` requests and 200 to the rest.
 struct Receiver {
     addr: SocketAddr,
-    got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Delivery>>>,
 }
 
 fn receiver(rt: &tokio::runtime::Runtime, fail_first: usize) -> Receiver {
@@ -69,7 +97,7 @@ fn receiver(rt: &tokio::runtime::Runtime, fail_first: usize) -> Receiver {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
-    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Delivery>>> = Default::default();
     let seen = got.clone();
     rt.spawn(async move {
         let mut n = 0;
@@ -98,16 +126,20 @@ fn receiver(rt: &tokio::runtime::Runtime, fail_first: usize) -> Receiver {
                 }
             }
             let text = String::from_utf8_lossy(&buf).to_string();
-            let sig = text
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .starts_with("x-mxdane-signature:")
-                        .then(|| l.split_once(':').unwrap().1.trim().to_owned())
-                })
-                .unwrap_or_default();
-            let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-            seen.lock().unwrap().push((sig, body));
+            let header = |name: &str| {
+                text.lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                    })
+                    .unwrap_or_default()
+            };
+            seen.lock().unwrap().push(Delivery {
+                timestamp: header("x-mxdane-timestamp"),
+                id: header("x-mxdane-id"),
+                signature: header("x-mxdane-signature"),
+                body: text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned(),
+            });
             n += 1;
             let status = if n <= fail_first {
                 "500 Oops"
@@ -163,7 +195,7 @@ fn m05_a_broken_target_changes_state_once_when_confirmed_recovers_and_survives_a
     let hook = receiver(&rt, 1);
     let secret = common::write(&dir, "hook.secret", "s3cret-for-the-test\n");
     let alerts = format!(
-        "[[alert]]\nwebhook = \"http://{}/hook\"\nsecret-file = \"{secret}\"\n[[alert]]\nemail = \"ops@ee.test\"\nfrom = \"monitor@lab.test\"\n",
+        "[[alert]]\nwebhook = \"http://{}/hook\"\nallow-http = true\nsecret-file = \"{secret}\"\n[[alert]]\nemail = \"ops@ee.test\"\nfrom = \"monitor@lab.test\"\n",
         hook.addr
     );
     // The email alerts for ta.test that the lab's mail server (mx.ee.test, DANE) accepted.
@@ -240,17 +272,52 @@ fn m05_a_broken_target_changes_state_once_when_confirmed_recovers_and_survives_a
     {
         let got = hook.got.lock().unwrap().clone();
         assert_eq!(got.len(), 2, "{got:?}");
-        assert_eq!(got[0].1, got[1].1, "the retry sends the same alert");
-        let (sig, body) = &got[1];
-        assert_eq!(
-            sig,
-            &format!("sha256={}", hmac_hex(b"s3cret-for-the-test", body)),
-            "HMAC-SHA256 over the body with the shared secret"
+        assert_eq!(got[0].body, got[1].body, "the retry sends the same alert");
+        assert_ne!(got[0].id, got[1].id, "each delivery has its own id");
+        let secret = b"s3cret-for-the-test";
+        let mut seen = std::collections::BTreeSet::new();
+        let d = &got[1];
+        assert_eq!(d.timestamp, t.to_string(), "stamped with the round's time");
+        assert!(
+            receiver_accepts(secret, d, t + 60, &mut seen),
+            "HMAC-SHA256 over timestamp, id and body with the shared secret: {d:?}"
         );
-        assert_ne!(
-            sig,
-            &format!("sha256={}", hmac_hex(b"another secret", body))
+        assert!(!receiver_accepts(
+            b"another secret",
+            d,
+            t,
+            &mut Default::default()
+        ));
+        // A captured delivery replayed: its id is known; sent later, its time is old; with a
+        // new time or id, the signature no longer matches.
+        assert!(
+            !receiver_accepts(secret, d, t, &mut seen),
+            "replayed at once"
         );
+        assert!(!receiver_accepts(
+            secret,
+            d,
+            t + 3_600,
+            &mut Default::default()
+        ));
+        for forged in [
+            Delivery {
+                timestamp: (t + 3_600).to_string(),
+                ..d.clone()
+            },
+            Delivery {
+                id: "00".repeat(16),
+                ..d.clone()
+            },
+        ] {
+            assert!(!receiver_accepts(
+                secret,
+                &forged,
+                t + 3_600,
+                &mut Default::default()
+            ));
+        }
+        let body = &d.body;
         let v: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(
             (
@@ -292,7 +359,7 @@ fn m05_a_broken_target_changes_state_once_when_confirmed_recovers_and_survives_a
     );
     let got = hook.got.lock().unwrap().clone();
     assert_eq!(got.len(), 3, "one recovery notice: {got:?}");
-    let v: serde_json::Value = serde_json::from_str(&got[2].1).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&got[2].body).unwrap();
     assert_eq!(
         (v["kind"].as_str(), v["to"].as_str()),
         (Some("recovery"), Some("ok"))
