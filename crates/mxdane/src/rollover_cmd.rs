@@ -25,7 +25,9 @@ Exit status:
      commands: done
   1  run: waiting (nothing can be done yet; the next run may); simulate: an outage
   2  bad input or usage (configuration, store, certificate), or a refused submission
-  3  run: an action or the DNS observation failed (it is retried by the next run)
+  3  run: an action or the DNS observation failed (it is retried by the next run);
+     simulate --history: no outage, but a lane's requested records never reached every
+     server (refused, failed or still propagating)
   4  run: a person must look (a deployment failed and was rolled back)";
 
 #[derive(Args, Debug)]
@@ -357,42 +359,86 @@ pub(crate) fn run(a: &RolloverArgs, json: bool, out: &mut impl Write) -> Result<
             Ok(0)
         }
         RolloverCommand::Simulate(s) => {
-            let (served, presented) = match (&s.schedule, s.history) {
+            let (served, presented, unpublished) = match (&s.schedule, s.history) {
                 (Some(path), _) => {
                     let text = std::fs::read_to_string(path)
                         .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
-                    simulate::parse_schedule(&text)
-                        .map_err(|e| Failure(format!("{}: {e}", path.display())))?
+                    let (served, presented) = simulate::parse_schedule(&text)
+                        .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+                    (served, presented, Vec::new())
                 }
                 (None, true) => {
                     let events = store(&config)?
                         .events()
                         .map_err(|e| Failure(e.to_string()))?;
-                    simulate::from_history(&events, &lanes(&config).map_err(Failure)?)
+                    let setups = lanes(&config).map_err(Failure)?;
+                    let (served, presented) = simulate::from_history(&events, &setups);
+                    (served, presented, simulate::unpublished(&events, &setups))
                 }
                 (None, false) => {
                     return Err(Failure("give --schedule FILE or --history".into()));
                 }
             };
             let found = outages(&served, &presented);
+            #[derive(Serialize)]
+            struct UnpublishedView {
+                ever_published: bool,
+                lane: String,
+                last_failure: Option<FailureView>,
+                records: Vec<String>,
+            }
+            let unpublished: Vec<UnpublishedView> = unpublished
+                .iter()
+                .map(|u| UnpublishedView {
+                    ever_published: u.ever_published,
+                    lane: format!("{}/{}", u.lane.service, u.lane.algorithm),
+                    last_failure: u.last_failure.as_ref().map(FailureView::new),
+                    records: u.records.clone(),
+                })
+                .collect();
             if json {
                 #[derive(Serialize)]
                 struct Sim<'a> {
                     outage: Option<String>,
                     timeline: &'a [String],
+                    unpublished: &'a [UnpublishedView],
                 }
                 crate::say_json(
                     out,
                     &Sim {
                         outage: found.first().map(ToString::to_string),
                         timeline: &simulate::timeline(&served, &presented),
+                        unpublished: &unpublished,
                     },
                 )?;
             } else {
                 for l in simulate::timeline(&served, &presented) {
                     say!(out, "{l}");
                 }
+                for u in &unpublished {
+                    let failure = u.last_failure.as_ref().map_or_else(String::new, |f| {
+                        format!(
+                            "; last failure at {} ({} times since {}): {}",
+                            f.at, f.count, f.since, f.why
+                        )
+                    });
+                    say!(
+                        out,
+                        "{}: {}: {} never seen on every server{failure}",
+                        u.lane,
+                        if u.ever_published {
+                            "not fully published"
+                        } else {
+                            "never published"
+                        },
+                        u.records.join(", ")
+                    );
+                }
                 match found.first() {
+                    None if !unpublished.is_empty() => say!(
+                        out,
+                        "no outage among what the servers were seen to serve, but the records above never reached every server: DANE senders never saw them"
+                    ),
                     None => say!(
                         out,
                         "no outage: every sender authenticates the server at every instant"
@@ -405,7 +451,13 @@ pub(crate) fn run(a: &RolloverArgs, json: bool, out: &mut impl Write) -> Result<
                     ),
                 }
             }
-            Ok(u8::from(!found.is_empty()))
+            Ok(if !found.is_empty() {
+                1
+            } else if unpublished.is_empty() {
+                0
+            } else {
+                3
+            })
         }
     }
 }
@@ -571,6 +623,27 @@ struct OrderingView {
     retry_at: Option<String>,
 }
 
+/// The lane's last recorded failure (issue 26): an UPDATE refused, a timeout, a view that was
+/// not Secure.
+#[derive(Serialize)]
+struct FailureView {
+    at: String,
+    count: u32,
+    since: String,
+    why: String,
+}
+
+impl FailureView {
+    fn new(f: &mxdane_rollover::lane::Failure) -> Self {
+        Self {
+            at: show_time(f.at),
+            count: f.count,
+            since: show_time(f.since),
+            why: f.why.clone(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct LaneView {
     acme: Option<OrderingView>,
@@ -579,6 +652,7 @@ struct LaneView {
     current_not_after: Option<String>,
     done: Vec<String>,
     errors: Vec<String>,
+    last_failure: Option<FailureView>,
     needs_human: Option<String>,
     next: Option<String>,
     pending: Option<String>,
@@ -618,6 +692,7 @@ impl LaneView {
                 .map(|(_, c)| show_time(c.not_after)),
             done: Vec::new(),
             errors: error.into_iter().cloned().collect(),
+            last_failure: lane.and_then(Lane::last_failure).map(FailureView::new),
             needs_human: d.and_then(|d| d.needs_human.clone()),
             next: lane
                 .and_then(|l| l.next.as_ref())
@@ -747,6 +822,17 @@ fn print_status(v: &LaneView, out: &mut impl Write) -> Result<(), Failure> {
         }
         if let Some(t) = &a.retry_at {
             say!(out, "  ACME: next attempt not before {t}");
+        }
+    }
+    if let Some(f) = &v.last_failure {
+        say!(out, "  last failure at {}: {}", f.at, f.why);
+        if f.count > 1 {
+            say!(
+                out,
+                "    (recorded {} times since {}; while it repeats, once an hour)",
+                f.count,
+                f.since
+            );
         }
     }
     if let Some(n) = &v.next {

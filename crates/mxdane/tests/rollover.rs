@@ -437,25 +437,87 @@ fn p07_p08_wrong_key_refused_failed_reload_rolled_back_and_concurrent_edit_detec
     let _ = std::fs::remove_dir_all(&l.dir);
 }
 
+/// Issue 26, P-03/P-05: every UPDATE refused (the primary does not know the TSIG key:
+/// NOTAUTH). Nothing is published; `run` exits 3 each time; the refusal is in the history, so
+/// `status` (text and JSON) shows it with its time and count, and `simulate --history` says
+/// the lanes were never published (exit 3) instead of "no outage" alone. Breaks if the
+/// engine stops recording `ActionFailed`, or if `from_history` counts a refused request as a
+/// version (the timeline then shows the records served).
 #[test]
-fn p03_a_refused_update_is_reported_and_changes_nothing() {
+fn p03_p05_a_refused_update_is_reported_and_changes_nothing() {
     let l = lab("rollover-refused", true);
     write(
         &l.dir.join("update.key"),
         "key \"rollover.example.test.\" { algorithm hmac-sha256; secret \"YW5vdGhlci1zZWNyZXQtZm9yLWEtZm9yZ2VkLXVwZGF0ZQ==\"; };\n",
     );
-    let mut e = engine(&l);
-    adopt_running(&mut e, &l.config, &lane("ecdsa"), 0).unwrap();
-    e.step(0).unwrap();
-    let r = e.step(10).unwrap();
+    let (_, run) = cli(&l);
+    let t0: i64 = 2_000_000_000;
+    let init = run(&["init"], Some(t0));
     assert!(
-        r.errors[&lane("ecdsa")]
-            .iter()
-            .any(|e| e.contains("NOTAUTH")),
-        "{:?}",
-        r.errors
+        init.stdout.contains("NOTAUTH") || init.stderr.contains("NOTAUTH"),
+        "{}{}",
+        init.stdout,
+        init.stderr
     );
-    assert!(served(&l, 0).is_empty());
+    for k in 1..=3 {
+        let r = run(&["run"], Some(t0 + 600 * k));
+        assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("NOTAUTH"), "{}", r.stdout);
+    }
+    // A repeat within the hour is not recorded again; after an hour it is.
+    let r = run(&["run"], Some(t0 + 5_000));
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(served(&l, 0).is_empty() && served(&l, 1).is_empty());
+    let status = run(&["status"], Some(t0 + 5_010));
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status
+            .stdout
+            .contains("last failure at 2033-05-18T04:56:40Z")
+            && status.stdout.contains("NOTAUTH")
+            && status
+                .stdout
+                .contains("recorded 2 times since 2033-05-18T03:33:20Z"),
+        "{}",
+        status.stdout
+    );
+    let status = run(&["--json", "status"], Some(t0 + 5_010));
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    for lane in v.as_array().unwrap() {
+        let f = &lane["last_failure"];
+        assert!(
+            f["why"].as_str().unwrap().contains("NOTAUTH") && f["count"] == 2,
+            "{}",
+            status.stdout
+        );
+    }
+    let sim = run(&["simulate", "--history"], None);
+    assert_eq!(sim.code, 3, "{}{}", sim.stdout, sim.stderr);
+    for alg in ["ecdsa", "rsa"] {
+        assert!(
+            sim.stdout
+                .contains(&format!("mail/{alg}: never published: "))
+                && sim.stdout.contains("NOTAUTH"),
+            "{}",
+            sim.stdout
+        );
+    }
+    assert!(
+        !sim.stdout.contains(" serves 3 1 1"),
+        "a refused request is not a version any server served: {}",
+        sim.stdout
+    );
+    let sim = run(&["--json", "simulate", "--history"], None);
+    assert_eq!(sim.code, 3);
+    let v: serde_json::Value = serde_json::from_str(&sim.stdout).unwrap();
+    assert_eq!(v["outage"], serde_json::Value::Null);
+    assert_eq!(
+        v["unpublished"].as_array().unwrap().len(),
+        2,
+        "{}",
+        sim.stdout
+    );
+    assert_eq!(v["unpublished"][0]["ever_published"], false);
     let _ = std::fs::remove_dir_all(&l.dir);
 }
 

@@ -323,6 +323,8 @@ impl<S: Store, W: World> Engine<S, W> {
         // not yet everywhere, asked again (adding a record that is there is a no-op, and the
         // first request may have been lost when a process stopped).
         let mut batches: BTreeMap<Vec<String>, Vec<(LaneId, String, bool)>> = BTreeMap::new();
+        // The errors that are failed additions, and the record each was to add.
+        let mut unpublished: BTreeMap<(LaneId, String), String> = BTreeMap::new();
         for setup in &setups {
             let (Some(lane), Some(obs)) = (lanes.get(&setup.id), seen.get(&setup.id)) else {
                 continue;
@@ -374,11 +376,11 @@ impl<S: Store, W: World> Engine<S, W> {
                 match (&result, new) {
                     (Ok(()), true) => push(&mut report.done, id, format!("published {rdata}")),
                     (Ok(()), false) => {}
-                    (Err(e), _) => push(
-                        &mut report.errors,
-                        id,
-                        format!("publishing \"{rdata}\": {e}"),
-                    ),
+                    (Err(e), _) => {
+                        let why = format!("publishing \"{rdata}\": {e}");
+                        unpublished.insert((id.clone(), why.clone()), rdata.clone());
+                        push(&mut report.errors, id, why);
+                    }
                 }
             }
         }
@@ -417,6 +419,31 @@ impl<S: Store, W: World> Engine<S, W> {
                     && let Err(e) = self.world.withdraw(&setup.owners, &again, now)
                 {
                     push(&mut report.errors, id, format!("withdrawing again: {e}"));
+                }
+            }
+        }
+        // Every failure goes into the history (at most once an hour while it repeats), so
+        // that `status` and the simulator know what was refused.
+        for setup in &setups {
+            let Some(lane) = lanes.get_mut(&setup.id) else {
+                continue;
+            };
+            for why in report.errors.get(&setup.id).into_iter().flatten() {
+                let repeat = lane
+                    .failures
+                    .get(why)
+                    .is_some_and(|f| now - f.at < crate::lane::FAILURE_RECORD_EVERY);
+                if !repeat {
+                    let e = Event::ActionFailed {
+                        why: why.clone(),
+                        at: now,
+                        unpublished: unpublished
+                            .get(&(setup.id.clone(), why.clone()))
+                            .into_iter()
+                            .cloned()
+                            .collect(),
+                    };
+                    self.record(lane, &setup.id, now, e)?;
                 }
             }
         }

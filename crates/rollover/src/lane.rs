@@ -222,6 +222,20 @@ pub enum Event {
         /// When to try again (the CA's Retry-After, or the back-off).
         retry_at: Ts,
     },
+    /// An action or the observation failed (an UPDATE refused with NOTAUTH or REFUSED, a
+    /// timeout, a view that is not Secure, a withdrawal asked again); the next step tries
+    /// again. While one failure repeats unchanged it is recorded at most once an hour
+    /// ([`FAILURE_RECORD_EVERY`]).
+    ActionFailed {
+        /// What failed and why, as the step reported it.
+        why: String,
+        /// When.
+        at: Ts,
+        /// For a refused or failed addition: the records it was to add (the simulator then
+        /// takes them for never served unless some later look saw them everywhere).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unpublished: Vec<String>,
+    },
     /// The CA's suggested renewal window for the certificate in service (RFC 9773).
     RenewalWindow {
         /// The certificate it is for.
@@ -273,7 +287,27 @@ pub struct Lane {
     pub records: BTreeMap<String, Record>,
     /// ACME orders.
     pub ordering: Ordering,
+    /// Every failure the engine recorded ([`Event::ActionFailed`]), by what failed and why.
+    pub failures: BTreeMap<String, Failure>,
 }
+
+/// A failure as the history keeps it: the first and the last time it was recorded, and how
+/// many times.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// What failed and why.
+    pub why: String,
+    /// The first recorded time.
+    pub since: Ts,
+    /// The last recorded time.
+    pub at: Ts,
+    /// How many times it was recorded.
+    pub count: u32,
+}
+
+/// While one failure repeats unchanged, the engine records it again only after this many
+/// seconds, so that months of a refused update do not fill the history.
+pub const FAILURE_RECORD_EVERY: i64 = 3600;
 
 /// What the engine should do for a lane now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -328,6 +362,11 @@ impl Lane {
             lane.apply(e);
         }
         lane
+    }
+
+    /// The most recently recorded failure, if any.
+    pub fn last_failure(&self) -> Option<&Failure> {
+        self.failures.values().max_by_key(|f| (f.at, f.count))
     }
 
     /// Applies one event.
@@ -437,6 +476,16 @@ impl Lane {
                 self.ordering.failures += 1;
                 self.ordering.last_failure = Some((why.clone(), *at));
                 self.ordering.retry_at = Some(*retry_at);
+            }
+            Event::ActionFailed { why, at, .. } => {
+                let f = self.failures.entry(why.clone()).or_insert(Failure {
+                    why: why.clone(),
+                    since: *at,
+                    at: *at,
+                    count: 0,
+                });
+                f.at = *at;
+                f.count = f.count.saturating_add(1);
             }
             Event::RenewalWindow {
                 spki_sha256,

@@ -295,8 +295,32 @@ pub fn from_history(
         let mut ends: Vec<Vec<(bool, String)>> = Vec::new();
         let mut ttl = 0u32;
         let mut seen_at: BTreeMap<(bool, String), Vec<Ts>> = BTreeMap::new();
+        // Additions the primary refused or that failed, never seen everywhere afterwards:
+        // no server served them (the history replays what servers were seen to serve, and a
+        // refused request is not a version).
+        let ever_visible: BTreeSet<&String> = evs
+            .iter()
+            .filter_map(|s| match &s.event {
+                Event::Visible { rdata, .. } => Some(rdata),
+                _ => None,
+            })
+            .collect();
+        let refused: BTreeSet<(Ts, &String)> = evs
+            .iter()
+            .filter_map(|s| match &s.event {
+                Event::ActionFailed {
+                    at, unpublished, ..
+                } => Some(unpublished.iter().map(move |r| (*at, r))),
+                _ => None,
+            })
+            .flatten()
+            .filter(|(_, r)| !ever_visible.contains(r))
+            .collect();
         for s in &evs {
             let change = match &s.event {
+                Event::PublishRequested { rdata, at, .. } if refused.contains(&(*at, rdata)) => {
+                    None
+                }
                 Event::PublishRequested { rdata, at, .. } => Some((true, rdata.clone(), *at)),
                 Event::WithdrawRequested { rdata, at } => Some((false, rdata.clone(), *at)),
                 Event::Visible { rdata, at, ttl: t } => {
@@ -416,6 +440,61 @@ pub fn from_history(
         }
     }
     (served, presented)
+}
+
+/// A lane whose history holds records that were asked for and never seen on every server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unpublished {
+    /// The lane.
+    pub lane: crate::store::LaneId,
+    /// Whether any record of the lane was ever seen on every server.
+    pub ever_published: bool,
+    /// The records asked for (and not withdrawn since) that no look ever saw everywhere.
+    pub records: Vec<String>,
+    /// The lane's last recorded failure.
+    pub last_failure: Option<crate::lane::Failure>,
+}
+
+/// Every lane with records that were asked for and never seen on every server (refused,
+/// failed, or still on their way), with its last failure: what `simulate --history` must say
+/// besides the outages, since a refused update leaves nothing that could fail.
+pub fn unpublished(
+    events: &[crate::store::Stored],
+    lanes: &[crate::engine::LaneSetup],
+) -> Vec<Unpublished> {
+    use crate::lane::Event;
+    let mut out = Vec::new();
+    for l in lanes {
+        let evs = events.iter().filter(|e| e.lane == l.id);
+        let mut asked: BTreeSet<String> = BTreeSet::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut lane = crate::lane::Lane::default();
+        for e in evs {
+            lane.apply(&e.event);
+            match &e.event {
+                Event::PublishRequested { rdata, .. } => {
+                    asked.insert(rdata.clone());
+                }
+                Event::WithdrawRequested { rdata, .. } => {
+                    asked.remove(rdata);
+                }
+                Event::Visible { rdata, .. } => {
+                    seen.insert(rdata.clone());
+                }
+                _ => {}
+            }
+        }
+        let records: Vec<String> = asked.difference(&seen).cloned().collect();
+        if !records.is_empty() {
+            out.push(Unpublished {
+                lane: l.id.clone(),
+                ever_published: !seen.is_empty(),
+                records,
+                last_failure: lane.last_failure().cloned(),
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]
