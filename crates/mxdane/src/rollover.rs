@@ -66,7 +66,8 @@ fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// A certificate chain file (PEM, any order) as the engine sees it: the leaf's key, its
-/// issuer's key, the leaf's notAfter and the chain leaf first.
+/// issuer's key (the chain certificate whose key signed the leaf; none if no certificate in
+/// the file did), the leaf's notAfter and the chain leaf first.
 pub fn cert_from_pem(pem: &[u8], label: &str) -> Result<Cert, String> {
     let m = read_material(pem).map_err(|e| format!("{label}: {e}"))?;
     if m.certificates.is_empty() {
@@ -74,7 +75,11 @@ pub fn cert_from_pem(pem: &[u8], label: &str) -> Result<Cert, String> {
     }
     let (leaf, rest) =
         mxdane_tlsa::generate::split_leaf(m.certificates).map_err(|e| format!("{label}: {e}"))?;
-    let issuer = rest.iter().find(|c| c.subject() == leaf.issuer());
+    // The issuer is the certificate whose key signed the leaf, never one that only shares
+    // the issuer's name: under current + issuer its key is what gets published.
+    let issuer = rest.iter().find(|c| {
+        c.subject() == leaf.issuer() && mxdane_tls::issued_by(&leaf.der().into(), &c.der().into())
+    });
     let mut ordered: Vec<&Certificate> = vec![&leaf];
     ordered.extend(issuer);
     ordered.extend(rest.iter().filter(|c| Some(*c) != issuer));

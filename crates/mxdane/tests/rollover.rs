@@ -2298,3 +2298,29 @@ fn p07_an_unreachable_ca_is_reported_before_renewal_is_due() {
     assert_eq!(ca.state().new_accounts, 0);
     let _ = std::fs::remove_dir_all(&l.dir);
 }
+
+/// Issue 26, P-02: under current + issuer the published `2 1 1` is the key of the certificate
+/// that signed the leaf: a chain file whose first CA only shares the issuer's name (another
+/// key) gives the real issuer's key, and a file with the namesake alone gives no issuer at
+/// all. Breaks if `cert_from_pem` picks the issuer by subject name.
+#[test]
+fn p02_the_issuer_of_a_chain_file_is_matched_by_signature() {
+    use mxdane_lab::certs::{CertSpec, KeyAlg, Pki};
+    let pki = Pki::new(KeyAlg::EcdsaP256, "mx.example.test");
+    let twin = CertSpec::ca("Lab Issuer")
+        .key_slot(150)
+        .signed_by(&pki.root);
+    let spki = |c: &mxdane_lab::certs::TestCert| {
+        let cert = mxdane_tlsa::Certificate::from_der(c.der()).unwrap();
+        mxdane_tlsa::record::hex(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.spki_der()).as_ref(),
+        )
+    };
+    let file = format!("{}{}{}", pki.leaf.pem(), twin.pem(), pki.intermediate.pem());
+    let c = mxdane::rollover::cert_from_pem(file.as_bytes(), "chain.pem").unwrap();
+    assert_eq!(c.issuer_spki_sha256, Some(spki(&pki.intermediate)));
+    assert_ne!(spki(&twin), spki(&pki.intermediate));
+    let alone = format!("{}{}", pki.leaf.pem(), twin.pem());
+    let c = mxdane::rollover::cert_from_pem(alone.as_bytes(), "chain.pem").unwrap();
+    assert_eq!(c.issuer_spki_sha256, None);
+}

@@ -280,6 +280,34 @@ pub fn verify_chain(
     )
 }
 
+/// Whether `issuer` signed `leaf`: the leaf's signature verifies with the issuer's public key
+/// (rustls-webpki path building with the issuer as the only anchor, at the leaf's notBefore so
+/// that only the signature and the names' link are judged, not today's date). A subject name
+/// that matches the leaf's issuer name proves nothing: another CA may use the same name, and
+/// `current + issuer` publishes the issuer's key (RFC 7671 section 8.1), so it must be the key
+/// that signs.
+pub fn issued_by(leaf: &CertificateDer<'_>, issuer: &CertificateDer<'_>) -> bool {
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let (Ok(ee), Ok(anchor), Ok(parsed)) = (
+        EndEntityCert::try_from(leaf),
+        webpki::anchor_from_trusted_cert(issuer),
+        Certificate::from_der(leaf),
+    ) else {
+        return false;
+    };
+    let at = unix_time(parsed.not_before());
+    ee.verify_for_usage(
+        provider.signature_verification_algorithms.all,
+        &[anchor],
+        &[],
+        at,
+        KeyUsage::server_auth(),
+        None,
+        None,
+    )
+    .is_ok()
+}
+
 pub(crate) fn judge(
     chain: &[CertificateDer<'_>],
     records: &[Tlsa],

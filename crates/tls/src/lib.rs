@@ -36,7 +36,7 @@ mod verifier;
 
 pub use client::{DaneSession, DaneTarget, SetupError, TlsFailure, Versions};
 pub use judge::{
-    Anchor, ChainCert, ChainProblem, RecordOutcome, Report, Sealed, Verdict, unix_time,
+    Anchor, ChainCert, ChainProblem, RecordOutcome, Report, Sealed, Verdict, issued_by, unix_time,
     verify_chain,
 };
 pub use verifier::{DaneVerifier, KeyFilter, Seen};

@@ -59,3 +59,27 @@ fn empty_or_garbage_chains_authenticate_nothing() {
     let garbage = verify_chain(&[vec![0u8].into()], &records, &names, now);
     assert!(!garbage.is_authenticated());
 }
+
+/// Issue 26, P-02: the issuer is the certificate whose key signed the leaf. A second CA with
+/// the very same subject name ("Lab Issuer") and another key did not sign it, nor did the
+/// root. Breaks if `issued_by` compares names only.
+#[test]
+fn p02_the_issuer_is_the_signer_not_a_namesake() {
+    use mxdane_lab::certs::{CertSpec, Pki};
+    for alg in KeyAlg::ALL {
+        let pki = Pki::new(alg, "mx.example.test");
+        let twin = CertSpec::ca("Lab Issuer")
+            .alg(alg)
+            .key_slot(150)
+            .signed_by(&pki.root);
+        let der = |c: &mxdane_lab::certs::TestCert| c.der().to_vec().into();
+        let leaf = der(&pki.leaf);
+        assert!(
+            mxdane_tls::issued_by(&leaf, &der(&pki.intermediate)),
+            "{alg:?}"
+        );
+        assert!(!mxdane_tls::issued_by(&leaf, &der(&twin)), "{alg:?}");
+        assert!(!mxdane_tls::issued_by(&leaf, &der(&pki.root)), "{alg:?}");
+        assert!(!mxdane_tls::issued_by(&leaf, &vec![0u8; 3].into()));
+    }
+}
