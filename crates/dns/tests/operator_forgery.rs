@@ -334,11 +334,7 @@ async fn d18_p03_m01_forged_ns_dnskey_and_addresses_give_no_signed_answer() {
     let (evil_world, evil_server) = evil();
     let evil_addr: SocketAddr = format!("{EVIL_IP}:53").parse().unwrap();
     // Potent: judged with the attacker's keys, its server's answer is a signed RRset.
-    let evil_keys: Vec<Rdata> = rrset(&evil_world, "example.test.", rtype::DNSKEY)
-        .into_iter()
-        .filter(|r| r.rtype() == rtype::DNSKEY)
-        .map(|r| r.rdata)
-        .collect();
+    let evil_keys: Vec<Rdata> = dnskeys(&evil_world);
     let apex = Name::parse("example.test.");
     let t = NetTransport::new(evil_server.addr(), Duration::from_secs(2));
     let zone = Zone {
@@ -443,15 +439,20 @@ async fn d18_p03_m01_forged_ns_dnskey_and_addresses_give_no_signed_answer() {
 
 // The judge on its own: an honest denial judged with keys that are not the zone's fails (the
 // keys that judge are the validated ones, never those an answer brings).
+/// The DNSKEY RRset of `world`'s `example.test.` zone (the attacker's keys).
+fn dnskeys(world: &World) -> Vec<Rdata> {
+    rrset(world, "example.test.", rtype::DNSKEY)
+        .into_iter()
+        .filter(|r| r.rtype() == rtype::DNSKEY)
+        .map(|r| r.rdata)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn d18_a_denial_judged_with_other_keys_fails() {
     let l = lab(false);
     let (evil_world, _evil_server) = evil();
-    let evil_keys: Vec<Rdata> = rrset(&evil_world, "example.test.", rtype::DNSKEY)
-        .into_iter()
-        .filter(|r| r.rtype() == rtype::DNSKEY)
-        .map(|r| r.rdata)
-        .collect();
+    let evil_keys: Vec<Rdata> = dnskeys(&evil_world);
     let apex = Name::parse("example.test.");
     let t = NetTransport::new(l.running.primary, Duration::from_secs(2));
     let flags = mxdane_dns::message::QueryFlags {
