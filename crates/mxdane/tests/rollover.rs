@@ -191,6 +191,16 @@ fn engine_via(
     upstream: SocketAddr,
     wrap: impl Fn(Arc<dyn Transport>) -> Arc<dyn Transport> + Send + Sync + 'static,
 ) -> Engine<Sqlite, RealWorld> {
+    engine_routed(l, upstream, wrap, l.dns.primary_routed)
+}
+
+/// The same, with [`HIDDEN_PRIMARY`] routed to `primary` (a man in the middle there).
+fn engine_routed(
+    l: &Lab,
+    upstream: SocketAddr,
+    wrap: impl Fn(Arc<dyn Transport>) -> Arc<dyn Transport> + Send + Sync + 'static,
+    primary: SocketAddr,
+) -> Engine<Sqlite, RealWorld> {
     let anchors = parse_trust_anchors(&l.dns.trust_anchor).unwrap();
     let resolver =
         Arc::new(UnboundResolver::forwarding(upstream, &anchors, Duration::from_secs(3)).unwrap());
@@ -207,7 +217,7 @@ fn engine_via(
         }),
     };
     let mut routes: HashMap<SocketAddr, SocketAddr> = l.dns.ns_routes.clone();
-    routes.insert(HIDDEN_PRIMARY.parse().unwrap(), l.dns.primary_routed);
+    routes.insert(HIDDEN_PRIMARY.parse().unwrap(), primary);
     let world = RealWorld::new(l.config.clone(), env, routes, Duration::from_secs(5)).unwrap();
     let store = Sqlite::open(&l.config.state).unwrap();
     Engine::new(store, world, lanes(&l.config).unwrap())
@@ -635,6 +645,32 @@ fn p03_a_hidden_primary_is_asked_and_judged() {
     // A second change, whose prerequisite is the hidden primary's judged RRset.
     let r = e.step(2_000_000_000 + 700).unwrap();
     assert!(r.errors.values().all(Vec::is_empty), "{:?}", r.errors);
+    let _ = std::fs::remove_dir_all(&l.dir);
+}
+
+/// Issue 26, P-03 case (5): what answers for the hidden primary is not the primary (here a
+/// recursive resolver: no AA bit, the answer of a cache). Its answer is judged before it
+/// becomes the prerequisite of an UPDATE, so the change is refused with the reason and
+/// nothing is published. Breaks if `primary_rrset` takes the answer unjudged.
+#[test]
+fn p03_an_answer_for_the_hidden_primary_that_is_not_the_zones_is_refused() {
+    let mut l = lab("rollover-hidden-mitm", true);
+    if let mxdane_rollover::config::Dns::Rfc2136 { server, .. } = &mut l.config.services[0].dns {
+        *server = HIDDEN_PRIMARY.to_owned();
+    }
+    let mut e = engine_routed(&l, l.dns.recursive, |t| t, l.dns.recursive);
+    for alg in ["ecdsa", "rsa"] {
+        assert!(adopt_running(&mut e, &l.config, &lane(alg), 0).unwrap());
+    }
+    let r = e.step(0).unwrap();
+    let errors: Vec<&String> = r.errors.values().flatten().collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("asking the primary") && e.contains("authoritative")),
+        "{errors:?}"
+    );
+    assert!(served(&l, 0).is_empty() && served(&l, 1).is_empty());
     let _ = std::fs::remove_dir_all(&l.dir);
 }
 
