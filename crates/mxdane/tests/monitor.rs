@@ -259,6 +259,16 @@ fn m05_a_broken_target_changes_state_once_when_confirmed_recovers_and_survives_a
         ),
         "{metrics}"
     );
+    // The lab's server has an ECDSA certificate only: no RSA sample (a key algorithm the
+    // server does not have is not a failed probe), the ECDSA one is there.
+    assert!(
+        !metrics.contains(
+            "target=\"ta.test\",host=\"mx.ta.test.\",address=\"192.0.2.2\",algorithm=\"rsa\""
+        ) && metrics.contains(
+            "target=\"ta.test\",host=\"mx.ta.test.\",address=\"192.0.2.2\",algorithm=\"ecdsa\""
+        ),
+        "{metrics}"
+    );
     // The alert: refused once (500), so one more delivery follows the next round.
     assert_eq!(hook.got.lock().unwrap().len(), 1, "one attempt so far");
     // The email went out at once, over TLS, from the configured sender.
