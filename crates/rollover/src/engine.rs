@@ -152,6 +152,30 @@ pub fn observation_events(lane: &Lane, obs: &Observation, now: Ts) -> Vec<Event>
     out
 }
 
+/// The servers whose answer differs from what the lane last recorded for them: one
+/// [`Event::Observed`] each, so that the history holds what every server was seen to serve
+/// (answers that did not verify are not observations).
+pub fn observed_changes(lane: &Lane, obs: &Observation, now: Ts) -> Vec<Event> {
+    let mut out = Vec::new();
+    for a in &obs.answers {
+        let Ok((set, ttl)) = &a.rrset else {
+            continue;
+        };
+        let records: Vec<String> = set.iter().cloned().collect();
+        let key = (a.server.clone(), a.owner.clone());
+        if lane.observed.get(&key) != Some(&(records.clone(), *ttl)) {
+            out.push(Event::Observed {
+                server: a.server.clone(),
+                owner: a.owner.clone(),
+                records,
+                ttl: *ttl,
+                at: now,
+            });
+        }
+    }
+    out
+}
+
 fn push(map: &mut BTreeMap<LaneId, Vec<String>>, id: &LaneId, what: String) {
     map.entry(id.clone()).or_default().push(what);
 }
@@ -296,6 +320,18 @@ impl<S: Store, W: World> Engine<S, W> {
             };
             match self.world.observe(&setup.owners, now) {
                 Ok(obs) => {
+                    // A server whose answer is unusable (no reply, a signature or a denial
+                    // that does not verify) serves nothing the gate can count: said, and the
+                    // gate stays shut for what it alone would have to confirm.
+                    for a in &obs.answers {
+                        if let Err(why) = &a.rrset {
+                            push(
+                                &mut report.errors,
+                                &setup.id,
+                                format!("{} at {}: {why}", a.server, a.owner),
+                            );
+                        }
+                    }
                     self.fold_observation(lane, &setup.id, &obs, now)?;
                     seen.insert(setup.id.clone(), obs);
                 }
@@ -485,6 +521,9 @@ impl<S: Store, W: World> Engine<S, W> {
         obs: &Observation,
         now: Ts,
     ) -> Result<(), EngineError> {
+        for e in observed_changes(lane, obs, now) {
+            self.record(lane, id, now, e)?;
+        }
         for e in observation_events(lane, obs, now) {
             self.record(lane, id, now, e)?;
         }

@@ -236,6 +236,22 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         unpublished: Vec<String>,
     },
+    /// What one server served at one owner, recorded when it differs from what the lane last
+    /// recorded for that server and owner (the first look included): the facts the simulator
+    /// replays. An answer that did not verify is not an observation.
+    Observed {
+        /// The server (its name and address, as the nameserver view gives them).
+        server: String,
+        /// The TLSA owner name.
+        owner: String,
+        /// The RRset (presentation forms, sorted; empty for "no such RRset").
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        records: Vec<String>,
+        /// Its TTL (the signed TTL; the negative TTL for "no such RRset").
+        ttl: u32,
+        /// When.
+        at: Ts,
+    },
     /// The CA's suggested renewal window for the certificate in service (RFC 9773).
     RenewalWindow {
         /// The certificate it is for.
@@ -289,6 +305,9 @@ pub struct Lane {
     pub ordering: Ordering,
     /// Every failure the engine recorded ([`Event::ActionFailed`]), by what failed and why.
     pub failures: BTreeMap<String, Failure>,
+    /// What each server was last recorded serving at each owner ([`Event::Observed`]), by
+    /// (server, owner): the records and their TTL.
+    pub observed: BTreeMap<(String, String), (Vec<String>, u32)>,
 }
 
 /// A failure as the history keeps it: the first and the last time it was recorded, and how
@@ -494,6 +513,16 @@ impl Lane {
                 ask_again,
             } => {
                 self.ordering.window = Some((spki_sha256.clone(), *start, *end, *ask_again));
+            }
+            Event::Observed {
+                server,
+                owner,
+                records,
+                ttl,
+                ..
+            } => {
+                self.observed
+                    .insert((server.clone(), owner.clone()), (records.clone(), *ttl));
             }
         }
     }
