@@ -29,6 +29,9 @@ pub struct Served {
     pub records: BTreeSet<String>,
     /// The TTL the server gave them.
     pub ttl: u32,
+    /// No look saw this version: it is the worst the server may have served between two
+    /// looks (every deletion made as early as it could be, no addition yet).
+    pub between_looks: bool,
 }
 
 /// One certificate presented by the mail server during `[from, until)`.
@@ -116,7 +119,11 @@ pub fn outages(served: &[Served], presented: &[Presented]) -> Vec<Outage> {
                     from,
                     until,
                     cert: p.label.clone(),
-                    server: s.server.clone(),
+                    server: if s.between_looks {
+                        format!("{} (at worst, between two looks)", s.server)
+                    } else {
+                        s.server.clone()
+                    },
                     owner: s.owner.clone(),
                     records: s.records.clone(),
                 });
@@ -189,6 +196,7 @@ pub fn parse_schedule(text: &str) -> Result<(Vec<Served>, Vec<Presented>), Strin
                     until: None,
                     records: records(words.collect()),
                     ttl,
+                    between_looks: false,
                 });
             }
             "cert" => {
@@ -250,10 +258,15 @@ pub fn timeline(served: &[Served], presented: &[Presented]) -> Vec<String> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let serves = if s.between_looks {
+            "may have served, between two looks,"
+        } else {
+            "serves"
+        };
         lines.push((
             s.from,
             format!(
-                "{} serves {} (TTL {}) at {}",
+                "{} {serves} {} (TTL {}) at {}",
                 s.server, records, s.ttl, s.owner
             ),
         ));
@@ -268,11 +281,18 @@ pub fn timeline(served: &[Served], presented: &[Presented]) -> Vec<String> {
         .collect()
 }
 
-/// The timeline the event log implies, as an over-approximation of what any server may have
-/// served: servers apply the primary's changes in order, so every server serves some past
-/// version of the primary's RRset; version k (from the change that made it) may be served
-/// until the next change was seen on every server (open-ended while it is not). Certificates
-/// are presented from adoption or deployment to the next deployment of their lane.
+/// The timeline the event log implies, replayed from what servers were observed to serve
+/// ([`Event::Observed`](crate::lane::Event::Observed)), never from what was requested.
+///
+/// Each server's looks are replayed in order. A version seen first at `f` may have been served
+/// since the last look that saw the version before it, but not before the engine asked for
+/// the changes that make it (a server cannot serve a change before it exists); it may be
+/// served until the first look that saw the next one. A server's first version counts from
+/// the group's first observation. Histories recorded before observations were (or the part
+/// of a history before its first observation) fall back to
+/// the primary's requested versions, an over-approximation of what any server served.
+/// Certificates are presented from adoption or deployment to the next deployment of their
+/// lane.
 pub fn from_history(
     events: &[crate::store::Stored],
     lanes: &[crate::engine::LaneSetup],
@@ -289,119 +309,19 @@ pub fn from_history(
         }
     }
     for (owners, evs) in groups {
-        // Versions of the primary's RRset; changes made at one instant (one update) make one
-        // version. `ends[k]` are the changes that turned version k into version k + 1.
-        let mut versions: Vec<(Ts, BTreeSet<String>)> = vec![(Ts::MIN, BTreeSet::new())];
-        let mut ends: Vec<Vec<(bool, String)>> = Vec::new();
-        let mut ttl = 0u32;
-        let mut seen_at: BTreeMap<(bool, String), Vec<Ts>> = BTreeMap::new();
-        // Additions the primary refused or that failed, never seen everywhere afterwards:
-        // no server served them (the history replays what servers were seen to serve, and a
-        // refused request is not a version).
-        let ever_visible: BTreeSet<&String> = evs
-            .iter()
-            .filter_map(|s| match &s.event {
-                Event::Visible { rdata, .. } => Some(rdata),
-                _ => None,
-            })
-            .collect();
-        let refused: BTreeSet<(Ts, &String)> = evs
-            .iter()
-            .filter_map(|s| match &s.event {
-                Event::ActionFailed {
-                    at, unpublished, ..
-                } => Some(unpublished.iter().map(move |r| (*at, r))),
-                _ => None,
-            })
-            .flatten()
-            .filter(|(_, r)| !ever_visible.contains(r))
-            .collect();
-        for s in &evs {
-            let change = match &s.event {
-                Event::PublishRequested { rdata, at, .. } if refused.contains(&(*at, rdata)) => {
-                    None
-                }
-                Event::PublishRequested { rdata, at, .. } => Some((true, rdata.clone(), *at)),
-                Event::WithdrawRequested { rdata, at } => Some((false, rdata.clone(), *at)),
-                Event::Visible { rdata, at, ttl: t } => {
-                    ttl = ttl.max(*t);
-                    seen_at.entry((true, rdata.clone())).or_default().push(*at);
-                    None
-                }
-                Event::Gone { rdata } => {
-                    seen_at
-                        .entry((false, rdata.clone()))
-                        .or_default()
-                        .push(s.at);
-                    None
-                }
-                _ => None,
-            };
-            let Some((add, rdata, at)) = change else {
-                continue;
-            };
-            let mut next = versions.last().map(|v| v.1.clone()).unwrap_or_default();
-            let changed = if add {
-                next.insert(rdata.clone())
-            } else {
-                next.remove(&rdata)
-            };
-            if !changed {
-                continue;
+        let (first, seen) = observed_versions(&evs);
+        for mut s in requested_versions(&owners, &evs) {
+            // Requests stand in only for the time before the first observation (and a
+            // version without records matters to no sender).
+            match first {
+                Some(_) if s.records.is_empty() => continue,
+                Some(t0) if s.from >= t0 => continue,
+                Some(t0) => s.until = Some(s.until.map_or(t0, |u| u.min(t0))),
+                None => {}
             }
-            match (versions.last_mut(), ends.last_mut()) {
-                (Some(last), Some(end)) if last.0 == at => {
-                    last.1 = next;
-                    end.push((add, rdata));
-                }
-                _ => {
-                    ends.push(vec![(add, rdata)]);
-                    versions.push((at, next));
-                }
-            }
+            served.push(s);
         }
-        // When each batch of changes was first seen on every server: any one change of it seen
-        // everywhere (before a later change undid it) shows that every server has moved to
-        // that version or later, because servers apply the primary's updates in order.
-        let undone_at = |j: usize, c: &(bool, String)| -> Option<Ts> {
-            ends.iter()
-                .enumerate()
-                .skip(j + 1)
-                .find(|(_, batch)| batch.iter().any(|(_, r)| *r == c.1))
-                .and_then(|(i, _)| versions.get(i + 1).map(|v| v.0))
-        };
-        let seen: Vec<Option<Ts>> = ends
-            .iter()
-            .enumerate()
-            .map(|(j, batch)| {
-                let from = versions.get(j + 1).map_or(Ts::MAX, |v| v.0);
-                batch
-                    .iter()
-                    .filter_map(|c| {
-                        let limit = undone_at(j, c).unwrap_or(Ts::MAX);
-                        seen_at
-                            .get(c)?
-                            .iter()
-                            .copied()
-                            .find(|t| *t >= from && *t < limit)
-                    })
-                    .min()
-            })
-            .collect();
-        for (k, (from, records)) in versions.iter().enumerate() {
-            // Version k may be served until some later version was seen everywhere.
-            let until = seen.iter().skip(k).flatten().copied().min();
-            for o in &owners {
-                served.push(Served {
-                    server: "some server".into(),
-                    owner: o.clone(),
-                    from: (*from).max(0),
-                    until,
-                    records: records.clone(),
-                    ttl,
-                });
-            }
-        }
+        served.extend(seen);
     }
     let mut deploying: BTreeMap<&crate::store::LaneId, &crate::lane::Cert> = BTreeMap::new();
     for s in events {
@@ -440,6 +360,265 @@ pub fn from_history(
         }
     }
     (served, presented)
+}
+
+/// The versions each server was observed to serve (see [`from_history`]), and the time of the
+/// group's first observation (None: the history holds none).
+fn observed_versions(evs: &[&crate::store::Stored]) -> (Option<Ts>, Vec<Served>) {
+    use crate::lane::Event;
+    use std::collections::BTreeMap;
+    type Look = (Ts, BTreeSet<String>, u32);
+    // Lanes that share owner names record the same look each: one look per instant.
+    let mut looks: BTreeMap<(&String, &String), Vec<Look>> = BTreeMap::new();
+    // When the engine asked for each record to be added (true) or deleted (false).
+    let mut asked: BTreeMap<(bool, &String), Vec<Ts>> = BTreeMap::new();
+    for s in evs {
+        match &s.event {
+            Event::Observed {
+                server,
+                owner,
+                records,
+                ttl,
+                at,
+            } => {
+                let l = looks.entry((server, owner)).or_default();
+                let look = (*at, records.iter().cloned().collect(), *ttl);
+                if !l.contains(&look) {
+                    l.push(look);
+                }
+            }
+            Event::PublishRequested { rdata, at, .. } => {
+                asked.entry((true, rdata)).or_default().push(*at);
+            }
+            Event::WithdrawRequested { rdata, at } => {
+                asked.entry((false, rdata)).or_default().push(*at);
+            }
+            _ => {}
+        }
+    }
+    let first = looks.values().flatten().map(|l| l.0).min();
+    let Some(t0) = first else {
+        return (None, Vec::new());
+    };
+    // The earliest time the primary may have made a change of `rdata` (added or deleted) that
+    // a server shows at the look at `by` and did not show at the look at `after`: the first
+    // request for it since the last request for the opposite change made before `after` (the
+    // server had applied that one; a later opposite request may not have reached it, and a
+    // later request for the same change, from a lane that shares the RRset or a retry, does
+    // not make it later). A step looks before it acts: requests made at the instant of a
+    // look come after it.
+    let request = |add: bool, rdata: &String, after: Ts, by: Ts| -> Option<Ts> {
+        let applied = asked
+            .get(&(!add, rdata))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|t| *t < after)
+            .max();
+        asked
+            .get(&(add, rdata))?
+            .iter()
+            .copied()
+            .filter(|t| *t < by && applied.is_none_or(|u| *t >= u))
+            .min()
+    };
+    let mut out = Vec::new();
+    for ((server, owner), mut l) in looks {
+        l.sort_by_key(|x| x.0);
+        // Runs of equal versions: (first look, last look, records, ttl).
+        let mut runs: Vec<(Ts, Ts, BTreeSet<String>, u32)> = Vec::new();
+        for (at, records, ttl) in l {
+            match runs.last_mut() {
+                Some(r) if r.2 == records && r.3 == ttl => r.1 = at,
+                _ => runs.push((at, at, records, ttl)),
+            }
+        }
+        for (k, run) in runs.iter().enumerate() {
+            let mut from = t0;
+            if let Some(before) = k.checked_sub(1).and_then(|j| runs.get(j)) {
+                // Between the two looks the server went from one version to the other, change
+                // by change, in an order the history does not tell (an addition refused and
+                // asked again comes after a deletion asked later). No change happened before
+                // the last look at the version before, nor before it was first asked for (one
+                // nobody asked for, made by hand, only after that last look).
+                let earliest =
+                    |add: bool, r: &String| request(add, r, before.1, run.0).unwrap_or(before.1);
+                let added: Vec<Ts> = run
+                    .2
+                    .difference(&before.2)
+                    .map(|r| earliest(true, r))
+                    .collect();
+                let mut deleted: Vec<(Ts, &String)> = before
+                    .2
+                    .difference(&run.2)
+                    .map(|r| (earliest(false, r), r))
+                    .collect();
+                deleted.sort();
+                from = added
+                    .iter()
+                    .chain(deleted.iter().map(|d| &d.0))
+                    .copied()
+                    .fold(before.1, Ts::max);
+                // The worst versions in between: every deletion made as early as it can be,
+                // no addition yet (an addition only helps a sender).
+                let mut version = before.2.clone();
+                let mut i = 0;
+                while let Some(&(at, _)) = deleted.get(i) {
+                    while let Some(&(t, r)) = deleted.get(i)
+                        && t == at
+                    {
+                        version.remove(r);
+                        i += 1;
+                    }
+                    if version == run.2 {
+                        // Every deletion and no addition: the version itself, below.
+                        break;
+                    }
+                    out.push(Served {
+                        server: server.clone(),
+                        owner: owner.clone(),
+                        from: before.1.max(at).max(0),
+                        until: Some(run.0),
+                        records: version.clone(),
+                        ttl: run.3.max(before.3),
+                        between_looks: true,
+                    });
+                }
+            }
+            out.push(Served {
+                server: server.clone(),
+                owner: owner.clone(),
+                from: from.max(0),
+                until: runs.get(k + 1).map(|next| next.0),
+                records: run.2.clone(),
+                ttl: run.3,
+                between_looks: false,
+            });
+        }
+    }
+    (first, out)
+}
+
+/// The primary's versions as the requests in the log imply them: every server serves some
+/// past version of the primary's RRset; version k (from the change that made it) may be
+/// served until the next change was seen on every server (open-ended while it is not).
+fn requested_versions(owners: &[String], evs: &[&crate::store::Stored]) -> Vec<Served> {
+    use crate::lane::Event;
+    use std::collections::BTreeMap;
+    let mut served = Vec::new();
+    // Versions of the primary's RRset; changes made at one instant (one update) make one
+    // version. `ends[k]` are the changes that turned version k into version k + 1.
+    let mut versions: Vec<(Ts, BTreeSet<String>)> = vec![(Ts::MIN, BTreeSet::new())];
+    let mut ends: Vec<Vec<(bool, String)>> = Vec::new();
+    let mut ttl = 0u32;
+    let mut seen_at: BTreeMap<(bool, String), Vec<Ts>> = BTreeMap::new();
+    // Additions the primary refused or that failed, never seen everywhere afterwards:
+    // no server served them (the history replays what servers were seen to serve, and a
+    // refused request is not a version).
+    let ever_visible: BTreeSet<&String> = evs
+        .iter()
+        .filter_map(|s| match &s.event {
+            Event::Visible { rdata, .. } => Some(rdata),
+            _ => None,
+        })
+        .collect();
+    let refused: BTreeSet<(Ts, &String)> = evs
+        .iter()
+        .filter_map(|s| match &s.event {
+            Event::ActionFailed {
+                at, unpublished, ..
+            } => Some(unpublished.iter().map(move |r| (*at, r))),
+            _ => None,
+        })
+        .flatten()
+        .filter(|(_, r)| !ever_visible.contains(r))
+        .collect();
+    for s in evs {
+        let change = match &s.event {
+            Event::PublishRequested { rdata, at, .. } if refused.contains(&(*at, rdata)) => None,
+            Event::PublishRequested { rdata, at, .. } => Some((true, rdata.clone(), *at)),
+            Event::WithdrawRequested { rdata, at } => Some((false, rdata.clone(), *at)),
+            Event::Visible { rdata, at, ttl: t } => {
+                ttl = ttl.max(*t);
+                seen_at.entry((true, rdata.clone())).or_default().push(*at);
+                None
+            }
+            Event::Gone { rdata } => {
+                seen_at
+                    .entry((false, rdata.clone()))
+                    .or_default()
+                    .push(s.at);
+                None
+            }
+            _ => None,
+        };
+        let Some((add, rdata, at)) = change else {
+            continue;
+        };
+        let mut next = versions.last().map(|v| v.1.clone()).unwrap_or_default();
+        let changed = if add {
+            next.insert(rdata.clone())
+        } else {
+            next.remove(&rdata)
+        };
+        if !changed {
+            continue;
+        }
+        match (versions.last_mut(), ends.last_mut()) {
+            (Some(last), Some(end)) if last.0 == at => {
+                last.1 = next;
+                end.push((add, rdata));
+            }
+            _ => {
+                ends.push(vec![(add, rdata)]);
+                versions.push((at, next));
+            }
+        }
+    }
+    // When each batch of changes was first seen on every server: any one change of it seen
+    // everywhere (before a later change undid it) shows that every server has moved to
+    // that version or later, because servers apply the primary's updates in order.
+    let undone_at = |j: usize, c: &(bool, String)| -> Option<Ts> {
+        ends.iter()
+            .enumerate()
+            .skip(j + 1)
+            .find(|(_, batch)| batch.iter().any(|(_, r)| *r == c.1))
+            .and_then(|(i, _)| versions.get(i + 1).map(|v| v.0))
+    };
+    let seen: Vec<Option<Ts>> = ends
+        .iter()
+        .enumerate()
+        .map(|(j, batch)| {
+            let from = versions.get(j + 1).map_or(Ts::MAX, |v| v.0);
+            batch
+                .iter()
+                .filter_map(|c| {
+                    let limit = undone_at(j, c).unwrap_or(Ts::MAX);
+                    seen_at
+                        .get(c)?
+                        .iter()
+                        .copied()
+                        .find(|t| *t >= from && *t < limit)
+                })
+                .min()
+        })
+        .collect();
+    for (k, (from, records)) in versions.iter().enumerate() {
+        // Version k may be served until some later version was seen everywhere.
+        let until = seen.iter().skip(k).flatten().copied().min();
+        for o in owners {
+            served.push(Served {
+                server: "some server".into(),
+                owner: o.clone(),
+                from: (*from).max(0),
+                until,
+                records: records.clone(),
+                ttl,
+                between_looks: false,
+            });
+        }
+    }
+    served
 }
 
 /// A lane whose history holds records that were asked for and never seen on every server.
@@ -509,6 +688,7 @@ mod tests {
             until,
             records: records.iter().map(|r| (*r).to_owned()).collect(),
             ttl: 300,
+            between_looks: false,
         }
     }
 
@@ -603,6 +783,182 @@ mod tests {
             let e = parse_schedule(bad).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    /// A history of one lane: an adopted certificate (key `aa`), the next key's record (`bb`)
+    /// published at 10 and seen on both servers at 20, a switch at 700, and `later`.
+    fn history(later: Vec<(Ts, crate::lane::Event)>) -> Vec<crate::store::Stored> {
+        use crate::lane::{Cert, Event, Key, Scheme};
+        let lane = crate::store::LaneId {
+            service: "mail".into(),
+            algorithm: "ecdsa".into(),
+        };
+        let cert = |k: &str| Cert {
+            spki_sha256: k.into(),
+            issuer_spki_sha256: None,
+            not_before: 0,
+            not_after: 1_000_000,
+            pem: String::new(),
+            key_file: None,
+        };
+        let seen = |server: &str, records: &[&str], at: Ts| Event::Observed {
+            server: server.into(),
+            owner: "_25._tcp.mx.example.".into(),
+            records: records.iter().map(|r| (*r).to_owned()).collect(),
+            ttl: 300,
+            at,
+        };
+        let mut evs = vec![
+            (
+                0,
+                Event::Adopted {
+                    key: Key {
+                        spki_sha256: "aa".into(),
+                        file: "k".into(),
+                    },
+                    cert: cert("aa"),
+                    scheme: Scheme::CurrentNext,
+                },
+            ),
+            (0, seen("ns1", &["3 1 1 aa"], 0)),
+            (0, seen("ns2", &["3 1 1 aa"], 0)),
+            (
+                10,
+                Event::PublishRequested {
+                    rdata: "3 1 1 bb".into(),
+                    at: 10,
+                    negative_ttl: 0,
+                },
+            ),
+            (20, seen("ns1", &["3 1 1 aa", "3 1 1 bb"], 20)),
+            (20, seen("ns2", &["3 1 1 aa", "3 1 1 bb"], 20)),
+            (
+                20,
+                Event::Visible {
+                    rdata: "3 1 1 bb".into(),
+                    at: 20,
+                    ttl: 300,
+                },
+            ),
+            (
+                700,
+                Event::DeployStarted {
+                    cert: cert("bb"),
+                    at: 700,
+                },
+            ),
+            (700, Event::Deployed { at: 700 }),
+        ];
+        evs.extend(later.into_iter().map(|(at, e)| match e {
+            Event::Observed {
+                server, records, ..
+            } => (
+                at,
+                seen(
+                    &server,
+                    &records.iter().map(String::as_str).collect::<Vec<_>>(),
+                    at,
+                ),
+            ),
+            e => (at, e),
+        }));
+        evs.into_iter()
+            .enumerate()
+            .map(|(i, (at, event))| crate::store::Stored {
+                seq: i64::try_from(i).unwrap_or(0) + 1,
+                lane: lane.clone(),
+                at,
+                event,
+            })
+            .collect()
+    }
+
+    fn lanes() -> Vec<crate::engine::LaneSetup> {
+        vec![crate::engine::LaneSetup {
+            id: crate::store::LaneId {
+                service: "mail".into(),
+                algorithm: "ecdsa".into(),
+            },
+            owners: vec!["_25._tcp.mx.example.".into()],
+            scheme: crate::lane::Scheme::CurrentNext,
+        }]
+    }
+
+    fn observed(server: &str, records: &[&str]) -> crate::lane::Event {
+        crate::lane::Event::Observed {
+            server: server.into(),
+            owner: String::new(),
+            records: records.iter().map(|r| (*r).to_owned()).collect(),
+            ttl: 300,
+            at: 0,
+        }
+    }
+
+    // Issue 26: the replay is of what servers were seen to serve. A server seen serving the
+    // old version after the switch (a secondary restored from an old copy: nobody asked for
+    // it) is an outage from the last look that saw it current, although every request in the
+    // log was safe. Breaks if `from_history` replays requests instead of observations.
+    #[test]
+    fn p03_a_server_seen_serving_an_old_version_is_an_outage_nobody_asked_for() {
+        let h = history(vec![(800, observed("ns2", &["3 1 1 aa"]))]);
+        let (served, presented) = from_history(&h, &lanes());
+        let o = outages(&served, &presented);
+        assert_eq!(
+            o.first().map(|o| (o.from, o.server.as_str())),
+            Some((700, "ns2")),
+            "{o:?}"
+        );
+        assert!(
+            served.iter().all(|s| s.server != "some server"),
+            "{served:?}"
+        );
+    }
+
+    // The old key's record withdrawn at 1000 (after the switch at 700) and first seen gone at
+    // 1100: between the last look that saw it (20) and that look, it went no earlier than its
+    // withdrawal was asked for, so the old certificate (presented until 700) never met a
+    // version without it. Breaks (a false outage) if a version counts from the last look at
+    // the one before it regardless of the request.
+    #[test]
+    fn p03_a_deletion_counts_from_its_request_not_from_the_look_before() {
+        let h = history(vec![
+            (
+                1000,
+                crate::lane::Event::WithdrawRequested {
+                    rdata: "3 1 1 aa".into(),
+                    at: 1000,
+                },
+            ),
+            (1100, observed("ns1", &["3 1 1 bb"])),
+            (1100, observed("ns2", &["3 1 1 bb"])),
+        ]);
+        let (served, presented) = from_history(&h, &lanes());
+        assert_eq!(outages(&served, &presented), vec![]);
+        let gone: Vec<Ts> = served
+            .iter()
+            .filter(|s| !s.records.contains("3 1 1 aa") && !s.records.is_empty())
+            .map(|s| s.from)
+            .collect();
+        assert_eq!(gone, vec![1000, 1000], "{served:?}");
+    }
+
+    // A refused addition is never observed, so it is never served: the replay holds only the
+    // versions the servers showed.
+    #[test]
+    fn p05_a_record_asked_for_and_never_seen_is_never_served() {
+        let h = history(vec![(
+            900,
+            crate::lane::Event::PublishRequested {
+                rdata: "3 1 1 cc".into(),
+                at: 900,
+                negative_ttl: 0,
+            },
+        )]);
+        let (served, _) = from_history(&h, &lanes());
+        assert!(
+            served.iter().all(|s| !s.records.contains("3 1 1 cc")),
+            "{served:?}"
+        );
     }
 
     #[test]

@@ -154,6 +154,7 @@ impl Sim {
                     until: Some(at),
                     records: entry.1.clone(),
                     ttl: self.ttl,
+                    between_looks: false,
                 });
                 *entry = (at, next);
             }
@@ -176,6 +177,7 @@ impl Sim {
                 until: None,
                 records: records.clone(),
                 ttl: self.ttl,
+                between_looks: false,
             });
         }
         let mut presented = self.presented.clone();
@@ -509,6 +511,54 @@ fn run_schedule(seed: u64) -> Result<(), String> {
             }
         }
         return Err(format!("seed {seed}: the history shows an outage: {o}"));
+    }
+    // Issue 26: the history replays observations, and what it replays covers what the servers
+    // really served: for every version a server served with records, the replay has that
+    // server serve it or a subset of it (a version between two looks, never seen, holds what
+    // the version before it held) over at least the same interval, so that every outage in
+    // the world is one in the replay. Breaks if `observed_versions` starts a version at its
+    // first look rather than at the last look at the version before it.
+    if !kills {
+        for w in served
+            .iter()
+            .filter(|w| !w.records.is_empty() && w.until != Some(w.from))
+        {
+            let covered = h_served.iter().any(|h| {
+                h.server == w.server
+                    && h.owner == w.owner
+                    && h.records.is_subset(&w.records)
+                    && h.ttl >= w.ttl
+                    && h.from <= w.from
+                    && match (h.until, w.until) {
+                        (None, _) => true,
+                        (Some(_), None) => false,
+                        (Some(h), Some(w)) => h >= w,
+                    }
+            });
+            if !covered {
+                if std::env::var_os("KILL_DEBUG").is_some() {
+                    for h in h_served
+                        .iter()
+                        .filter(|h| h.server == w.server && h.owner == w.owner)
+                    {
+                        eprintln!("HIST {} {:?} {:?} {}", h.from, h.until, h.records, h.ttl);
+                    }
+                    for x in served
+                        .iter()
+                        .filter(|h| h.server == w.server && h.owner == w.owner)
+                    {
+                        eprintln!("WORLD {} {:?} {:?}", x.from, x.until, x.records);
+                    }
+                    for e in &events {
+                        eprintln!("EV {} {} {:?}", e.at, e.lane.algorithm, e.event);
+                    }
+                }
+                return Err(format!(
+                    "seed {seed}: the history does not cover what {} served at {} from {} to {:?}: {:?}",
+                    w.server, w.owner, w.from, w.until, w.records
+                ));
+            }
+        }
     }
     if h_presented.len() != presented.len() {
         return Err(format!(
