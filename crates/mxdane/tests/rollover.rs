@@ -574,12 +574,17 @@ fn p03_p09_ttl_zero_on_the_path_to_the_servers_does_not_shorten_the_gate() {
     assert!(deployed(&at, "ecdsa"), "{:?} {:?}", at.done, at.errors);
     // The simulator over what the history recorded finds no sender that fails, at the TTL
     // the signatures give.
-    no_outage_in_history(&e, &l.config);
+    let served = no_outage_in_history(&e, &l.config);
+    assert!(served.iter().any(|s| s.ttl == 1200), "{served:?}");
     let _ = std::fs::remove_dir_all(&l.dir);
 }
 
-/// Replays the engine's history against every sender's possible cache: no outage.
-fn no_outage_in_history(e: &Engine<Sqlite, RealWorld>, config: &mxdane_rollover::config::Config) {
+/// Replays the engine's history (what each server was observed to serve) against every
+/// sender's possible cache: no outage. Returns the versions replayed.
+fn no_outage_in_history(
+    e: &Engine<Sqlite, RealWorld>,
+    config: &mxdane_rollover::config::Config,
+) -> Vec<mxdane_rollover::simulate::Served> {
     let events = mxdane_rollover::store::Store::events(&e.store).unwrap();
     let (served, presented) =
         mxdane_rollover::simulate::from_history(&events, &lanes(config).unwrap());
@@ -589,7 +594,162 @@ fn no_outage_in_history(e: &Engine<Sqlite, RealWorld>, config: &mxdane_rollover:
         "{:?}",
         found.first().map(ToString::to_string)
     );
-    assert!(served.iter().any(|s| s.ttl == 1200), "{served:?}");
+    // Replayed from observations, server by server, not from the requests.
+    assert!(
+        served
+            .iter()
+            .all(|s| s.server != "some server" || s.records.is_empty()),
+        "{served:?}"
+    );
+    served
+}
+
+/// A transport that tells the truth until `on` is set, then lies with `lying`.
+struct Switch {
+    honest: Arc<dyn Transport>,
+    lying: Arc<dyn Transport>,
+    on: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Transport for Switch {
+    fn exchange(
+        &self,
+        qname: &mxdane_dns::Name,
+        qtype: u16,
+        flags: mxdane_dns::message::QueryFlags,
+    ) -> Result<mxdane_dns::message::Message, mxdane_dns::LookupError> {
+        if self.on.load(std::sync::atomic::Ordering::SeqCst) {
+            self.lying.exchange(qname, qtype, flags)
+        } else {
+            self.honest.exchange(qname, qtype, flags)
+        }
+    }
+
+    fn server(&self) -> SocketAddr {
+        self.honest.server()
+    }
+}
+
+// Issue 26, P-03, P-05, M-01 and D-18, on the path to the authoritative servers: once the next
+// keys' records are seen everywhere and a certificate waits for the gate, a man in the middle
+// starts to lie about every TLSA answer (cases 2 to 5: TTL and SOA minimum rewritten, empty
+// and NXDOMAIN answers without proof, answers without AA or without signatures, forged
+// records, a replayed stale copy). For each: nothing is deployed while the lie lasts, no live
+// record is withdrawn, the step names each failing server, the lie never becomes an
+// observation in the history (the gate may close again, never open), and the simulator
+// over what servers were observed to serve finds no outage; once the lie stops, the switch
+// goes through. Each case breaks if its check in `direct.rs` is removed (the AA check, the
+// proof checks, the RRSIG check, the signed-TTL cap): the lie is then observed and, for
+// the empty answers, the engine sees the RRset gone and publishes again or deploys.
+#[test]
+fn p03_p05_m01_d18_lies_on_the_path_to_the_servers_hold_the_gate_and_the_history_stays_true() {
+    use mxdane_dns::rdata::rtype;
+    let tlsa = rtype::TLSA;
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let cases: Vec<(&str, Lie, bool)> = vec![
+        // (name, lie, whether the engine can still observe: a lie it sees through)
+        ("ttl 0", Lie::Ttl(0), true),
+        ("soa minimum 0", Lie::SoaMinimum(0), true),
+        ("empty without proof", Lie::EmptyNoProof, false),
+        ("nxdomain without proof", Lie::NxdomainNoProof, false),
+        ("unsigned", Lie::Unsigned, false),
+        ("not authoritative", Lie::NotAuthoritative, false),
+        (
+            "forged records",
+            Lie::Records(tlsa, vec![mxdane_lab::dns::world::parse_tlsa("3 1 1 bb")]),
+            false,
+        ),
+        ("stale copy", Lie::Replay(log.clone()), true),
+    ];
+    for (name, lie, sees_through) in cases {
+        log.lock().unwrap().clear();
+        let l = lab(&format!("rollover-lies-{}", name.replace(' ', "-")), true);
+        let on = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, record) = (on.clone(), log.clone());
+        let mut e = engine_via(&l, l.dns.recursive, move |t| {
+            let honest: Arc<dyn Transport> = Arc::new(mxdane_lab::dns::tamper::Recording::new(
+                t.clone(),
+                record.clone(),
+            ));
+            Arc::new(Switch {
+                honest,
+                lying: Arc::new(Tampering::new(t, Some(tlsa), lie.clone())),
+                on: flag.clone(),
+            }) as Arc<dyn Transport>
+        });
+        let t0: i64 = 2_000_000_000;
+        for alg in ["ecdsa", "rsa"] {
+            assert!(adopt_running(&mut e, &l.config, &lane(alg), t0).unwrap());
+        }
+        e.step(t0).unwrap();
+        e.step(t0 + 20).unwrap();
+        let cert = issue_for_next(&l, &e, "ecdsa");
+        e.submit(&lane("ecdsa"), cert, t0 + 30).unwrap();
+        let before = (served(&l, 0), served(&l, 1));
+        let events_before = mxdane_rollover::store::Store::events(&e.store)
+            .unwrap()
+            .len();
+        on.store(true, std::sync::atomic::Ordering::SeqCst);
+        for t in [t0 + 620, t0 + 1_300, t0 + 5_000] {
+            let r = e.step(t).unwrap();
+            let errors: Vec<&String> = r.errors.values().flatten().collect();
+            assert!(
+                !deployed(&r, "ecdsa") || sees_through,
+                "{name}: deployed while the lie lasts: {:?}",
+                r.done
+            );
+            if !sees_through {
+                assert!(
+                    errors.iter().any(|e| e.contains("ns1.example.test."))
+                        && errors.iter().any(|e| e.contains("ns2.example.test."))
+                        && r.done.values().all(Vec::is_empty),
+                    "{name}: {:?} {errors:?}",
+                    r.done
+                );
+            }
+            // What authenticates each lane's certificate in service is served everywhere.
+            for (id, state) in e.lanes().unwrap() {
+                let live = state.current.as_ref().unwrap().1.authenticated_by();
+                for server in [0, 1] {
+                    assert!(
+                        live.iter().any(|r| served(&l, server).contains(r)),
+                        "{name}: {id:?}'s live record was withdrawn from server {server}"
+                    );
+                }
+            }
+            if !sees_through {
+                assert_eq!(before, (served(&l, 0), served(&l, 1)), "{name}");
+            }
+        }
+        let during: Vec<mxdane_rollover::store::Stored> =
+            mxdane_rollover::store::Store::events(&e.store).unwrap()[events_before..].to_vec();
+        if !sees_through {
+            assert!(
+                during.iter().all(|s| !matches!(
+                    s.event,
+                    mxdane_rollover::lane::Event::Observed { .. }
+                        | mxdane_rollover::lane::Event::Visible { .. }
+                        | mxdane_rollover::lane::Event::Gone { .. }
+                )),
+                "{name}: the lie became a fact: {during:?}"
+            );
+        }
+        no_outage_in_history(&e, &l.config);
+        // The lie stops: the switch goes through at once (the gate's wait is long over).
+        on.store(false, std::sync::atomic::Ordering::SeqCst);
+        let mut went_live = false;
+        for t in [t0 + 6_000, t0 + 6_020, t0 + 7_000] {
+            let r = e.step(t).unwrap();
+            went_live |= deployed(&r, "ecdsa");
+        }
+        let lane_state = &e.lanes().unwrap()[&lane("ecdsa")];
+        assert!(
+            went_live || lane_state.pending.is_none(),
+            "{name}: the switch did not go through after the lie: {lane_state:?}"
+        );
+        no_outage_in_history(&e, &l.config);
+        let _ = std::fs::remove_dir_all(&l.dir);
+    }
 }
 
 // P-03 under a man in the middle on the upstream resolver's path: the zone's DNSKEY RRset is
@@ -643,6 +803,12 @@ fn p03_d18_a_forged_dnskey_rrset_holds_the_engine() {
         assert!(r.done.values().all(Vec::is_empty), "{:?}", r.done);
     }
     assert!(served(&l, 0).is_empty(), "{:?}", served(&l, 0));
+    // Nothing the forger served became an observation, and the replay finds no outage.
+    assert!(
+        no_outage_in_history(&e, &l.config)
+            .iter()
+            .all(|s| s.records.is_empty())
+    );
     let _ = std::fs::remove_dir_all(&l.dir);
 }
 
@@ -688,6 +854,7 @@ fn p03_an_answer_for_the_hidden_primary_that_is_not_the_zones_is_refused() {
         "{errors:?}"
     );
     assert!(served(&l, 0).is_empty() && served(&l, 1).is_empty());
+    no_outage_in_history(&e, &l.config);
     let _ = std::fs::remove_dir_all(&l.dir);
 }
 
