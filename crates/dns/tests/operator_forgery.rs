@@ -468,3 +468,46 @@ async fn d18_a_denial_judged_with_other_keys_fails() {
     };
     assert!(direct::judge(&m, &absent(), rtype::TLSA, &zone).is_err());
 }
+
+// Issue 26, on the upstream resolver's path, cases (3) and (1): the zone's NS or DNSKEY RRset
+// denied with NXDOMAIN or NODATA "proven" by the root's genuinely signed records, or every
+// signature at and below the zone stripped (an unsigned answer that could say anything). Each
+// is bogus to libunbound, so the view refuses to exist and names the lookup: no server is
+// asked and nothing becomes a fact. Breaks if `find_apex` or the DNSKEY lookup in
+// `authoritative_servers` takes records from a lookup that is not Secure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d18_p03_m01_upstream_denials_and_stripped_signatures_give_no_view() {
+    let l = lab(false);
+    let apex = Name::parse("example.test.");
+    let deny = |qtype: u16, nodata: bool| Forgery::ReplayDenial {
+        target: apex.clone(),
+        qtype,
+        from: Name::root(),
+        nodata,
+    };
+    let cases: Vec<(&str, Vec<Forgery>)> = vec![
+        ("NS denied (NXDOMAIN)", vec![deny(rtype::NS, false)]),
+        ("NS denied (NODATA)", vec![deny(rtype::NS, true)]),
+        ("DNSKEY denied (NODATA)", vec![deny(rtype::DNSKEY, true)]),
+        (
+            "signatures stripped",
+            vec![Forgery::StripRrsigs {
+                below: apex.clone(),
+            }],
+        ),
+    ];
+    let c = connect(&l, Vec::new(), |t| t);
+    for (what, forgeries) in cases {
+        let mitm = DnsServer::shared_forging(l.dynamic.shared(), forgeries).unwrap();
+        match ask_all(&resolver(&l, mitm.addr()), &c, &owner(), now()).await {
+            Err(ViewError::NotSecure { name, status, .. }) => {
+                assert!(
+                    matches!(status, Status::Bogus(_)),
+                    "{what}: {name} {status}"
+                );
+            }
+            Err(e) => panic!("{what}: not the error expected: {e}"),
+            Ok(v) => panic!("{what}: a view from unvalidated data: {v:?}"),
+        }
+    }
+}
