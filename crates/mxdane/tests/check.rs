@@ -1368,8 +1368,9 @@ async fn require_next_warns_about_a_lone_dane_ee_record_only() {
 /// Issue 26, M-01/D-18: a man in the middle on the path to the authoritative servers puts an
 /// unsigned TLSA RRset of its own in every direct answer for ee.test's MX host. `check`
 /// reports each server as failing (its answer does not verify), never as agreeing, and warns
-/// about it; the host's verdict comes from the validated lookup alone. Breaks if `direct.rs`
-/// stops checking the RRSIGs of an answer.
+/// about it; the host's verdict comes from the validated lookup alone. The same for denials
+/// without proof, answers without AA and answers stripped of signatures. Breaks if `direct.rs`
+/// stops checking the RRSIGs of an answer (or the AA bit, or the denial's proof).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn m01_d18_forged_direct_answers_make_the_servers_fail_not_agree() {
     use mxdane_lab::dns::tamper::{Lie, Tampering};
@@ -1381,43 +1382,52 @@ async fn m01_d18_forged_direct_answers_make_the_servers_fail_not_agree() {
         matching: 1,
         data: vec![0xab; 32],
     };
-    let inner = l.env.nameserver.clone();
-    let env = mxdane::check::Environment {
-        nameserver: Arc::new(move |a| {
-            Arc::new(Tampering::new(
-                inner(a),
-                Some(mxdane_dns::rdata::rtype::TLSA),
-                Lie::Records(mxdane_dns::rdata::rtype::TLSA, vec![forged.clone()]),
-            )) as Arc<dyn mxdane_dns::Transport>
-        }),
-        ..l.env.clone()
-    };
-    let r = check::check(env, Name::parse("ee.test."), options()).await;
-    let host = &r.hosts[0];
-    assert!(!host.nameservers.is_empty(), "{r:?}");
-    assert!(
-        host.nameservers
-            .iter()
-            .all(|n| n.tlsa.is_err() && n.signed.is_err()),
-        "{:?}",
-        host.nameservers
-    );
-    assert!(
-        !host.nameservers.iter().any(|n| n
-            .tlsa
-            .as_ref()
-            .is_ok_and(|t| t.iter().any(|r| r.contains("abab")))),
-        "the forged record is nowhere"
-    );
-    assert!(
-        r.warnings
-            .iter()
-            .chain(&r.critical)
-            .any(|w| w.contains("ns1.ee.test")),
-        "{:?} {:?}",
-        r.warnings,
-        r.critical
-    );
+    let tlsa = mxdane_dns::rdata::rtype::TLSA;
+    // Issue 26 cases (1) and (3): forged records, and answers without proof, without AA or
+    // without signatures: each server fails (never "absent", never agreeing).
+    let cases = [
+        ("forged", Lie::Records(tlsa, vec![forged])),
+        ("empty without proof", Lie::EmptyNoProof),
+        ("nxdomain without proof", Lie::NxdomainNoProof),
+        ("not authoritative", Lie::NotAuthoritative),
+        ("unsigned", Lie::Unsigned),
+    ];
+    for (what, lie) in cases {
+        let inner = l.env.nameserver.clone();
+        let env = mxdane::check::Environment {
+            nameserver: Arc::new(move |a| {
+                Arc::new(Tampering::new(inner(a), Some(tlsa), lie.clone()))
+                    as Arc<dyn mxdane_dns::Transport>
+            }),
+            ..l.env.clone()
+        };
+        let r = check::check(env, Name::parse("ee.test."), options()).await;
+        let host = &r.hosts[0];
+        assert!(!host.nameservers.is_empty(), "{what}: {r:?}");
+        assert!(
+            host.nameservers
+                .iter()
+                .all(|n| n.tlsa.is_err() && n.signed.is_err()),
+            "{what}: {:?}",
+            host.nameservers
+        );
+        assert!(
+            !host.nameservers.iter().any(|n| n
+                .tlsa
+                .as_ref()
+                .is_ok_and(|t| t.iter().any(|r| r.contains("abab")))),
+            "{what}: the forged record is nowhere"
+        );
+        assert!(
+            r.warnings
+                .iter()
+                .chain(&r.critical)
+                .any(|w| w.contains("ns1.ee.test")),
+            "{what}: {:?} {:?}",
+            r.warnings,
+            r.critical
+        );
+    }
     // The honest view of the same host: every server agrees.
     let honest = run("ee").await;
     assert!(honest.hosts[0].nameservers.iter().all(|n| n.tlsa.is_ok()));
