@@ -5,7 +5,7 @@
 
 pub mod acme;
 pub mod alerts;
-pub mod check;
+pub use mxdane_check as check;
 pub mod demo;
 pub mod input;
 pub mod issuance;
@@ -16,4 +16,4 @@ pub mod survey;
 pub mod survey_queue;
 pub mod survey_table;
 pub mod tls_policy;
-pub mod view;
+pub use mxdane_check::view;

@@ -4,7 +4,7 @@
 // The fields are the JSON documents' keys, each described in docs/json.md.
 #![allow(missing_docs)]
 
-use crate::check::{CheckReport, Probe};
+use crate::{CheckReport, Probe};
 use mxdane_dns::plan::{HostPlan, LookupReport, Plan};
 use mxdane_dns::rdata::type_name;
 use mxdane_tls::ChainCert;

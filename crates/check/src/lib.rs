@@ -1,6 +1,10 @@
 //! `mxdane check`: the plan, then every host x address x key algorithm probed concurrently,
 //! every authoritative nameserver of each TLSA zone asked directly, expiry and TTL advice, and
 //! one verdict that monitoring can trust (ok, warning, critical, unknown).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod view;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -516,8 +520,9 @@ fn resolver_broken(
 
 pub(crate) use mxdane_smtp::deliver::dane_target as target;
 
-/// One probe of `ip` for host `h` under the plan's policy for it.
-pub(crate) async fn probe(
+/// One probe of `ip` for host `h` under the plan's policy for it (the survey probes through
+/// this too).
+pub async fn probe(
     env: &Environment,
     h: &HostPlan,
     ip: IpAddr,
