@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod generate;
+pub mod idn;
 pub mod input;
 pub mod lint;
 pub mod matching;

@@ -12,10 +12,9 @@
 
 use std::sync::Arc;
 
-use mxdane_monitor::fleet::connect;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, NoTls};
 
-use crate::survey::{DomainLine, ProbeOutcome, SharedProbes, Summary, Survey};
+use crate::{DomainLine, ProbeOutcome, SharedProbes, Summary, Survey};
 
 /// A connection to the queue.
 pub struct Queue {
@@ -25,7 +24,40 @@ pub struct Queue {
 }
 
 fn err(label: &str) -> impl Fn(tokio_postgres::Error) -> String + '_ {
-    move |e| mxdane_monitor::fleet::describe(label, &e)
+    move |e| {
+        let detail = e
+            .as_db_error()
+            .map_or_else(|| e.to_string(), |d| d.message().to_owned());
+        format!("{label}: {detail}")
+    }
+}
+
+/// The queue's URL with any password left out, for messages: `scheme://user@host/db`, or a
+/// placeholder for key=value strings that hold one.
+fn label(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((user, host)) => {
+                format!("{scheme}://{}@{host}", user.split(':').next().unwrap_or(""))
+            }
+            None => url.to_owned(),
+        },
+        None if url.contains("password") => "(a connection string with a password)".into(),
+        None => url.to_owned(),
+    }
+}
+
+/// Connects without TLS (see the module's note); the connection's task ends when the client
+/// is dropped or the server goes away, and every later query then fails naming the queue.
+async fn connect(url: &str) -> Result<(Client, String), String> {
+    let label = label(url);
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(|e| err(&label)(e))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((client, label))
 }
 
 impl Queue {
@@ -204,9 +236,7 @@ impl Queue {
             let (outcome, broken, n): (String, Option<String>, i64) =
                 (r.get(0), r.get(1), r.get(2));
             let n = u64::try_from(n).unwrap_or(0);
-            *s.outcomes
-                .entry(crate::survey::outcome_name(&outcome))
-                .or_default() += n;
+            *s.outcomes.entry(crate::outcome_name(&outcome)).or_default() += n;
             if let Some(b) = broken {
                 *s.broken.entry(b).or_default() += n;
             }

@@ -4,7 +4,7 @@
 //! RFC 6531 section 3.2 and RFC 5891 section 4 expect of software that turns user input into
 //! DNS lookups.
 
-use mxdane_tlsa::Name;
+use crate::Name;
 
 /// Parses a domain or host name typed by a user: ASCII names as they are, others converted
 /// to A-labels (`bücher.example` becomes `xn--bcher-kva.example`). The error names the

@@ -5,6 +5,11 @@
 //! of the work is DNS. Results go out one JSON line per domain, in input order, without times
 //! or durations: a run resumed after a kill (`--resume`) writes exactly what an uninterrupted
 //! run would have.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod queue;
+pub mod table;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, Write};
@@ -16,7 +21,7 @@ use mxdane_dns::plan::{self, Decision, Outcome as PlanOutcome, Request, TlsaStat
 use mxdane_tls::KeyFilter;
 use serde::Serialize;
 
-use crate::check::{Environment, Options, ProbeResult};
+use mxdane_check::{Environment, Options, ProbeResult};
 
 /// What a survey found for one domain (the summary counts these).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -271,7 +276,7 @@ impl Survey {
             outcome: Outcome::Invalid,
             reason: String::new(),
         };
-        let name = match crate::input::domain(text) {
+        let name = match mxdane_tlsa::idn::domain(text) {
             Ok(n) => n,
             Err(e) => {
                 line.reason = e;
@@ -404,7 +409,7 @@ impl Survey {
                 return o;
             }
             self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let p = crate::check::probe(
+            let p = mxdane_check::probe(
                 &self.env,
                 h,
                 ip,
