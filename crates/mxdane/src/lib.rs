@@ -15,5 +15,5 @@ pub mod rollover;
 pub use mxdane_survey as survey;
 pub use mxdane_survey::queue as survey_queue;
 pub use mxdane_survey::table as survey_table;
-pub mod tls_policy;
+pub use mxdane_smtp::policy_table as tls_policy;
 pub use mxdane_check::view;

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod deliver;
+pub mod policy_table;
 mod reply;
 mod session;
 

@@ -27,7 +27,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use mxdane_smtp::deliver::TlsPolicy;
+use crate::deliver::TlsPolicy;
 
 /// A policy table.
 #[derive(Clone, Debug, PartialEq, Eq)]
