@@ -401,6 +401,38 @@ impl Config {
     }
 }
 
+/// The lanes of a configuration: one per service and key algorithm.
+pub fn lanes(config: &Config) -> Result<Vec<crate::engine::LaneSetup>, String> {
+    let mut out = Vec::new();
+    for s in &config.services {
+        let owners = owners(s)?;
+        for a in &s.algorithms {
+            out.push(crate::engine::LaneSetup {
+                id: crate::store::LaneId {
+                    service: s.name.clone(),
+                    algorithm: a.kind.name().to_owned(),
+                },
+                owners: owners.clone(),
+                scheme: s.scheme,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The TLSA owner names of a service (`_PORT._tcp.BASE` for each base).
+pub fn owners(s: &Service) -> Result<Vec<String>, String> {
+    s.bases
+        .iter()
+        .map(|b| {
+            let base = Name::try_parse(b).map_err(|e| e.to_string())?;
+            base.tlsa_owner(s.port)
+                .map(|o| o.to_string())
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

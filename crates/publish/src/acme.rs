@@ -170,7 +170,7 @@ fn write_private(path: &Path, data: &[u8]) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    crate::rollover::write_atomic(path, data, 0o600)
+    crate::write_atomic(path, data, 0o600)
 }
 
 /// Whether an error is the CA saying it does not know the account.

@@ -6,6 +6,11 @@
 //! lines for a person to add; a deployment writes key and chain atomically, reloads the
 //! server, and probes every address for the algorithm with DANE against what DNS publishes,
 //! putting the previous pair back when any probe fails (P-08).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod acme;
+pub mod issuance;
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
@@ -20,45 +25,17 @@ use mxdane_dns::rdata::rtype;
 use mxdane_dns::update::{self, Change, Prerequisite, TsigKey, Update};
 use mxdane_rollover::Ts;
 use mxdane_rollover::config::{Algorithm, Config, Dns, KeyKind, Service};
-use mxdane_rollover::engine::{Answer, LaneSetup, Observation, World};
+use mxdane_rollover::engine::{Answer, Observation, World};
 use mxdane_rollover::lane::{Cert, Key};
 use mxdane_rollover::store::LaneId;
 use mxdane_smtp::{Policy, Security, Settings};
 use mxdane_tls::{DaneTarget, KeyFilter};
 use mxdane_tlsa::{Certificate, Tlsa, read_material};
 
-use crate::check::Environment;
+use mxdane_check::Environment;
 
-/// The lanes of a configuration: one per service and key algorithm.
-pub fn lanes(config: &Config) -> Result<Vec<LaneSetup>, String> {
-    let mut out = Vec::new();
-    for s in &config.services {
-        let owners = owners(s)?;
-        for a in &s.algorithms {
-            out.push(LaneSetup {
-                id: LaneId {
-                    service: s.name.clone(),
-                    algorithm: a.kind.name().to_owned(),
-                },
-                owners: owners.clone(),
-                scheme: s.scheme,
-            });
-        }
-    }
-    Ok(out)
-}
-
-fn owners(s: &Service) -> Result<Vec<String>, String> {
-    s.bases
-        .iter()
-        .map(|b| {
-            let base = Name::try_parse(b).map_err(|e| e.to_string())?;
-            base.tlsa_owner(s.port)
-                .map(|o| o.to_string())
-                .map_err(|e| e.to_string())
-        })
-        .collect()
-}
+pub use mxdane_rollover::config::lanes;
+use mxdane_rollover::config::owners;
 
 fn sha256_hex(data: &[u8]) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);

@@ -19,7 +19,7 @@ use mxdane_rollover::renewal::{self, Renewal};
 use mxdane_rollover::store::{LaneId, Store};
 
 use crate::acme::{self, AcmeError, Challenge, Client, Solver, Webroot};
-use crate::rollover::{RealWorld, cert_from_pem, csr_der, lanes};
+use crate::{RealWorld, cert_from_pem, csr_der, lanes};
 
 /// What issuance did for a lane.
 #[derive(Clone, Debug, PartialEq, Eq)]
