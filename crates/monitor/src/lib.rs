@@ -6,10 +6,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod config;
 pub mod db;
 pub mod fleet;
+pub mod http;
 pub mod lookahead;
+pub mod runner;
 pub mod state;
 pub mod store;
 

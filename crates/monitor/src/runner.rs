@@ -1,5 +1,5 @@
 //! `mxdane monitor`'s runner (issue 16): checks the targets that are due, at most
-//! `concurrency` at a time, turns results into states with `mxdane_monitor::state` (a change
+//! `concurrency` at a time, turns results into states with `crate::state` (a change
 //! is confirmed by a second check before it counts), writes each check to the history before
 //! the state it implies is shown, and keeps the snapshot the HTTP endpoints serve. Time is
 //! passed in; the command line's loop reads the clock.
@@ -8,16 +8,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
+use crate::Ts;
+use crate::config::{Config, Target};
+use crate::db::Store;
+use crate::state::{Level, TargetState, Transition, seed};
+use crate::store::{CheckRecord, NsRecord, ProbeRecord};
 use futures_util::StreamExt;
 use mxdane_dns::Name;
-use mxdane_monitor::Ts;
-use mxdane_monitor::config::{Config, Target};
-use mxdane_monitor::db::Store;
-use mxdane_monitor::state::{Level, TargetState, Transition, seed};
-use mxdane_monitor::store::{CheckRecord, NsRecord, ProbeRecord};
 use serde::Serialize;
 
-use crate::check::{self, CheckReport, Environment, Options, Verdict};
+use mxdane_check::{self as check, CheckReport, Environment, Options, Verdict};
 
 /// What the HTTP endpoints show: the latest state of every target.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -263,8 +263,8 @@ impl Monitor {
         if config.history != self.config.history {
             return Err(format!(
                 "history moved from {} to {}: restart the monitor for that",
-                mxdane_monitor::fleet::redact(&self.config.history_location()),
-                mxdane_monitor::fleet::redact(&config.history_location())
+                crate::fleet::redact(&self.config.history_location()),
+                crate::fleet::redact(&config.history_location())
             ));
         }
         if config.listen != self.config.listen {
@@ -602,7 +602,7 @@ impl Monitor {
         let Ok(results) = self.store.levels_since(name, since).await else {
             return;
         };
-        let strip = mxdane_monitor::state::strip(&results, now, STRIP_WIDTH, STRIP_BUCKETS);
+        let strip = crate::state::strip(&results, now, STRIP_WIDTH, STRIP_BUCKETS);
         if let Ok(mut s) = self.snapshot.write() {
             s.targets.entry(name.to_owned()).or_default().strip = strip;
         }
@@ -704,7 +704,7 @@ fn lanes_now(
 ) -> Result<Vec<(String, Level, Vec<String>)>, String> {
     use mxdane_rollover::store::Store as _;
     let config = mxdane_rollover::config::Config::read(path).map_err(|e| e.to_string())?;
-    let setups = crate::rollover::lanes(&config)?;
+    let setups = mxdane_rollover::config::lanes(&config)?;
     let name =
         |id: &mxdane_rollover::store::LaneId| format!("rollover:{}:{}", id.service, id.algorithm);
     if !config.state.exists() {
@@ -732,7 +732,7 @@ fn lanes_now(
             let lane = mxdane_rollover::lane::Lane::fold(mine.iter().map(|e| &e.event));
             let last = mine.iter().map(|e| e.at).max().unwrap_or(0);
             let (level, problems) =
-                mxdane_monitor::lookahead::rollover(&lane, last, now, patience, expiry_days);
+                crate::lookahead::rollover(&lane, last, now, patience, expiry_days);
             (name(&s.id), level, problems)
         })
         .collect())

@@ -21,8 +21,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::monitor::Snapshot;
-use mxdane_monitor::state::Level;
+use crate::runner::Snapshot;
+use crate::state::Level;
 
 type Shared = Arc<RwLock<Snapshot>>;
 
@@ -286,7 +286,7 @@ tr.unknown td.state,span.unknown{background:#757575;color:#fff}\
 span.none{background:#eee}pre{background:#f6f6f6;padding:1em;overflow:auto}";
 
 /// The history strip: one block per hour of the last week, coloured by the worst result.
-fn strip_html(t: &crate::monitor::TargetView) -> String {
+fn strip_html(t: &crate::runner::TargetView) -> String {
     let mut out = String::from("<span class=\"strip\">");
     for (i, l) in t.strip.iter().enumerate() {
         let (class, what) = match l {

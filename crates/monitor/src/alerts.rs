@@ -4,7 +4,7 @@
 //! `TIMESTAMP.ID.BODY` (`X-Mxdane-Signature: sha256=HEX`), so that the receiver can tell it
 //! from a forgery and, by refusing old timestamps and ids it has seen, from a replay of a
 //! captured delivery (issue 26); an email address receives a message sent by the project's own
-//! SMTP client as a DANE sender ([`crate::send`]): DANE-verified where the recipient domain
+//! SMTP client as a DANE sender (`mxdane send`'s): DANE-verified where the recipient domain
 //! publishes TLSA records, never in plaintext there. Deliveries come from the history's outbox
 //! and are retried by the next rounds until they succeed (a 2xx answer, or a server that took
 //! the message) or ten attempts failed.
@@ -238,7 +238,7 @@ pub fn message(to: &str, from: &str, payload: &str, id: i64) -> Vec<u8> {
 
 /// Sends an alert by email; on success, the log line of the session that delivered it.
 pub async fn email(
-    env: &crate::check::Environment,
+    env: &mxdane_check::Environment,
     to: &str,
     from: &str,
     payload: &str,
