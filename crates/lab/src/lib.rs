@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod certs;
+pub mod demo;
 
 /// How long a lab server keeps accepting at most (it stops earlier when dropped): an hour, or
 /// the seconds in `MXDANE_LAB_LIFETIME` (for runs that keep a lab longer). The bound keeps a
