@@ -6,6 +6,7 @@
 pub use mxdane_check as check;
 pub use mxdane_monitor::alerts;
 pub use mxdane_publish::acme;
+#[cfg(feature = "lab")]
 pub mod demo;
 pub use mxdane_check::view;
 pub use mxdane_monitor::http as monitor_http;

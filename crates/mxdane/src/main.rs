@@ -48,6 +48,7 @@ Exit status:
      domain, or null MX
   2  bad input or usage (an invalid name, a resolver that cannot be used)";
 
+#[cfg(feature = "lab")]
 const DEMO_EXIT_CODES: &str = "\
 Exit status:
   0  the domains were checked (each verdict is in the output, not in the status)
@@ -94,6 +95,7 @@ enum Command {
     #[command(after_help = send_cmd::SEND_EXIT_CODES)]
     Send(send_cmd::SendArgs),
     /// The simulated world, for trying mxdane without the internet.
+    #[cfg(feature = "lab")]
     #[command(subcommand)]
     Lab(LabCommand),
     /// Print a shell completion script (e.g. `mxdane completions bash >
@@ -107,6 +109,7 @@ enum Command {
     Man,
 }
 
+#[cfg(feature = "lab")]
 #[derive(Subcommand, Debug)]
 enum LabCommand {
     /// Start an in-process signed world with mail servers, good and broken, and check a
@@ -329,13 +332,15 @@ fn main() -> ExitCode {
         Command::Monitor(a) => monitor_cmd::run(a, cli.json, &mut out),
         Command::Survey(a) => survey_cmd::run(a),
         Command::Send(a) => send_cmd::run(a, cli.json, &mut out),
-        Command::Lab(LabCommand::Demo) => check_cmd::demo(cli.json, &mut out),
+        #[cfg(feature = "lab")]
+        Command::Lab(LabCommand::Demo) => lab_cmd::demo(cli.json, &mut out),
+        #[cfg(feature = "lab")]
         Command::Lab(LabCommand::Serve {
             seconds,
             generated,
             latency_ms,
             flags_file,
-        }) => check_cmd::serve(*seconds, *generated, *latency_ms, flags_file.as_deref()),
+        }) => lab_cmd::serve(*seconds, *generated, *latency_ms, flags_file.as_deref()),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "mxdane", &mut out);
             Ok(0)
@@ -419,6 +424,8 @@ pub(crate) use say;
 mod check_cmd;
 use mxdane::view;
 mod dns_cmd;
+#[cfg(feature = "lab")]
+mod lab_cmd;
 mod monitor_cmd;
 mod rollover_cmd;
 mod send_cmd;
