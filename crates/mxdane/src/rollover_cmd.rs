@@ -177,289 +177,337 @@ fn store(config: &Config) -> Result<Sqlite, Failure> {
 pub(crate) fn run(a: &RolloverArgs, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
     let config = Config::read(&a.config).map_err(|e| Failure(e.to_string()))?;
     match &a.command {
-        RolloverCommand::Config => {
-            say!(out, "{}", config.effective().trim_end());
-            Ok(0)
-        }
-        RolloverCommand::Init(w) => {
-            let now = parse_now(w.now.as_deref())?;
-            let mut e = engine(&config, w)?;
-            for setup in lanes(&config).map_err(Failure)? {
-                let adopted = adopt_running(&mut e, &config, &setup.id, now).map_err(Failure)?;
-                say!(
-                    out,
-                    "{}/{}: {}",
-                    setup.id.service,
-                    setup.id.algorithm,
-                    if adopted {
-                        "adopted the certificate in service"
-                    } else {
-                        "already adopted"
-                    }
-                );
-            }
-            step(&mut e, now, json, out)
-        }
-        RolloverCommand::Run(w) => {
-            let now = parse_now(w.now.as_deref())?;
-            let mut e = engine(&config, w)?;
-            // Certificates first (ACME, when configured): one that arrives goes through the
-            // gate in the same run.
-            let roots = config.acme.as_ref().and_then(|a| a.roots.clone());
-            let issued = mxdane::issuance::run(&mut e, &config, now, &move || {
-                mxdane::acme::https_client(roots.as_deref())
-            });
-            step_with(&mut e, now, json, out, issued)
-        }
-        RolloverCommand::Plan(w) => {
-            let now = parse_now(w.now.as_deref())?;
-            let mut e = engine(&config, w)?;
-            let plan = e.plan(now).map_err(|e| Failure(e.to_string()))?;
-            if json {
-                let v: Vec<LaneView> = plan
-                    .iter()
-                    .map(|(id, d)| LaneView::new(id, None, d.as_ref().ok(), d.as_ref().err()))
-                    .collect();
-                crate::say_json(out, &v)?;
+        RolloverCommand::Config => print_config(&config, out),
+        RolloverCommand::Init(w) => init(&config, w, json, out),
+        RolloverCommand::Run(w) => run_steps(&config, w, json, out),
+        RolloverCommand::Plan(w) => plan(&config, w, json, out),
+        RolloverCommand::Status(s) => status(&config, s, json, out),
+        RolloverCommand::Submit(s) => submit(&config, &a.config, s, out),
+        RolloverCommand::Csr(c) => csr(&config, &a.config, c, out),
+        RolloverCommand::Simulate(s) => simulate(&config, s, json, out),
+    }
+}
+
+/// `mxdane rollover config`.
+fn print_config(config: &Config, out: &mut impl Write) -> Result<u8, Failure> {
+    say!(out, "{}", config.effective().trim_end());
+    Ok(0)
+}
+
+/// `mxdane rollover init`.
+fn init(config: &Config, w: &WorldArgs, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
+    let now = parse_now(w.now.as_deref())?;
+    let mut e = engine(config, w)?;
+    for setup in lanes(config).map_err(Failure)? {
+        let adopted = adopt_running(&mut e, config, &setup.id, now).map_err(Failure)?;
+        say!(
+            out,
+            "{}/{}: {}",
+            setup.id.service,
+            setup.id.algorithm,
+            if adopted {
+                "adopted the certificate in service"
             } else {
-                for (id, d) in &plan {
-                    match d {
-                        Ok(d) => print_decision(id, d, out)?,
-                        Err(e) => say!(out, "{}/{}: {e}", id.service, id.algorithm),
-                    }
-                }
+                "already adopted"
             }
-            Ok(0)
-        }
-        RolloverCommand::Status(s) => {
-            let now = parse_now(s.world.now.as_deref())?;
-            let mut e = engine(&config, &s.world)?;
-            let states = e.lanes().map_err(|e| Failure(e.to_string()))?;
-            let mut views = Vec::new();
-            for setup in lanes(&config).map_err(Failure)? {
-                let lane = &states[&setup.id];
-                let servers = if s.offline {
-                    Vec::new()
-                } else {
-                    use mxdane_rollover::engine::World;
-                    match e.world.observe(&setup.owners, now) {
-                        Ok(obs) => obs
-                            .answers
-                            .iter()
-                            .map(|a| ServerView {
-                                server: a.server.clone(),
-                                owner: a.owner.clone(),
-                                records: a.rrset.as_ref().ok().map(|(r, _)| {
-                                    r.iter()
-                                        .filter(|r| lane.records.contains_key(*r))
-                                        .cloned()
-                                        .collect()
-                                }),
-                                ttl: a.rrset.as_ref().ok().map(|(_, t)| *t),
-                                error: a.rrset.as_ref().err().cloned(),
-                            })
-                            .collect(),
-                        Err(err) => vec![ServerView {
-                            server: "all".into(),
-                            owner: setup.owners.join(" "),
-                            records: None,
-                            ttl: None,
-                            error: Some(err),
-                        }],
-                    }
-                };
-                let mut v = LaneView::new(&setup.id, Some(lane), Some(&lane.decide(now)), None);
-                v.servers = servers;
-                views.push(v);
+        );
+    }
+    step(&mut e, now, json, out)
+}
+
+/// `mxdane rollover run`.
+fn run_steps(
+    config: &Config,
+    w: &WorldArgs,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<u8, Failure> {
+    let now = parse_now(w.now.as_deref())?;
+    let mut e = engine(config, w)?;
+    // Certificates first (ACME, when configured): one that arrives goes through the
+    // gate in the same run.
+    let roots = config.acme.as_ref().and_then(|a| a.roots.clone());
+    let issued = mxdane::issuance::run(&mut e, config, now, &move || {
+        mxdane::acme::https_client(roots.as_deref())
+    });
+    step_with(&mut e, now, json, out, issued)
+}
+
+/// `mxdane rollover plan`.
+fn plan(config: &Config, w: &WorldArgs, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
+    let now = parse_now(w.now.as_deref())?;
+    let mut e = engine(config, w)?;
+    let plan = e.plan(now).map_err(|e| Failure(e.to_string()))?;
+    if json {
+        let v: Vec<LaneView> = plan
+            .iter()
+            .map(|(id, d)| LaneView::new(id, None, d.as_ref().ok(), d.as_ref().err()))
+            .collect();
+        crate::say_json(out, &v)?;
+    } else {
+        for (id, d) in &plan {
+            match d {
+                Ok(d) => print_decision(id, d, out)?,
+                Err(e) => say!(out, "{}/{}: {e}", id.service, id.algorithm),
             }
-            if json {
-                crate::say_json(out, &views)?;
-            } else {
-                for v in &views {
-                    print_status(v, out)?;
-                }
-            }
-            Ok(0)
-        }
-        RolloverCommand::Submit(s) => {
-            let now = parse_now(s.now.as_deref())?;
-            let pem = std::fs::read(&s.cert)
-                .map_err(|e| Failure(format!("{}: cannot read: {e}", s.cert.display())))?;
-            let mut cert = cert_from_pem(&pem, &s.cert.display().to_string()).map_err(Failure)?;
-            if let Some(key) = &s.key {
-                cert.key_file = Some(
-                    mxdane::rollover::keep_key(&config, &s.service, &s.algorithm, key, &cert)
-                        .map_err(Failure)?,
-                );
-            }
-            let id = LaneId {
-                service: s.service.clone(),
-                algorithm: s.algorithm.clone(),
-            };
-            let setups = lanes(&config).map_err(Failure)?;
-            if !setups.iter().any(|l| l.id == id) {
-                return Err(Failure(format!(
-                    "no lane {}/{} in {} (lanes: {})",
-                    id.service,
-                    id.algorithm,
-                    a.config.display(),
-                    setups
-                        .iter()
-                        .map(|l| format!("{}/{}", l.id.service, l.id.algorithm))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-            let mut e = Engine::new(store(&config)?, NoWorld, setups);
-            e.submit(&id, cert.clone(), now)
-                .map_err(|e| Failure(format!("{}: refused: {e}", s.cert.display())))?;
-            say!(
-                out,
-                "{}/{}: certificate for key {} accepted; `mxdane rollover run` deploys it once the gate opens",
-                id.service,
-                id.algorithm,
-                cert.spki_sha256
-            );
-            Ok(0)
-        }
-        RolloverCommand::Csr(c) => {
-            let id = LaneId {
-                service: c.service.clone(),
-                algorithm: c.algorithm.clone(),
-            };
-            let service = config
-                .services
-                .iter()
-                .find(|s| s.name == c.service)
-                .ok_or_else(|| {
-                    Failure(format!(
-                        "no service \"{}\" in {}",
-                        c.service,
-                        a.config.display()
-                    ))
-                })?;
-            let setups = lanes(&config).map_err(Failure)?;
-            let e = Engine::new(store(&config)?, NoWorld, setups);
-            let states = e.lanes().map_err(|e| Failure(e.to_string()))?;
-            let lane = states.get(&id).ok_or_else(|| {
-                Failure(format!(
-                    "service {} has no algorithm \"{}\"",
-                    c.service, c.algorithm
-                ))
-            })?;
-            let next = lane.next.as_ref().ok_or_else(|| {
-                Failure(format!(
-                    "{}/{}: no staged next key yet: run `mxdane rollover init` (or `run`) first",
-                    c.service, c.algorithm
-                ))
-            })?;
-            let pem = mxdane::rollover::csr(service, std::path::Path::new(&next.file))
-                .map_err(Failure)?;
-            write!(out, "{pem}").map_err(|e| Failure(e.to_string()))?;
-            Ok(0)
-        }
-        RolloverCommand::Simulate(s) => {
-            let (served, presented, unpublished) = match (&s.schedule, s.history) {
-                (Some(path), _) => {
-                    let text = std::fs::read_to_string(path)
-                        .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
-                    let (served, presented) = simulate::parse_schedule(&text)
-                        .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
-                    (served, presented, Vec::new())
-                }
-                (None, true) => {
-                    let events = store(&config)?
-                        .events()
-                        .map_err(|e| Failure(e.to_string()))?;
-                    let setups = lanes(&config).map_err(Failure)?;
-                    let (served, presented) = simulate::from_history(&events, &setups);
-                    (served, presented, simulate::unpublished(&events, &setups))
-                }
-                (None, false) => {
-                    return Err(Failure("give --schedule FILE or --history".into()));
-                }
-            };
-            let found = outages(&served, &presented);
-            #[derive(Serialize)]
-            struct UnpublishedView {
-                ever_published: bool,
-                lane: String,
-                last_failure: Option<FailureView>,
-                records: Vec<String>,
-            }
-            let unpublished: Vec<UnpublishedView> = unpublished
-                .iter()
-                .map(|u| UnpublishedView {
-                    ever_published: u.ever_published,
-                    lane: format!("{}/{}", u.lane.service, u.lane.algorithm),
-                    last_failure: u.last_failure.as_ref().map(FailureView::new),
-                    records: u.records.clone(),
-                })
-                .collect();
-            if json {
-                #[derive(Serialize)]
-                struct Sim<'a> {
-                    outage: Option<String>,
-                    timeline: &'a [String],
-                    unpublished: &'a [UnpublishedView],
-                }
-                crate::say_json(
-                    out,
-                    &Sim {
-                        outage: found.first().map(ToString::to_string),
-                        timeline: &simulate::timeline(&served, &presented),
-                        unpublished: &unpublished,
-                    },
-                )?;
-            } else {
-                for l in simulate::timeline(&served, &presented) {
-                    say!(out, "{l}");
-                }
-                for u in &unpublished {
-                    let failure = u.last_failure.as_ref().map_or_else(String::new, |f| {
-                        format!(
-                            "; last failure at {} ({} times since {}): {}",
-                            f.at, f.count, f.since, f.why
-                        )
-                    });
-                    say!(
-                        out,
-                        "{}: {}: {} never seen on every server{failure}",
-                        u.lane,
-                        if u.ever_published {
-                            "not fully published"
-                        } else {
-                            "never published"
-                        },
-                        u.records.join(", ")
-                    );
-                }
-                match found.first() {
-                    None if !unpublished.is_empty() => say!(
-                        out,
-                        "no outage among what the servers were seen to serve, but the records above never reached every server: DANE senders never saw them"
-                    ),
-                    None => say!(
-                        out,
-                        "no outage: every sender authenticates the server at every instant"
-                    ),
-                    Some(o) => say!(
-                        out,
-                        "OUTAGE {} to {}: {o}",
-                        show_time(o.from),
-                        o.until.map_or_else(|| "open".to_owned(), show_time)
-                    ),
-                }
-            }
-            Ok(if !found.is_empty() {
-                1
-            } else if unpublished.is_empty() {
-                0
-            } else {
-                3
-            })
         }
     }
+    Ok(0)
+}
+
+/// `mxdane rollover status`.
+fn status(
+    config: &Config,
+    s: &StatusArgs,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<u8, Failure> {
+    let now = parse_now(s.world.now.as_deref())?;
+    let mut e = engine(config, &s.world)?;
+    let states = e.lanes().map_err(|e| Failure(e.to_string()))?;
+    let mut views = Vec::new();
+    for setup in lanes(config).map_err(Failure)? {
+        let lane = &states[&setup.id];
+        let servers = if s.offline {
+            Vec::new()
+        } else {
+            use mxdane_rollover::engine::World;
+            match e.world.observe(&setup.owners, now) {
+                Ok(obs) => obs
+                    .answers
+                    .iter()
+                    .map(|a| ServerView {
+                        server: a.server.clone(),
+                        owner: a.owner.clone(),
+                        records: a.rrset.as_ref().ok().map(|(r, _)| {
+                            r.iter()
+                                .filter(|r| lane.records.contains_key(*r))
+                                .cloned()
+                                .collect()
+                        }),
+                        ttl: a.rrset.as_ref().ok().map(|(_, t)| *t),
+                        error: a.rrset.as_ref().err().cloned(),
+                    })
+                    .collect(),
+                Err(err) => vec![ServerView {
+                    server: "all".into(),
+                    owner: setup.owners.join(" "),
+                    records: None,
+                    ttl: None,
+                    error: Some(err),
+                }],
+            }
+        };
+        let mut v = LaneView::new(&setup.id, Some(lane), Some(&lane.decide(now)), None);
+        v.servers = servers;
+        views.push(v);
+    }
+    if json {
+        crate::say_json(out, &views)?;
+    } else {
+        for v in &views {
+            print_status(v, out)?;
+        }
+    }
+    Ok(0)
+}
+
+/// `mxdane rollover submit`.
+fn submit(
+    config: &Config,
+    file: &std::path::Path,
+    s: &SubmitArgs,
+    out: &mut impl Write,
+) -> Result<u8, Failure> {
+    let now = parse_now(s.now.as_deref())?;
+    let pem = std::fs::read(&s.cert)
+        .map_err(|e| Failure(format!("{}: cannot read: {e}", s.cert.display())))?;
+    let mut cert = cert_from_pem(&pem, &s.cert.display().to_string()).map_err(Failure)?;
+    if let Some(key) = &s.key {
+        cert.key_file = Some(
+            mxdane::rollover::keep_key(config, &s.service, &s.algorithm, key, &cert)
+                .map_err(Failure)?,
+        );
+    }
+    let id = LaneId {
+        service: s.service.clone(),
+        algorithm: s.algorithm.clone(),
+    };
+    let setups = lanes(config).map_err(Failure)?;
+    if !setups.iter().any(|l| l.id == id) {
+        return Err(Failure(format!(
+            "no lane {}/{} in {} (lanes: {})",
+            id.service,
+            id.algorithm,
+            file.display(),
+            setups
+                .iter()
+                .map(|l| format!("{}/{}", l.id.service, l.id.algorithm))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let mut e = Engine::new(store(config)?, NoWorld, setups);
+    e.submit(&id, cert.clone(), now)
+        .map_err(|e| Failure(format!("{}: refused: {e}", s.cert.display())))?;
+    say!(
+        out,
+        "{}/{}: certificate for key {} accepted; `mxdane rollover run` deploys it once the gate opens",
+        id.service,
+        id.algorithm,
+        cert.spki_sha256
+    );
+    Ok(0)
+}
+
+/// `mxdane rollover csr`.
+fn csr(
+    config: &Config,
+    file: &std::path::Path,
+    c: &CsrArgs,
+    out: &mut impl Write,
+) -> Result<u8, Failure> {
+    let id = LaneId {
+        service: c.service.clone(),
+        algorithm: c.algorithm.clone(),
+    };
+    let service = config
+        .services
+        .iter()
+        .find(|s| s.name == c.service)
+        .ok_or_else(|| {
+            Failure(format!(
+                "no service \"{}\" in {}",
+                c.service,
+                file.display()
+            ))
+        })?;
+    let setups = lanes(config).map_err(Failure)?;
+    let e = Engine::new(store(config)?, NoWorld, setups);
+    let states = e.lanes().map_err(|e| Failure(e.to_string()))?;
+    let lane = states.get(&id).ok_or_else(|| {
+        Failure(format!(
+            "service {} has no algorithm \"{}\"",
+            c.service, c.algorithm
+        ))
+    })?;
+    let next = lane.next.as_ref().ok_or_else(|| {
+        Failure(format!(
+            "{}/{}: no staged next key yet: run `mxdane rollover init` (or `run`) first",
+            c.service, c.algorithm
+        ))
+    })?;
+    let pem = mxdane::rollover::csr(service, std::path::Path::new(&next.file)).map_err(Failure)?;
+    write!(out, "{pem}").map_err(|e| Failure(e.to_string()))?;
+    Ok(0)
+}
+
+/// `mxdane rollover simulate`.
+fn simulate(
+    config: &Config,
+    s: &SimulateArgs,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<u8, Failure> {
+    let (served, presented, unpublished) = match (&s.schedule, s.history) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
+            let (served, presented) = simulate::parse_schedule(&text)
+                .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+            (served, presented, Vec::new())
+        }
+        (None, true) => {
+            let events = store(config)?
+                .events()
+                .map_err(|e| Failure(e.to_string()))?;
+            let setups = lanes(config).map_err(Failure)?;
+            let (served, presented) = simulate::from_history(&events, &setups);
+            (served, presented, simulate::unpublished(&events, &setups))
+        }
+        (None, false) => {
+            return Err(Failure("give --schedule FILE or --history".into()));
+        }
+    };
+    let found = outages(&served, &presented);
+    #[derive(Serialize)]
+    struct UnpublishedView {
+        ever_published: bool,
+        lane: String,
+        last_failure: Option<FailureView>,
+        records: Vec<String>,
+    }
+    let unpublished: Vec<UnpublishedView> = unpublished
+        .iter()
+        .map(|u| UnpublishedView {
+            ever_published: u.ever_published,
+            lane: format!("{}/{}", u.lane.service, u.lane.algorithm),
+            last_failure: u.last_failure.as_ref().map(FailureView::new),
+            records: u.records.clone(),
+        })
+        .collect();
+    if json {
+        #[derive(Serialize)]
+        struct Sim<'a> {
+            outage: Option<String>,
+            timeline: &'a [String],
+            unpublished: &'a [UnpublishedView],
+        }
+        crate::say_json(
+            out,
+            &Sim {
+                outage: found.first().map(ToString::to_string),
+                timeline: &simulate::timeline(&served, &presented),
+                unpublished: &unpublished,
+            },
+        )?;
+    } else {
+        for l in simulate::timeline(&served, &presented) {
+            say!(out, "{l}");
+        }
+        for u in &unpublished {
+            let failure = u.last_failure.as_ref().map_or_else(String::new, |f| {
+                format!(
+                    "; last failure at {} ({} times since {}): {}",
+                    f.at, f.count, f.since, f.why
+                )
+            });
+            say!(
+                out,
+                "{}: {}: {} never seen on every server{failure}",
+                u.lane,
+                if u.ever_published {
+                    "not fully published"
+                } else {
+                    "never published"
+                },
+                u.records.join(", ")
+            );
+        }
+        match found.first() {
+            None if !unpublished.is_empty() => say!(
+                out,
+                "no outage among what the servers were seen to serve, but the records above never reached every server: DANE senders never saw them"
+            ),
+            None => say!(
+                out,
+                "no outage: every sender authenticates the server at every instant"
+            ),
+            Some(o) => say!(
+                out,
+                "OUTAGE {} to {}: {o}",
+                show_time(o.from),
+                o.until.map_or_else(|| "open".to_owned(), show_time)
+            ),
+        }
+    }
+    Ok(if !found.is_empty() {
+        1
+    } else if unpublished.is_empty() {
+        0
+    } else {
+        3
+    })
 }
 
 /// `submit` needs no world: the lane's state decides.
