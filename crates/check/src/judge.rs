@@ -161,9 +161,7 @@ pub(crate) fn judge(r: &mut CheckReport, options: &Options) {
             }
             // DANE-TA chain certificates expiring soon.
             if h.plan.decision == Decision::Dane
-                && p.matched
-                    .as_ref()
-                    .is_some_and(|(rec, _)| rec.starts_with("2 "))
+                && p.matched.as_ref().is_some_and(crate::Matched::is_dane_ta)
             {
                 for c in p.chain.iter().skip(1) {
                     if c.not_after.is_some_and(|t| t < soon) {

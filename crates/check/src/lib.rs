@@ -95,6 +95,23 @@ pub struct Environment {
     pub nameserver: Arc<dyn Fn(SocketAddr) -> Arc<dyn Transport> + Send + Sync>,
 }
 
+/// The TLSA record that authenticated a server's chain, and the depth in the chain of the
+/// certificate it matched (0: the leaf).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Matched {
+    /// The record.
+    pub record: Tlsa,
+    /// The depth.
+    pub depth: usize,
+}
+
+impl Matched {
+    /// Whether the record is DANE-TA (an issuer's, so the chain's other certificates count).
+    pub fn is_dane_ta(&self) -> bool {
+        self.record.usage() == mxdane_tlsa::Usage::DaneTa
+    }
+}
+
 /// The result of one probe (closed list; README's verdict table uses it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProbeResult {
@@ -240,7 +257,7 @@ pub struct Probe {
     /// The chain the server sent.
     pub chain: Vec<ChainCert>,
     /// The record that matched and the depth.
-    pub matched: Option<(String, usize)>,
+    pub matched: Option<Matched>,
     /// With `--at`: whether the chain would still authenticate then.
     pub at_verifies: Option<bool>,
     /// How long the probe took.

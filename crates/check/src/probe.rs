@@ -63,7 +63,10 @@ fn fill(p: &mut Probe, s: &SessionReport, h: &HostPlan, options: &Options) {
         if let Some(r) = &tls.report {
             p.chain = r.chain().to_vec();
             if let TlsVerdict::Authenticated { record, depth, .. } = r.verdict() {
-                p.matched = h.tlsa.get(*record).map(|t| (t.to_string(), *depth));
+                p.matched = h.tlsa.get(*record).map(|t| Matched {
+                    record: t.clone(),
+                    depth: *depth,
+                });
             }
             if let Some(at) = options.at {
                 let ders: Vec<_> = p.chain.iter().map(|c| c.der.clone().into()).collect();

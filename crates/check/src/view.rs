@@ -175,9 +175,9 @@ fn probe(p: &Probe) -> ProbeView {
         detail: p.detail.clone(),
         duration_ms: u64::try_from(p.duration.as_millis()).unwrap_or(u64::MAX),
         ip: p.ip.to_string(),
-        matched: p.matched.as_ref().map(|(record, depth)| Matched {
-            depth: *depth,
-            record: record.clone(),
+        matched: p.matched.as_ref().map(|m| Matched {
+            depth: m.depth,
+            record: m.record.to_string(),
         }),
         reason: p.reason.map(|r| r.name()),
         result: p.result.name(),

@@ -167,8 +167,8 @@ fn record(target: &str, at: Ts, duration_ms: u64, r: &CheckReport, doc: String) 
                 algorithm: p.algorithm.to_owned(),
                 result: p.result.name().to_owned(),
                 reason: p.reason.map(|r| r.name().to_owned()),
-                matched: p.matched.as_ref().map(|(m, _)| m.clone()),
-                depth: p.matched.as_ref().and_then(|(_, d)| u32::try_from(*d).ok()),
+                matched: p.matched.as_ref().map(|m| m.record.to_string()),
+                depth: p.matched.as_ref().and_then(|m| u32::try_from(m.depth).ok()),
             });
         }
         for n in &h.nameservers {
@@ -632,7 +632,7 @@ impl Monitor {
             .filter(|p| {
                 p.matched
                     .as_ref()
-                    .is_some_and(|(rec, _)| rec.starts_with("2 "))
+                    .is_some_and(mxdane_check::Matched::is_dane_ta)
             })
             .flat_map(|p| p.chain.iter().skip(1))
             .filter_map(|c| c.not_after.map(|t| t.unix_timestamp()))

@@ -246,7 +246,7 @@ pub(crate) fn print_text(
                 format!("  chain {}", n + 1)
             };
             let what = match &p.matched {
-                Some((rec, depth)) => format!("\"{rec}\" matched at depth {depth}"),
+                Some(m) => format!("\"{}\" matched at depth {}", m.record, m.depth),
                 None if p.why().is_empty() => p.result.name().to_owned(),
                 None => format!("{}: {}", p.result.name(), p.why()),
             };

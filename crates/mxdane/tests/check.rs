@@ -123,11 +123,11 @@ async fn m01_probes_say_what_happened() {
     }
     let p = &ee.hosts[0].probes[0];
     assert_eq!(p.tls_version.as_deref(), Some("TLSv1_3"));
-    assert_eq!(p.matched.as_ref().unwrap().1, 0);
+    assert_eq!(p.matched.as_ref().unwrap().depth, 0);
     assert_eq!(p.chain.len(), 2);
     let ta = run("ta").await;
     assert_eq!(
-        ta.hosts[0].probes[0].matched.as_ref().unwrap().1,
+        ta.hosts[0].probes[0].matched.as_ref().unwrap().depth,
         1,
         "DANE-TA at depth 1"
     );
