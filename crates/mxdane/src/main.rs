@@ -237,15 +237,9 @@ fn main() -> ExitCode {
     }
 }
 
-const BROKEN_PIPE: &str = "\0broken pipe";
-
 impl Failure {
     fn from_io(e: io::Error) -> Self {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            Failure(BROKEN_PIPE.to_owned())
-        } else {
-            Failure(format!("cannot write output: {e}"))
-        }
+        Failure(format!("cannot write output: {e}"))
     }
 }
 
