@@ -348,6 +348,11 @@ impl Config {
                     "{at}: \"{n}\" is not a host name (IDN names go in as A-labels, xn--...)"
                 ));
             }
+            // What the runner parses, parsed here: a name that would not parse is a
+            // configuration error, never a target silently left unchecked.
+            if let Err(e) = mxdane_tlsa::Name::try_parse(n) {
+                return Err(format!("{at}: \"{n}\" is not a host name: {e}"));
+            }
             if t.port == 0 {
                 return Err(format!("{at}: port 0"));
             }
@@ -408,6 +413,16 @@ interval = 60
             ("[[target]]\nport = 25\n".to_owned(), "needs domain or host"),
             (
                 "[[target]]\ndomain = \"bad name\"\n".to_owned(),
+                "not a host name",
+            ),
+            // Characters a host name may hold, in a name that does not parse (an empty label,
+            // a label over 63 octets): refused, not left unchecked by the runner.
+            (
+                "[[target]]\ndomain = \"a..example\"\n".to_owned(),
+                "not a host name",
+            ),
+            (
+                format!("[[target]]\ndomain = \"{}.example\"\n", "a".repeat(64)),
                 "not a host name",
             ),
             (
