@@ -180,6 +180,17 @@ fn push(map: &mut BTreeMap<LaneId, Vec<String>>, id: &LaneId, what: String) {
     map.entry(id.clone()).or_default().push(what);
 }
 
+/// One step's working state: the lanes as folded, what each look saw, the report, and the
+/// failed additions (the record each was to add, by lane and error).
+struct Pass {
+    lanes: BTreeMap<LaneId, Lane>,
+    setups: Vec<LaneSetup>,
+    seen: BTreeMap<LaneId, Observation>,
+    report: StepReport,
+    unpublished: BTreeMap<(LaneId, String), String>,
+    now: Ts,
+}
+
 /// An engine over a store and a world.
 pub struct Engine<S, W> {
     /// The event store.
@@ -305,20 +316,41 @@ impl<S: Store, W: World> Engine<S, W> {
     /// ECDSA of one service) enter it in one update, so no sender ever caches an RRset that
     /// holds one algorithm's record and not the other's.
     pub fn step(&mut self, now: Ts) -> Result<StepReport, EngineError> {
-        let mut report = StepReport::default();
-        let mut lanes = self.lanes()?;
-        let setups = self.lanes.clone();
-        for s in &setups {
-            report.done.insert(s.id.clone(), Vec::new());
-            report.errors.insert(s.id.clone(), Vec::new());
+        let mut p = Pass {
+            lanes: self.lanes()?,
+            setups: self.lanes.clone(),
+            seen: BTreeMap::new(),
+            report: StepReport::default(),
+            unpublished: BTreeMap::new(),
+            now,
+        };
+        for s in &p.setups {
+            p.report.done.insert(s.id.clone(), Vec::new());
+            p.report.errors.insert(s.id.clone(), Vec::new());
         }
+        self.observe_all(&mut p)?;
+        self.stage_next(&mut p)?;
+        self.publish_batches(&mut p)?;
+        self.act_lanes(&mut p)?;
+        self.record_failures(&mut p)?;
+        for setup in &p.setups {
+            if let Some(lane) = p.lanes.get(&setup.id) {
+                p.report
+                    .decisions
+                    .insert(setup.id.clone(), lane.decide(now));
+            }
+        }
+        Ok(p.report)
+    }
+
+    /// Observes every lane's owner names and folds what changed into events; a lane whose look failed, or each server whose answer is unusable, is an error.
+    fn observe_all(&mut self, p: &mut Pass) -> Result<(), EngineError> {
         // Observe and fold.
-        let mut seen: BTreeMap<LaneId, Observation> = BTreeMap::new();
-        for setup in &setups {
-            let Some(lane) = lanes.get_mut(&setup.id) else {
+        for setup in &p.setups {
+            let Some(lane) = p.lanes.get_mut(&setup.id) else {
                 continue;
             };
-            match self.world.observe(&setup.owners, now) {
+            match self.world.observe(&setup.owners, p.now) {
                 Ok(obs) => {
                     // A server whose answer is unusable (no reply, a signature or a denial
                     // that does not verify) serves nothing the gate can count: said, and the
@@ -326,47 +358,55 @@ impl<S: Store, W: World> Engine<S, W> {
                     for a in &obs.answers {
                         if let Err(why) = &a.rrset {
                             push(
-                                &mut report.errors,
+                                &mut p.report.errors,
                                 &setup.id,
                                 format!("{} at {}: {why}", a.server, a.owner),
                             );
                         }
                     }
-                    self.fold_observation(lane, &setup.id, &obs, now)?;
-                    seen.insert(setup.id.clone(), obs);
+                    self.fold_observation(lane, &setup.id, &obs, p.now)?;
+                    p.seen.insert(setup.id.clone(), obs);
                 }
                 Err(e) => push(
-                    &mut report.errors,
+                    &mut p.report.errors,
                     &setup.id,
                     format!("cannot observe DNS: {e}"),
                 ),
             }
         }
+        Ok(())
+    }
+
+    /// Stages new next keys first, so that their records go out with this step's additions.
+    fn stage_next(&mut self, p: &mut Pass) -> Result<(), EngineError> {
         // New next keys first, so that their records go out with this step's additions.
-        for setup in &setups {
-            let (Some(lane), true) = (lanes.get_mut(&setup.id), seen.contains_key(&setup.id))
+        for setup in &p.setups {
+            let (Some(lane), true) = (p.lanes.get_mut(&setup.id), p.seen.contains_key(&setup.id))
             else {
                 continue;
             };
-            if lane.decide(now).actions.contains(&Action::StageNext) {
-                match self.act(lane, setup, Action::StageNext, now)? {
-                    Ok(what) => push(&mut report.done, &setup.id, what),
-                    Err(why) => push(&mut report.errors, &setup.id, why),
+            if lane.decide(p.now).actions.contains(&Action::StageNext) {
+                match self.act(lane, setup, Action::StageNext, p.now)? {
+                    Ok(what) => push(&mut p.report.done, &setup.id, what),
+                    Err(why) => push(&mut p.report.errors, &setup.id, why),
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Publishes additions, batched per set of owner names.
+    fn publish_batches(&mut self, p: &mut Pass) -> Result<(), EngineError> {
         // Additions, new ones announced by an event first; and records asked for earlier but
         // not yet everywhere, asked again (adding a record that is there is a no-op, and the
         // first request may have been lost when a process stopped).
         let mut batches: BTreeMap<Vec<String>, Vec<(LaneId, String, bool)>> = BTreeMap::new();
-        // The errors that are failed additions, and the record each was to add.
-        let mut unpublished: BTreeMap<(LaneId, String), String> = BTreeMap::new();
-        for setup in &setups {
-            let (Some(lane), Some(obs)) = (lanes.get(&setup.id), seen.get(&setup.id)) else {
+        for setup in &p.setups {
+            let (Some(lane), Some(obs)) = (p.lanes.get(&setup.id), p.seen.get(&setup.id)) else {
                 continue;
             };
             let batch = batches.entry(setup.owners.clone()).or_default();
-            for a in lane.decide(now).actions {
+            for a in lane.decide(p.now).actions {
                 if let Action::Publish { rdata } = a {
                     batch.push((setup.id.clone(), rdata, true));
                 }
@@ -383,7 +423,7 @@ impl<S: Store, W: World> Engine<S, W> {
                 continue;
             }
             for (id, rdata, new) in &items {
-                let (Some(lane), Some(obs)) = (lanes.get_mut(id), seen.get(id)) else {
+                let (Some(lane), Some(obs)) = (p.lanes.get_mut(id), p.seen.get(id)) else {
                     continue;
                 };
                 if *new {
@@ -395,10 +435,10 @@ impl<S: Store, W: World> Engine<S, W> {
                     self.record(
                         lane,
                         id,
-                        now,
+                        p.now,
                         Event::PublishRequested {
                             rdata: rdata.clone(),
-                            at: now,
+                            at: p.now,
                             negative_ttl,
                         },
                     )?;
@@ -407,30 +447,36 @@ impl<S: Store, W: World> Engine<S, W> {
             let mut rdatas: Vec<String> = items.iter().map(|i| i.1.clone()).collect();
             rdatas.sort();
             rdatas.dedup();
-            let result = self.world.publish(&owners, &rdatas, now);
+            let result = self.world.publish(&owners, &rdatas, p.now);
             for (id, rdata, new) in &items {
                 match (&result, new) {
-                    (Ok(()), true) => push(&mut report.done, id, format!("published {rdata}")),
+                    (Ok(()), true) => push(&mut p.report.done, id, format!("published {rdata}")),
                     (Ok(()), false) => {}
                     (Err(e), _) => {
                         let why = format!("publishing \"{rdata}\": {e}");
-                        unpublished.insert((id.clone(), why.clone()), rdata.clone());
-                        push(&mut report.errors, id, why);
+                        p.unpublished
+                            .insert((id.clone(), why.clone()), rdata.clone());
+                        push(&mut p.report.errors, id, why);
                     }
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Everything else, lane by lane, and deletions asked for again.
+    fn act_lanes(&mut self, p: &mut Pass) -> Result<(), EngineError> {
         // Everything else, lane by lane.
-        for setup in &setups {
+        for setup in &p.setups {
             let id = &setup.id;
-            if !seen.contains_key(id) {
+            if !p.seen.contains_key(id) {
                 continue;
             }
-            let others = Self::needed_by_others(&lanes, setup, &setups, now);
-            let Some(lane) = lanes.get_mut(id) else {
+            let others = Self::needed_by_others(&p.lanes, setup, &p.setups, p.now);
+            let Some(lane) = p.lanes.get_mut(id) else {
                 continue;
             };
-            for action in lane.decide(now).actions {
+            for action in lane.decide(p.now).actions {
                 match &action {
                     Action::Publish { .. } | Action::StageNext => continue,
                     // Lanes that share owner names share the RRset: a record one lane no
@@ -438,13 +484,13 @@ impl<S: Store, W: World> Engine<S, W> {
                     Action::Withdraw { rdata } if others.contains(rdata) => continue,
                     _ => {}
                 }
-                match self.act(lane, setup, action, now)? {
-                    Ok(what) => push(&mut report.done, id, what),
-                    Err(why) => push(&mut report.errors, id, why),
+                match self.act(lane, setup, action, p.now)? {
+                    Ok(what) => push(&mut p.report.done, id, what),
+                    Err(why) => push(&mut p.report.errors, id, why),
                 }
             }
             // Deletions asked for earlier and not yet done everywhere: asked again.
-            if let Some(obs) = seen.get(id) {
+            if let Some(obs) = p.seen.get(id) {
                 let again: Vec<String> = lane
                     .records
                     .iter()
@@ -452,43 +498,44 @@ impl<S: Store, W: World> Engine<S, W> {
                     .map(|(r, _)| r.clone())
                     .collect();
                 if !again.is_empty()
-                    && let Err(e) = self.world.withdraw(&setup.owners, &again, now)
+                    && let Err(e) = self.world.withdraw(&setup.owners, &again, p.now)
                 {
-                    push(&mut report.errors, id, format!("withdrawing again: {e}"));
+                    push(&mut p.report.errors, id, format!("withdrawing again: {e}"));
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Records every failure of the step in the history.
+    fn record_failures(&mut self, p: &mut Pass) -> Result<(), EngineError> {
         // Every failure goes into the history (at most once an hour while it repeats), so
         // that `status` and the simulator know what was refused.
-        for setup in &setups {
-            let Some(lane) = lanes.get_mut(&setup.id) else {
+        for setup in &p.setups {
+            let Some(lane) = p.lanes.get_mut(&setup.id) else {
                 continue;
             };
-            for why in report.errors.get(&setup.id).into_iter().flatten() {
+            for why in p.report.errors.get(&setup.id).into_iter().flatten() {
                 let repeat = lane
                     .failures
                     .get(why)
-                    .is_some_and(|f| now - f.at < crate::lane::FAILURE_RECORD_EVERY);
+                    .is_some_and(|f| p.now - f.at < crate::lane::FAILURE_RECORD_EVERY);
                 if !repeat {
                     let e = Event::ActionFailed {
                         why: why.clone(),
-                        at: now,
-                        unpublished: unpublished
+                        at: p.now,
+                        unpublished: p
+                            .unpublished
                             .get(&(setup.id.clone(), why.clone()))
                             .into_iter()
                             .cloned()
                             .collect(),
                     };
-                    self.record(lane, &setup.id, now, e)?;
+                    self.record(lane, &setup.id, p.now, e)?;
                 }
             }
         }
-        for setup in &setups {
-            if let Some(lane) = lanes.get(&setup.id) {
-                report.decisions.insert(setup.id.clone(), lane.decide(now));
-            }
-        }
-        Ok(report)
+        Ok(())
     }
 
     /// The records other lanes with the same owner names need now (what they want
