@@ -459,27 +459,13 @@ fn observed_versions(evs: &[&crate::store::Stored]) -> (Option<Ts>, Vec<Served>)
                     .chain(deleted.iter().map(|d| &d.0))
                     .copied()
                     .fold(before.1, Ts::max);
-                // The worst versions in between: every deletion made as early as it can be,
-                // no addition yet (an addition only helps a sender).
-                let mut version = before.2.clone();
-                let mut i = 0;
-                while let Some(&(at, _)) = deleted.get(i) {
-                    while let Some(&(t, r)) = deleted.get(i)
-                        && t == at
-                    {
-                        version.remove(r);
-                        i += 1;
-                    }
-                    if version == run.2 {
-                        // Every deletion and no addition: the version itself, below.
-                        break;
-                    }
+                for (at, records) in worst_between(&before.2, &deleted, &run.2) {
                     out.push(Served {
                         server: server.clone(),
                         owner: owner.clone(),
                         from: before.1.max(at).max(0),
                         until: Some(run.0),
-                        records: version.clone(),
+                        records,
                         ttl: run.3.max(before.3),
                         between_looks: true,
                     });
@@ -497,6 +483,33 @@ fn observed_versions(evs: &[&crate::store::Stored]) -> (Option<Ts>, Vec<Served>)
         }
     }
     (first, out)
+}
+
+/// The worst versions a server may have served between a look that saw `before` and one
+/// that saw `after`: every deletion made as early as it can be (`deleted`, sorted by that
+/// time), no addition yet (an addition only helps a sender); each with the time it may begin.
+/// The last, when it is `after` itself, is left out (it is served anyway).
+fn worst_between(
+    before: &BTreeSet<String>,
+    deleted: &[(Ts, &String)],
+    after: &BTreeSet<String>,
+) -> Vec<(Ts, BTreeSet<String>)> {
+    let mut out = Vec::new();
+    let mut version = before.clone();
+    let mut i = 0;
+    while let Some(&(at, _)) = deleted.get(i) {
+        while let Some(&(t, r)) = deleted.get(i)
+            && t == at
+        {
+            version.remove(r);
+            i += 1;
+        }
+        if version == *after {
+            break;
+        }
+        out.push((at, version.clone()));
+    }
+    out
 }
 
 /// The primary's versions as the requests in the log imply them: every server serves some
