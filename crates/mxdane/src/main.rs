@@ -158,11 +158,13 @@ fn main() -> ExitCode {
     let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
-            // `check` follows the monitoring-plugin convention: a usage error is "unknown" (3).
-            // `send` follows sendmail's: a usage error is EX_USAGE (64).
-            let sub = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-            let is_check = sub.as_deref() == Some("check");
-            let is_send = sub.as_deref() == Some("send");
+            // The subcommand, as clap reads it (not a scan of the arguments): its convention
+            // decides a usage error's status.
+            let sub = Cli::command()
+                .ignore_errors(true)
+                .try_get_matches()
+                .ok()
+                .and_then(|m| m.subcommand_name().map(str::to_owned));
             let code = e.exit_code();
             if code == 0 {
                 // --help and --version.
@@ -173,17 +175,18 @@ fn main() -> ExitCode {
                 let text = text.strip_prefix("error: ").unwrap_or(&text);
                 eprint!("mxdane: {}", printable(text));
             }
-            return ExitCode::from(if is_check && code != 0 {
-                3
-            } else if is_send && code != 0 {
-                send_cmd::EX_USAGE
-            } else {
-                u8::try_from(code).unwrap_or(2)
+            return ExitCode::from(match failure_status(sub.as_deref()) {
+                Some(status) if code != 0 => status,
+                _ => u8::try_from(code).unwrap_or(2),
             });
         }
     };
-    let is_check = matches!(cli.command, Command::Check(_));
-    let is_send = matches!(cli.command, Command::Send(_));
+    let status_on_failure = failure_status(Some(match cli.command {
+        Command::Check(_) => "check",
+        Command::Send(_) => "send",
+        _ => "",
+    }))
+    .unwrap_or(2);
     // The whole output is made first and written last: the exit status is the verdict's
     // whether or not anyone still reads standard output (`mxdane check ... | head -1`).
     let mut out: Vec<u8> = Vec::new();
@@ -221,19 +224,24 @@ fn main() -> ExitCode {
     };
     let failed = |msg: String| {
         eprintln!("mxdane: {}", printable(&msg));
-        ExitCode::from(if is_check {
-            3
-        } else if is_send {
-            send_cmd::EX_USAGE
-        } else {
-            2
-        })
+        ExitCode::from(status_on_failure)
     };
     match (result, written) {
         (Err(Failure(msg)), _) => failed(msg),
         (Ok(code), Ok(())) => ExitCode::from(code),
         (Ok(code), Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(code),
         (Ok(_), Err(e)) => failed(format!("cannot write output: {e}")),
+    }
+}
+
+/// The status of a usage error or a failure of the subcommand `sub`, where its convention is
+/// not ours (2): `check` follows the monitoring-plugin convention (unknown, 3), `send`
+/// sendmail's (EX_USAGE, 64).
+fn failure_status(sub: Option<&str>) -> Option<u8> {
+    match sub {
+        Some("check") => Some(3),
+        Some("send") => Some(send_cmd::EX_USAGE),
+        _ => None,
     }
 }
 
