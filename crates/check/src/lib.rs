@@ -44,8 +44,8 @@ pub enum Family {
 pub struct Options {
     /// The SMTP port.
     pub port: u16,
-    /// Check a host instead of a domain.
-    pub host: bool,
+    /// A domain (its MX hosts) or one host.
+    pub kind: plan::Kind,
     /// Warn about signatures and certificates expiring within this many days.
     pub expiry_days: u32,
     /// Also judge every chain at this time ("will it still verify then?").
@@ -71,7 +71,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             port: 25,
-            host: false,
+            kind: plan::Kind::Domain,
             expiry_days: 7,
             at: None,
             family: Family::Any,
@@ -376,7 +376,7 @@ pub async fn check(env: Environment, destination: Name, options: Options) -> Che
     let request = Request {
         destination,
         port: options.port,
-        host: options.host,
+        kind: options.kind,
     };
     // Beside the plan: can our own resolver give a validated root DNSKEY at all? If not, every
     // answer below is suspect and the truth is "unknown", not a verdict about the domain.

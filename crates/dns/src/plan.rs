@@ -22,8 +22,18 @@ pub struct Request {
     pub destination: Name,
     /// The SMTP port (25 for MX delivery; 587 or 465 when asked; D-11).
     pub port: u16,
-    /// Plan for a host instead of a domain: no MX lookup.
-    pub host: bool,
+    /// A domain (its MX hosts) or a host (no MX lookup).
+    pub kind: Kind,
+}
+
+/// What a destination names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// A mail domain: its MX hosts are the hosts (RFC 7672 section 2.2).
+    #[default]
+    Domain,
+    /// A host (a configured next hop): no MX lookup.
+    Host,
 }
 
 /// The fate of the whole destination.
@@ -241,7 +251,7 @@ async fn report(resolver: &dyn Resolver, name: &Name, qtype: u16) -> LookupRepor
 
 /// Builds the plan.
 pub async fn plan(resolver: &dyn Resolver, request: &Request) -> Plan {
-    if request.host {
+    if request.kind == Kind::Host {
         prefetch(
             resolver,
             std::slice::from_ref(&request.destination),
@@ -584,7 +594,7 @@ async fn plan_host(
     let mut ids = vec![base.clone()];
     if let Some(extra) = extra_ids {
         ids.extend(extra.iter().cloned());
-    } else if request.host && *name != base {
+    } else if request.kind == Kind::Host && *name != base {
         ids.push(name.clone());
     }
     ids.dedup();

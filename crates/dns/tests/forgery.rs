@@ -109,7 +109,7 @@ fn deferred(r: &dyn Resolver, domain: &str, what: &str) {
         &Request {
             destination: name(domain),
             port: 25,
-            host: false,
+            kind: mxdane_dns::plan::Kind::Domain,
         },
     );
     assert_eq!(p.outcome, Outcome::Defer, "{what}: {domain}: {}", p.reason);
@@ -183,7 +183,7 @@ fn d18_control_without_the_man_in_the_middle_everything_is_secure() {
             &Request {
                 destination: name(d),
                 port: 25,
-                host: false,
+                kind: mxdane_dns::plan::Kind::Domain,
             },
         );
         assert_eq!(p.outcome, Outcome::Deliverable, "{d}: {}", p.reason);

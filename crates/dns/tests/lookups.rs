@@ -184,7 +184,7 @@ fn both_modes_agree_on_the_every_knob_world() {
         let request = Request {
             destination: zone.apex.clone(),
             port: 25,
-            host: false,
+            kind: mxdane_dns::plan::Kind::Domain,
         };
         let plans: Vec<Plan> = modes
             .iter()

@@ -146,7 +146,11 @@ fn plan_in(r: &dyn Resolver, destination: &str, port: u16, host: bool) -> Plan {
         &Request {
             destination: Name::parse(destination),
             port,
-            host,
+            kind: if host {
+                plan::Kind::Host
+            } else {
+                plan::Kind::Domain
+            },
         },
     )
 }

@@ -329,7 +329,11 @@ impl Monitor {
     fn options(&self, t: &Target) -> Options {
         Options {
             port: t.port,
-            host: t.is_host(),
+            kind: if t.is_host() {
+                mxdane_dns::plan::Kind::Host
+            } else {
+                mxdane_dns::plan::Kind::Domain
+            },
             expiry_days: self.config.expiry_days,
             require_next: self.config.require_next,
             ..Options::default()

@@ -125,7 +125,11 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
     let step = Duration::from_secs(a.dns.timeout.max(1));
     let options = Options {
         port: a.port,
-        host: a.host,
+        kind: if a.host {
+            mxdane_dns::plan::Kind::Host
+        } else {
+            mxdane_dns::plan::Kind::Domain
+        },
         expiry_days: a.expiry_days,
         at,
         family: if a.ipv4_only {

@@ -142,7 +142,11 @@ pub(crate) fn run(a: &DnsArgs, json_out: bool, out: &mut impl Write) -> Result<u
     let request = Request {
         destination,
         port: a.port,
-        host: a.host,
+        kind: if a.host {
+            mxdane_dns::plan::Kind::Host
+        } else {
+            mxdane_dns::plan::Kind::Domain
+        },
     };
     let p = crate::block_on(plan::plan(resolver.as_ref(), &request))?;
     if json_out {
@@ -162,7 +166,11 @@ fn print_text(p: &Plan, mode: &str, server: &str, out: &mut impl Write) -> Resul
     crate::say!(
         out,
         "{} {} (port {}), {mode} resolver {server}",
-        if p.request.host { "host" } else { "domain" },
+        if p.request.kind == mxdane_dns::plan::Kind::Host {
+            "host"
+        } else {
+            "domain"
+        },
         p.request.destination,
         p.request.port
     );

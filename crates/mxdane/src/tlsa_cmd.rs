@@ -546,7 +546,7 @@ fn gate(
     let request = mxdane_dns::plan::Request {
         destination: host_name,
         port: a.port,
-        host: true,
+        kind: mxdane_dns::plan::Kind::Host,
     };
     let plan = block_on(mxdane_dns::plan::plan(env.resolver.as_ref(), &request))?;
     let Some(h) = plan.hosts.first() else {

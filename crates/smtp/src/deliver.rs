@@ -383,7 +383,7 @@ pub async fn deliver(
     let request = Request {
         destination,
         port: 25,
-        host: false,
+        kind: mxdane_dns::plan::Kind::Domain,
     };
     let p = plan::plan(resolver, &request).await;
     match p.outcome {

@@ -290,7 +290,7 @@ impl Survey {
         let request = Request {
             destination: name,
             port: self.options.probe.port,
-            host: false,
+            kind: plan::Kind::Domain,
         };
         let p = plan::plan(self.env.resolver.as_ref(), &request).await;
         line.mx = p.mx_status();
