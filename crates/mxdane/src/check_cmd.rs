@@ -142,11 +142,14 @@ pub(crate) fn run(a: &CheckArgs, json_out: bool, out: &mut impl Write) -> Result
         settings: Settings {
             step,
             total: step.saturating_mul(6),
-            implicit_tls: a.tls.unwrap_or(if a.port == 465 {
+            tls_start: match a.tls.unwrap_or(if a.port == 465 {
                 TlsStart::Implicit
             } else {
                 TlsStart::Starttls
-            }) == TlsStart::Implicit,
+            }) {
+                TlsStart::Implicit => mxdane_smtp::TlsStart::Implicit,
+                TlsStart::Starttls => mxdane_smtp::TlsStart::Starttls,
+            },
             ..Settings::default()
         },
         dns_deadline: step.saturating_mul(10),

@@ -662,7 +662,11 @@ async fn s08_port_465_is_checked_with_implicit_tls() {
     let with = |implicit_tls: bool| Options {
         port: 465,
         settings: Settings {
-            implicit_tls,
+            tls_start: if implicit_tls {
+                mxdane_smtp::TlsStart::Implicit
+            } else {
+                mxdane_smtp::TlsStart::Starttls
+            },
             ..options().settings
         },
         ..options()

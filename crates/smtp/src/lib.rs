@@ -18,7 +18,7 @@ mod session;
 pub use reply::{Limits, Reply, read_reply};
 pub use session::{
     Connector, Envelope, LINE_LIMIT, Policy, Security, SessionReport, Settings, Stage,
-    TRANSCRIPT_LINES, TlsInfo, session, transfer,
+    TRANSCRIPT_LINES, TlsInfo, TlsStart, session, transfer,
 };
 
 use std::fmt;

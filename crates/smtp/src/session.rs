@@ -170,9 +170,19 @@ pub struct Settings {
     pub total: Duration,
     /// Reply limits.
     pub limits: Limits,
-    /// TLS from the first octet (RFC 8314 section 3.3, port 465) instead of STARTTLS: the
-    /// banner, EHLO and everything else come over TLS, and there is never a plaintext session.
-    pub implicit_tls: bool,
+    /// How TLS starts.
+    pub tls_start: TlsStart,
+}
+
+/// How a session starts TLS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TlsStart {
+    /// STARTTLS after EHLO (RFC 3207).
+    #[default]
+    Starttls,
+    /// TLS from the first octet (RFC 8314 section 3.3, port 465): the banner, EHLO and
+    /// everything else come over TLS, and there is never a plaintext session.
+    Implicit,
 }
 
 impl Default for Settings {
@@ -181,7 +191,7 @@ impl Default for Settings {
             step: Duration::from_secs(30),
             total: Duration::from_secs(120),
             limits: Limits::default(),
-            implicit_tls: false,
+            tls_start: TlsStart::Starttls,
         }
     }
 }
@@ -458,7 +468,7 @@ async fn run(
         Ok(r) => r?,
         Err(_) => return Err(SmtpError::Timeout(Stage::Connect)),
     };
-    if settings.implicit_tls {
+    if settings.tls_start == TlsStart::Implicit {
         // RFC 8314 section 3.3: TLS first, then the SMTP dialogue inside it.
         let tls = handshake(tcp, policy, settings, deadline, report).await?;
         tls_note(log, report);
@@ -692,11 +702,13 @@ async fn handshake(
     };
     let tls = match handshake {
         Err(_) => {
-            report.plaintext_retry_allowed = !policy.tls_required() && !settings.implicit_tls;
+            report.plaintext_retry_allowed =
+                !policy.tls_required() && settings.tls_start == TlsStart::Starttls;
             return Err(SmtpError::Timeout(Stage::Handshake));
         }
         Ok(Err(e)) => {
-            report.plaintext_retry_allowed = !policy.tls_required() && !settings.implicit_tls;
+            report.plaintext_retry_allowed =
+                !policy.tls_required() && settings.tls_start == TlsStart::Starttls;
             report.tls = chain_report.map(|r| TlsInfo {
                 version: String::new(),
                 cipher: String::new(),

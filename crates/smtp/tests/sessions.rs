@@ -447,7 +447,7 @@ async fn s08_implicit_tls_sessions_on_port_465() {
     })
     .unwrap();
     let settings = Settings {
-        implicit_tls: true,
+        tls_start: mxdane_smtp::TlsStart::Implicit,
         ..quick()
     };
     let go = |addr, policy| async move {
