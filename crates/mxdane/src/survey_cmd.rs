@@ -93,7 +93,11 @@ pub(crate) fn run(a: &SurveyArgs) -> Result<u8, Failure> {
     };
     let step = Duration::from_secs(a.dns.timeout.max(1));
     let options = SurveyOptions {
-        dns_only: a.dns_only,
+        scope: if a.dns_only {
+            mxdane::survey::Scope::DnsOnly
+        } else {
+            mxdane::survey::Scope::Probe
+        },
         concurrency: usize::from(a.concurrency),
         ns_rate: a.ns_rate,
         probe: Options {

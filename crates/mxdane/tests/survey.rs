@@ -31,7 +31,11 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn options(dns_only: bool) -> SurveyOptions {
     SurveyOptions {
-        dns_only,
+        scope: if dns_only {
+            mxdane::survey::Scope::DnsOnly
+        } else {
+            mxdane::survey::Scope::Probe
+        },
         concurrency: 32,
         ..SurveyOptions::default()
     }

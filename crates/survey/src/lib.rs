@@ -107,11 +107,21 @@ pub struct DomainLine {
     pub reason: String,
 }
 
+/// How far a survey goes for each domain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// The plan, and an SMTP probe of every DANE host.
+    #[default]
+    Probe,
+    /// The plan only: no SMTP (`--dns-only`).
+    DnsOnly,
+}
+
 /// How a survey runs.
 #[derive(Clone, Debug)]
 pub struct SurveyOptions {
-    /// Plan only; no SMTP.
-    pub dns_only: bool,
+    /// Whether DANE hosts are probed, or only planned.
+    pub scope: Scope,
     /// Domains in progress at once.
     pub concurrency: usize,
     /// The probes' port, timeouts, limits and EHLO name (`check`'s options).
@@ -124,7 +134,7 @@ pub struct SurveyOptions {
 impl Default for SurveyOptions {
     fn default() -> Self {
         Self {
-            dns_only: false,
+            scope: Scope::Probe,
             concurrency: 64,
             probe: Options::default(),
             ns_rate: None,
@@ -334,7 +344,7 @@ impl Survey {
             if h.decision == Decision::TlsMandatory {
                 line.broken.get_or_insert_with(|| "unusable-tlsa".into());
             }
-            if h.decision == Decision::Dane && !self.options.dns_only {
+            if h.decision == Decision::Dane && self.options.scope == Scope::Probe {
                 for a in &h.addresses {
                     let (result, reason) = self.probe(h, a.ip).await;
                     if result != ProbeResult::Verified.name() {
@@ -351,7 +361,7 @@ impl Survey {
         }
         line.outcome = if line.broken.is_some() {
             Outcome::DaneBroken
-        } else if dane && self.options.dns_only {
+        } else if dane && self.options.scope == Scope::DnsOnly {
             Outcome::DanePublished
         } else if dane {
             Outcome::DaneVerified
