@@ -288,16 +288,14 @@ macro_rules! say {
 }
 pub(crate) use say;
 
-mod check_cmd;
-mod dns_cmd;
+mod cli;
 #[cfg(feature = "lab")]
-mod lab_cmd;
-mod monitor_cmd;
-mod rollover_cmd;
-mod send_cmd;
-mod survey_cmd;
-mod tlsa_cmd;
-use tlsa_cmd::TlsaCommand;
+use cli::lab as lab_cmd;
+use cli::tlsa::TlsaCommand;
+use cli::{
+    check as check_cmd, dns as dns_cmd, monitor as monitor_cmd, rollover as rollover_cmd,
+    send as send_cmd, survey as survey_cmd, tlsa as tlsa_cmd,
+};
 
 #[cfg(test)]
 mod tests {

@@ -79,7 +79,7 @@ enum RolloverCommand {
 #[derive(Args, Debug)]
 struct WorldArgs {
     #[command(flatten)]
-    dns: crate::dns_cmd::ResolverArgs,
+    dns: crate::cli::dns::ResolverArgs,
     /// Send connections for ADDR:PORT to ADDR2:PORT2 (labs and staging). Repeatable.
     #[arg(long, value_name = "ADDR:PORT=ADDR:PORT")]
     route: Vec<String>,
@@ -154,8 +154,8 @@ fn parse_now(text: Option<&str>) -> Result<Ts, Failure> {
 }
 
 fn engine(config: &Config, w: &WorldArgs) -> Result<Engine<Sqlite, RealWorld>, Failure> {
-    let (env, _) = crate::check_cmd::environment(&w.dns, w.dns.timeout, &w.route)?;
-    let routes = crate::check_cmd::parse_routes(&w.route)?;
+    let (env, _) = crate::cli::check::environment(&w.dns, w.dns.timeout, &w.route)?;
+    let routes = crate::cli::check::parse_routes(&w.route)?;
     let world = RealWorld::new(
         config.clone(),
         env,

@@ -58,7 +58,7 @@ pub(crate) struct SendArgs {
     #[arg(long, value_name = "NAME")]
     helo: Option<String>,
     #[command(flatten)]
-    dns: crate::dns_cmd::ResolverArgs,
+    dns: crate::cli::dns::ResolverArgs,
     /// Send connections for ADDR:PORT to ADDR2:PORT2 (labs and staging). Repeatable.
     #[arg(long, value_name = "ADDR:PORT=ADDR:PORT")]
     route: Vec<String>,
@@ -138,7 +138,7 @@ pub(crate) fn run(a: &SendArgs, json: bool, out: &mut impl Write) -> Result<u8, 
             Err(e) => return usage(&e),
         }
     }
-    let (env, _) = crate::check_cmd::environment(&a.dns, a.dns.timeout, &a.route)?;
+    let (env, _) = crate::cli::check::environment(&a.dns, a.dns.timeout, &a.route)?;
     let helo = a.helo.clone().unwrap_or_else(mxdane::alerts::hostname);
     let step = Duration::from_secs(a.dns.timeout.max(1));
     let settings = Settings {

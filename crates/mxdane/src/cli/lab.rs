@@ -9,7 +9,7 @@ use mxdane_dns::Name;
 use mxdane_smtp::Settings;
 
 use crate::Failure;
-use crate::check_cmd::print_text;
+use crate::cli::check::print_text;
 
 /// `mxdane lab serve`: the demo world, up for `seconds`, with the flags that reach it printed
 /// at once (not at the end, like other output).

@@ -11,7 +11,8 @@ use mxdane_tlsa::{Certificate, Material, Name, Tlsa, ZoneRecord, read_material};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::{Failure, block_on, check_cmd, dns_cmd, printable, say_json};
+use crate::cli::{check as check_cmd, dns as dns_cmd};
+use crate::{Failure, block_on, printable, say_json};
 use mxdane::view;
 
 const GENERATE_EXIT_CODES: &str = "\

@@ -38,7 +38,7 @@ pub(crate) struct MonitorArgs {
     #[arg(long)]
     print_config: bool,
     #[command(flatten)]
-    dns: crate::dns_cmd::ResolverArgs,
+    dns: crate::cli::dns::ResolverArgs,
     /// Send connections for ADDR:PORT to ADDR2:PORT2 (labs and staging). Repeatable.
     #[arg(long, value_name = "ADDR:PORT=ADDR:PORT")]
     route: Vec<String>,
@@ -205,7 +205,7 @@ fn history(
 }
 
 fn daemon(a: &MonitorArgs, config: Config) -> Result<u8, Failure> {
-    let (env, server) = crate::check_cmd::environment(&a.dns, a.dns.timeout, &a.route)?;
+    let (env, server) = crate::cli::check::environment(&a.dns, a.dns.timeout, &a.route)?;
     let listen: std::net::SocketAddr = config
         .listen
         .parse()

@@ -41,7 +41,7 @@ pub(crate) struct CheckArgs {
     #[arg(long, value_enum)]
     tls: Option<TlsStart>,
     #[command(flatten)]
-    dns: crate::dns_cmd::ResolverArgs,
+    dns: crate::cli::dns::ResolverArgs,
     /// Print only the verdict line (text output).
     #[arg(long, short = 'q', conflicts_with = "verbose")]
     quiet: bool,
@@ -85,12 +85,12 @@ pub(crate) fn parse_routes(route: &[String]) -> Result<HashMap<SocketAddr, Socke
 
 /// The resolver, SMTP routes and nameserver transports that the options ask for.
 pub(crate) fn environment(
-    dns: &crate::dns_cmd::ResolverArgs,
+    dns: &crate::cli::dns::ResolverArgs,
     timeout: u64,
     route: &[String],
 ) -> Result<(Environment, String), Failure> {
     let routes = parse_routes(route)?;
-    let (resolver, server) = crate::dns_cmd::resolver(dns, timeout)?;
+    let (resolver, server) = crate::cli::dns::resolver(dns, timeout)?;
     let mut connector = Connector::direct();
     for (from, to) in &routes {
         connector = connector.route(*from, *to);

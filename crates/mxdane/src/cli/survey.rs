@@ -70,7 +70,7 @@ pub(crate) struct SurveyArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(30..=86_400))]
     lease: u32,
     #[command(flatten)]
-    dns: crate::dns_cmd::ResolverArgs,
+    dns: crate::cli::dns::ResolverArgs,
     /// Send connections for ADDR:PORT to ADDR2:PORT2 (labs and staging). Repeatable.
     #[arg(long, value_name = "ADDR:PORT=ADDR:PORT")]
     route: Vec<String>,
@@ -83,7 +83,7 @@ fn io_failure(msg: String) -> u8 {
 }
 
 pub(crate) fn run(a: &SurveyArgs) -> Result<u8, Failure> {
-    let (env, _server) = crate::check_cmd::environment(&a.dns, a.dns.timeout, &a.route)?;
+    let (env, _server) = crate::cli::check::environment(&a.dns, a.dns.timeout, &a.route)?;
     let env = mxdane::check::Environment {
         connector: env
             .connector
