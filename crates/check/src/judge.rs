@@ -237,12 +237,12 @@ fn probes(h: &HostCheck, working: bool, soon: OffsetDateTime, f: &mut Findings) 
 fn nameservers(h: &HostCheck, f: &mut Findings) {
     let name = &h.plan.name;
     // M-01: every authoritative server must publish the same TLSA RRset.
-    let sets: BTreeSet<Vec<String>> = h
+    let sets: Vec<&Vec<Tlsa>> = h
         .nameservers
         .iter()
-        .filter_map(|a| a.tlsa.clone().ok())
+        .filter_map(|a| a.tlsa.as_ref().ok())
         .collect();
-    if sets.len() > 1 {
+    if sets.windows(2).any(|w| w[0] != w[1]) {
         f.warn.push(format!(
             "{name}: the authoritative servers publish different TLSA RRsets"
         ));

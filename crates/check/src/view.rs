@@ -231,7 +231,11 @@ pub fn check(r: &CheckReport, server: &str) -> Report {
                             Ok(()) => "valid".to_owned(),
                             Err(e) => e.clone(),
                         },
-                        tlsa: n.tlsa.as_ref().ok().cloned(),
+                        tlsa: n
+                            .tlsa
+                            .as_ref()
+                            .ok()
+                            .map(|t| t.iter().map(ToString::to_string).collect()),
                     })
                     .collect(),
             ),

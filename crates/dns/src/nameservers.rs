@@ -25,6 +25,7 @@ use crate::message::QueryFlags;
 use crate::name::Name;
 use crate::rdata::{Rdata, rtype, type_name};
 use crate::transport::Transport;
+use mxdane_tlsa::Tlsa;
 
 /// The most nameserver names of one zone asked (real zones use up to about twenty).
 pub const MAX_NAMESERVERS: usize = 32;
@@ -42,10 +43,10 @@ pub struct ServerAnswer {
     pub name: Name,
     /// Its address.
     pub ip: IpAddr,
-    /// The TLSA RRset (presentation, lower case, sorted; empty when its absence is proven),
-    /// or why the server's answer does not count (no reply, not authoritative, a signature
-    /// or a denial that does not verify). Only judged data is ever here.
-    pub tlsa: Result<Vec<String>, String>,
+    /// The TLSA RRset (in presentation order; empty when its absence is proven), or why the
+    /// server's answer does not count (no reply, not authoritative, a signature or a denial
+    /// that does not verify). Only judged data is ever here.
+    pub tlsa: Result<Vec<Tlsa>, String>,
     /// Whether the answer validates with the zone's keys (`Ok` exactly when `tlsa` is).
     pub signed: Result<(), String>,
     /// The zone's SOA serial as that server gives it (from a signed SOA).
@@ -216,13 +217,10 @@ pub async fn ask_all(
             }
             match tlsa {
                 Ok(Served::Rrset { records, ttl, .. }) => {
-                    let mut texts: Vec<String> = records
-                        .iter()
-                        .filter(|r| r.rtype() == rtype::TLSA)
-                        .map(|r| r.to_string().to_ascii_lowercase())
-                        .collect();
-                    texts.sort();
-                    answer.tlsa = Ok(texts);
+                    let mut tlsa: Vec<Tlsa> = records.iter().filter_map(Rdata::tlsa).collect();
+                    // In presentation order, so that two servers' RRsets compare as lists.
+                    tlsa.sort_by_cached_key(ToString::to_string);
+                    answer.tlsa = Ok(tlsa);
                     answer.signed = Ok(());
                     answer.ttl = Some(ttl);
                 }

@@ -612,24 +612,7 @@ async fn plan_host(
             host.reason = format!("the TLSA lookup failed: {e}; the host is not used (D-14)");
         }
         Ok(l) => {
-            host.tlsa = l
-                .records()
-                .iter()
-                .filter_map(|rd| match rd {
-                    Rdata::Tlsa {
-                        usage,
-                        selector,
-                        matching,
-                        data,
-                    } => Some(Tlsa::new(
-                        (*usage).into(),
-                        (*selector).into(),
-                        (*matching).into(),
-                        data.clone(),
-                    )),
-                    _ => None,
-                })
-                .collect();
+            host.tlsa = l.records().iter().filter_map(Rdata::tlsa).collect();
             match l.status() {
                 Status::Bogus(why) => {
                     host.tlsa_status = TlsaStatus::Bogus(why.clone());

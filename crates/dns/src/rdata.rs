@@ -138,6 +138,24 @@ pub enum Rdata {
 }
 
 impl Rdata {
+    /// The TLSA record this RDATA is, if it is one.
+    pub fn tlsa(&self) -> Option<mxdane_tlsa::Tlsa> {
+        match self {
+            Self::Tlsa {
+                usage,
+                selector,
+                matching,
+                data,
+            } => Some(mxdane_tlsa::Tlsa::new(
+                (*usage).into(),
+                (*selector).into(),
+                (*matching).into(),
+                data.clone(),
+            )),
+            _ => None,
+        }
+    }
+
     /// The type code.
     pub fn rtype(&self) -> u16 {
         match self {

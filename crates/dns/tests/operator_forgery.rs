@@ -139,10 +139,18 @@ type Seen = Vec<(
     Option<u32>,
 )>;
 
+/// A server's TLSA RRset in presentation form (or why there is none).
+fn texts(a: &mxdane_dns::nameservers::ServerAnswer) -> Result<Vec<String>, String> {
+    a.tlsa
+        .as_ref()
+        .map(|t| t.iter().map(ToString::to_string).collect())
+        .map_err(Clone::clone)
+}
+
 fn seen(v: &View) -> Seen {
     v.answers
         .iter()
-        .map(|a| (a.tlsa.clone(), a.ttl, a.negative_ttl, a.serial))
+        .map(|a| (texts(a), a.ttl, a.negative_ttl, a.serial))
         .collect()
 }
 
@@ -166,7 +174,7 @@ async fn m01_p03_control_honest_servers_give_signed_facts() {
         assert!(v.servers.incomplete().is_none(), "{:?}", v.servers);
         assert_eq!(v.answers.len(), 2);
         for a in &v.answers {
-            assert_eq!(a.tlsa, Ok(vec!["3 1 1 aa".to_owned()]), "{a:?}");
+            assert_eq!(texts(a), Ok(vec!["3 1 1 aa".to_owned()]), "{a:?}");
             assert_eq!((a.ttl, a.signed.clone()), (Some(300), Ok(())), "{a:?}");
             assert!(a.serial.is_some() && a.negative_ttl.is_some(), "{a:?}");
         }
@@ -281,7 +289,7 @@ async fn p03_m01_a_replayed_stale_copy_is_seen_as_a_lagging_server() {
         }
     });
     let v = view(&l, &replay, &owner()).await;
-    let mut sets: Vec<Vec<String>> = v.answers.iter().map(|a| a.tlsa.clone().unwrap()).collect();
+    let mut sets: Vec<Vec<String>> = v.answers.iter().map(|a| texts(a).unwrap()).collect();
     sets.sort();
     assert_eq!(
         sets,
@@ -433,7 +441,7 @@ async fn d18_p03_m01_forged_ns_dnskey_and_addresses_give_no_signed_answer() {
     assert!(
         v.answers
             .iter()
-            .all(|a| a.tlsa == Ok(vec!["3 1 1 aa".to_owned()]))
+            .all(|a| texts(a) == Ok(vec!["3 1 1 aa".to_owned()]))
     );
 }
 

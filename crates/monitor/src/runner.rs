@@ -175,7 +175,12 @@ fn record(target: &str, at: Ts, duration_ms: u64, r: &CheckReport, doc: String) 
             nameservers.push(NsRecord {
                 host: host.clone(),
                 server: format!("{} {}", n.name, n.ip),
-                tlsa: n.tlsa.as_ref().ok().map(|t| t.join("; ")),
+                tlsa: n.tlsa.as_ref().ok().map(|t| {
+                    t.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }),
                 serial: n.serial,
             });
         }

@@ -540,13 +540,17 @@ impl World for RealWorld {
                 if Some(a.ip) == primary
                     && let Ok(t) = &a.tlsa
                 {
-                    let records = t.iter().filter_map(|r| r.parse().ok()).collect();
+                    let records = t.clone();
                     self.seen.insert(o.clone(), (records, a.ttl));
                     primary_seen = true;
                 }
                 obs.negative_ttl = obs.negative_ttl.max(a.negative_ttl.unwrap_or(0));
                 let rrset = match &a.tlsa {
-                    Ok(t) => Ok((t.iter().cloned().collect(), a.ttl.unwrap_or(0))),
+                    // The engine's records are their presentation forms.
+                    Ok(t) => Ok((
+                        t.iter().map(ToString::to_string).collect(),
+                        a.ttl.unwrap_or(0),
+                    )),
                     Err(e) => Err(e.clone()),
                 };
                 obs.answers.push(Answer {
