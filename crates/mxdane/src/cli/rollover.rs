@@ -28,7 +28,8 @@ Exit status:
      commands: done
   1  run: waiting (nothing can be done yet; the next run may); simulate: an outage
   2  bad input or usage (configuration, store, certificate), or a refused submission
-  3  run: an action or the DNS observation failed (it is retried by the next run);
+  3  run: an action or the DNS observation failed, or an authoritative server's answer
+     does not verify (it is retried by the next run);
      simulate --history: no outage, but a lane's requested records never reached every
      server (refused, failed or still propagating)
   4  run: a person must look (a deployment failed and was rolled back)";
