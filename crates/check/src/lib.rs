@@ -312,8 +312,12 @@ impl NsGap {
     }
 }
 
-/// The verdict, with monitoring-plugin exit codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// The verdict, with monitoring-plugin exit codes; the monitor's level of a target is this
+/// (`mxdane_monitor::state::Level`), stored by its name.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// 0.
     Ok,
@@ -336,6 +340,17 @@ impl Verdict {
         }
     }
 
+    /// The inverse of [`Verdict::name`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ok" => Some(Self::Ok),
+            "warning" => Some(Self::Warning),
+            "critical" => Some(Self::Critical),
+            "unknown" => Some(Self::Unknown),
+            _ => None,
+        }
+    }
+
     /// The monitoring-plugin exit code.
     pub fn exit_code(self) -> u8 {
         match self {
@@ -344,6 +359,11 @@ impl Verdict {
             Self::Critical => 2,
             Self::Unknown => 3,
         }
+    }
+
+    /// The number the metrics use: the exit code.
+    pub fn code(self) -> i64 {
+        i64::from(self.exit_code())
     }
 }
 

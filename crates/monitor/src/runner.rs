@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use mxdane_dns::Name;
 use serde::Serialize;
 
-use mxdane_check::{self as check, CheckReport, Environment, Options, Verdict};
+use mxdane_check::{self as check, CheckReport, Environment, Options};
 
 /// What the HTTP endpoints show: the latest state of every target.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -112,15 +112,6 @@ pub struct Monitor {
     lanes: Vec<String>,
 }
 
-fn level(v: Verdict) -> Level {
-    match v {
-        Verdict::Ok => Level::Ok,
-        Verdict::Warning => Level::Warning,
-        Verdict::Critical => Level::Critical,
-        Verdict::Unknown => Level::Unknown,
-    }
-}
-
 /// Every alert destination of `config` (webhooks with their secrets read).
 fn hooks_of(config: &Config) -> Result<Vec<(String, crate::alerts::Destination)>, String> {
     use crate::alerts::Destination;
@@ -188,7 +179,7 @@ fn record(target: &str, at: Ts, duration_ms: u64, r: &CheckReport, doc: String) 
     CheckRecord {
         target: target.to_owned(),
         at,
-        level: level(r.verdict),
+        level: r.verdict,
         duration_ms,
         problems: r.critical.iter().chain(&r.warnings).cloned().collect(),
         report: doc,

@@ -9,52 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Ts;
 
-/// A target's state (the verdicts of `mxdane check`, with monitoring-plugin meanings).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// Everything verified.
-    Ok,
-    /// Works, with something to fix.
-    Warning,
-    /// Mail is at risk.
-    Critical,
-    /// The checker could not find out.
-    Unknown,
-}
-
-impl Level {
-    /// `ok`, `warning`, `critical`, `unknown`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Warning => "warning",
-            Self::Critical => "critical",
-            Self::Unknown => "unknown",
-        }
-    }
-
-    /// The inverse of [`Level::name`].
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "ok" => Some(Self::Ok),
-            "warning" => Some(Self::Warning),
-            "critical" => Some(Self::Critical),
-            "unknown" => Some(Self::Unknown),
-            _ => None,
-        }
-    }
-
-    /// The number the metrics use (0 ok, 1 warning, 2 critical, 3 unknown).
-    pub fn code(self) -> i64 {
-        match self {
-            Self::Ok => 0,
-            Self::Warning => 1,
-            Self::Critical => 2,
-            Self::Unknown => 3,
-        }
-    }
-}
+/// A target's state: the verdict of `mxdane check` (monitoring-plugin meanings), the same type.
+pub use mxdane_check::Verdict as Level;
 
 /// How bad a level is, for summaries (ok < unknown < warning < critical).
 pub fn badness(l: Level) -> u8 {
