@@ -161,13 +161,17 @@ pub fn observed_changes(lane: &Lane, obs: &Observation, now: Ts) -> Vec<Event> {
         let Ok((set, ttl)) = &a.rrset else {
             continue;
         };
-        let records: Vec<String> = set.iter().cloned().collect();
         let key = (a.server.clone(), a.owner.clone());
-        if lane.observed.get(&key) != Some(&(records.clone(), *ttl)) {
+        // The set iterates in order, as the recorded list was written: compared in place.
+        let same = lane
+            .observed
+            .get(&key)
+            .is_some_and(|(r, t)| t == ttl && r.iter().eq(set.iter()));
+        if !same {
             out.push(Event::Observed {
                 server: a.server.clone(),
                 owner: a.owner.clone(),
-                records,
+                records: set.iter().cloned().collect(),
                 ttl: *ttl,
                 at: now,
             });
